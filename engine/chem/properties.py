@@ -1,0 +1,175 @@
+"""The 25 RDKit properties of the attribute vector y (see PROPERTIES.md).
+
+One-molecule functions first (`to_mol`, `properties`), then `batch_properties`, which
+scores a list of SMILES in parallel and never raises on bad input.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem, RDConfig, RDLogger
+from rdkit.Chem import QED, Crippen, Descriptors, GraphDescriptors, rdMolDescriptors
+
+PROPERTY_NAMES: tuple[str, ...] = (
+    "mw", "logp", "tpsa", "hbd", "hba", "rotatable_bonds", "heavy_atoms", "rings",
+    "aromatic_rings", "aliphatic_rings", "fsp3", "stereocenters", "qed", "sa_score",
+    "np_likeness", "heteroatoms", "nitrogens", "oxygens", "halogens",
+    "aromatic_atom_fraction", "molar_refractivity", "bertz_complexity",
+    "largest_ring_size", "amide_bonds", "basic_amines",
+)
+
+BASIC_AMINE_SMARTS = "[NX3;!$(N-a);!$(N-[#6,#16,#15]=[#7,#8,#16]);!$(N-[#7,#8]);!$(N-[SX4])]"
+_HALOGENS = frozenset((9, 17, 35, 53))
+
+
+@lru_cache(maxsize=1)
+def _contrib():
+    """RDKit's SA_Score and NP_Score modules with the NP model loaded once per process."""
+    for sub in ("SA_Score", "NP_Score"):
+        path = os.path.join(RDConfig.RDContribDir, sub)
+        if path not in sys.path:
+            sys.path.append(path)
+    import npscorer  # noqa: PLC0415  (RDKit Contrib, found through RDContribDir)
+    import sascorer  # noqa: PLC0415
+
+    with contextlib.redirect_stderr(io.StringIO()):  # it prints "reading NP model ..."
+        model = npscorer.readNPModel()  # RDKit's own packaged model file
+    return sascorer, npscorer, model
+
+
+@lru_cache(maxsize=1)
+def _basic_amine_pattern():
+    return Chem.MolFromSmarts(BASIC_AMINE_SMARTS)
+
+
+def to_mol(smiles: str) -> Chem.Mol | None:
+    """Parse and sanitize a SMILES; returns None when it does not parse or sanitize."""
+    if not isinstance(smiles, str) or not smiles.strip():
+        return None
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        return Chem.MolFromSmiles(smiles.strip())
+    except Exception:  # RDKit raises on a few pathological inputs instead of returning None
+        return None
+
+
+def canonical_smiles(smiles: str) -> str | None:
+    """RDKit canonical SMILES; returns None for an invalid SMILES."""
+    mol = to_mol(smiles)
+    return None if mol is None else Chem.MolToSmiles(mol)
+
+
+def largest_ring_size(mol: Chem.Mol) -> int:
+    rings = mol.GetRingInfo().AtomRings()
+    return max((len(r) for r in rings), default=0)
+
+
+def aromatic_atom_fraction(mol: Chem.Mol) -> float:
+    n = mol.GetNumHeavyAtoms()
+    if n == 0:
+        return 0.0
+    return sum(1 for a in mol.GetAtoms() if a.GetIsAromatic() and a.GetAtomicNum() > 1) / n
+
+
+def properties(mol: Chem.Mol) -> dict[str, float]:
+    """The 25 properties of one sanitized molecule, in PROPERTY_NAMES order."""
+    sascorer, npscorer, np_model = _contrib()
+    counts = {7: 0, 8: 0}
+    halogens = 0
+    for atom in mol.GetAtoms():
+        z = atom.GetAtomicNum()
+        if z in counts:
+            counts[z] += 1
+        elif z in _HALOGENS:
+            halogens += 1
+    return {
+        "mw": Descriptors.MolWt(mol),
+        "logp": Crippen.MolLogP(mol),
+        "tpsa": rdMolDescriptors.CalcTPSA(mol),
+        "hbd": rdMolDescriptors.CalcNumHBD(mol),
+        "hba": rdMolDescriptors.CalcNumHBA(mol),
+        "rotatable_bonds": rdMolDescriptors.CalcNumRotatableBonds(mol),
+        "heavy_atoms": mol.GetNumHeavyAtoms(),
+        "rings": rdMolDescriptors.CalcNumRings(mol),
+        "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings(mol),
+        "aliphatic_rings": rdMolDescriptors.CalcNumAliphaticRings(mol),
+        "fsp3": rdMolDescriptors.CalcFractionCSP3(mol),
+        "stereocenters": len(Chem.FindMolChiralCenters(
+            mol, includeUnassigned=True, useLegacyImplementation=False)),
+        "qed": QED.qed(mol),
+        "sa_score": sascorer.calculateScore(mol),
+        "np_likeness": npscorer.scoreMol(mol, np_model),
+        "heteroatoms": rdMolDescriptors.CalcNumHeteroatoms(mol),
+        "nitrogens": counts[7],
+        "oxygens": counts[8],
+        "halogens": halogens,
+        "aromatic_atom_fraction": aromatic_atom_fraction(mol),
+        "molar_refractivity": Crippen.MolMR(mol),
+        "bertz_complexity": GraphDescriptors.BertzCT(mol),
+        "largest_ring_size": largest_ring_size(mol),
+        "amide_bonds": rdMolDescriptors.CalcNumAmideBonds(mol),
+        "basic_amines": len(mol.GetSubstructMatches(_basic_amine_pattern())),
+    }
+
+
+def _score_chunk(smiles: list[str]) -> tuple[np.ndarray, list[str | None]]:
+    """(len(smiles), 25) float64 and canonical SMILES; NaN rows / None for invalid ones."""
+    out = np.full((len(smiles), len(PROPERTY_NAMES)), np.nan)
+    canonical: list[str | None] = [None] * len(smiles)
+    for i, s in enumerate(smiles):
+        mol = to_mol(s)
+        if mol is None or mol.GetNumHeavyAtoms() == 0:
+            continue
+        try:
+            values = properties(mol)
+        except Exception:  # a descriptor that fails on an odd molecule marks it invalid
+            continue
+        out[i] = [values[name] for name in PROPERTY_NAMES]
+        canonical[i] = Chem.MolToSmiles(mol)
+    return out, canonical
+
+
+def batch_properties(smiles, n_jobs: int | None = None, chunk_size: int = 2000,
+                     progress: bool = False, canonical: bool = False) -> pd.DataFrame:
+    """Score a list of SMILES: a DataFrame with `smiles`, `valid` and the 25 properties.
+
+    Invalid SMILES (unparsable, unsanitizable, empty, not a string) get `valid=False` and
+    NaN properties; this function never raises on bad molecules. Batches larger than
+    `chunk_size` run over `n_jobs` processes (default: all cores). With `canonical`, a
+    `canonical_smiles` column (None when invalid) follows `smiles`.
+    """
+    smiles = ["" if s is None or (isinstance(s, float) and math.isnan(s)) else str(s)
+              for s in smiles]
+    n_jobs = n_jobs or os.cpu_count() or 1
+    chunks = [smiles[i:i + chunk_size] for i in range(0, len(smiles), chunk_size)]
+    if n_jobs == 1 or len(chunks) <= 1:
+        parts = [_score_chunk(c) for c in _progress(chunks, progress, len(smiles))]
+    else:
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            parts = list(_progress(pool.map(_score_chunk, chunks), progress, len(smiles),
+                                   total_chunks=len(chunks)))
+    values = (np.concatenate([p[0] for p in parts]) if parts
+              else np.empty((0, len(PROPERTY_NAMES))))
+    frame = pd.DataFrame(values, columns=list(PROPERTY_NAMES))
+    frame.insert(0, "valid", ~np.isnan(values).any(axis=1) if len(values) else [])
+    if canonical:
+        frame.insert(0, "canonical_smiles", [c for p in parts for c in p[1]])
+    frame.insert(0, "smiles", smiles)
+    return frame
+
+
+def _progress(iterable, enabled: bool, n_molecules: int, total_chunks: int | None = None):
+    if not enabled:
+        return iterable
+    from tqdm import tqdm  # noqa: PLC0415
+
+    return tqdm(iterable, total=total_chunks, desc=f"scoring {n_molecules:,} molecules",
+                unit="chunk", file=sys.stderr)

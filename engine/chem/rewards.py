@@ -1,0 +1,328 @@
+"""Rewards: data (a TOML file, see REWARDS.md) turned into a vectorized score in [0, 1].
+
+A `Reward` is a list of `Term`s, each mapping one of the 25 properties to a desirability
+in [0, 1] (maximize / minimize / range), aggregated by a weighted arithmetic or geometric
+mean. The same frozen object serves the dashboard's sliders, reward files and the CLI.
+Every way to build one validates it; a bad file raises `RewardError` and nothing is kept.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.chem.properties import PROPERTY_NAMES
+from engine.chem.reward_io import dump_toml, parse_toml
+
+PRESET_DIR = Path(__file__).resolve().parents[2] / "assets" / "rewards"
+GOALS = ("maximize", "minimize", "range")
+AGGREGATES = ("mean", "geometric")
+TERM_KEYS = ("property", "goal", "low", "high", "ramp", "weight")
+_BOUNDS_MEANING = {"maximize": "desirability is 0 at low and 1 at high",
+                   "minimize": "desirability is 1 at low and 0 at high",
+                   "range": "desirability is 1 on [low, high]"}
+REWARD_KEYS = ("name", "description", "aggregate", "out_of_support", "source", "rationale",
+               "terms")
+
+
+class RewardError(ValueError):
+    """A reward that cannot be used: the message names the problem, the value and what is
+    allowed."""
+
+
+def _number(value, what: str) -> float:
+    """`value` as a finite float; raises RewardError naming `what` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise RewardError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise RewardError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _text(value, what: str) -> str:
+    if not isinstance(value, str):
+        raise RewardError(f"{what} must be a string, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Term:
+    """One property's desirability: `maximize` rises from 0 at `low` to 1 at `high`,
+    `minimize` falls from 1 at `low` to 0 at `high`, `range` is 1 on [low, high] and falls
+    to 0 over `ramp` on each side. Raises RewardError on any value REWARDS.md forbids."""
+
+    property: str
+    goal: str
+    low: float
+    high: float
+    ramp: float | None = None
+    weight: float = 1.0
+
+    def __post_init__(self):
+        if self.property not in PROPERTY_NAMES:
+            close = difflib.get_close_matches(str(self.property), PROPERTY_NAMES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise RewardError(f"unknown property {self.property!r}{hint}; valid names: "
+                              f"{', '.join(PROPERTY_NAMES)}")
+        if self.goal not in GOALS:
+            raise RewardError(f"{self.property}: unknown goal {self.goal!r}; allowed: "
+                              f"{', '.join(GOALS)}")
+        where = f"{self.property} ({self.goal})"
+        low = _number(self.low, f"{where}: low")
+        high = _number(self.high, f"{where}: high")
+        if low >= high:
+            raise RewardError(f"{where}: low ({low:g}) must be below high ({high:g}); "
+                              f"{_BOUNDS_MEANING[self.goal]}")
+        if self.goal == "range":
+            if self.ramp is None:
+                raise RewardError(f"{where}: goal 'range' needs a ramp > 0 (the width over "
+                                  "which desirability falls to 0 outside [low, high])")
+            ramp = _number(self.ramp, f"{where}: ramp")
+            if ramp <= 0:
+                raise RewardError(f"{where}: ramp must be > 0, got {ramp:g}")
+        elif self.ramp is not None:
+            raise RewardError(f"{where}: ramp ({self.ramp!r}) is only used by goal 'range'; "
+                              f"remove it for goal {self.goal!r}")
+        else:
+            ramp = None
+        weight = _number(self.weight, f"{where}: weight")
+        if weight < 0:
+            raise RewardError(f"{where}: weight must be >= 0, got {weight:g}")
+        for name, value in (("low", low), ("high", high), ("ramp", ramp), ("weight", weight)):
+            object.__setattr__(self, name, value)  # frozen: store the validated floats
+
+    def desirability(self, values: np.ndarray) -> np.ndarray:
+        """(N,) property values -> (N,) desirabilities in [0, 1]; NaN stays NaN."""
+        v = np.asarray(values, dtype=np.float64)
+        if self.goal == "maximize":
+            d = (v - self.low) / (self.high - self.low)
+        elif self.goal == "minimize":
+            d = (self.high - v) / (self.high - self.low)
+        else:  # distance outside [low, high]; np.maximum keeps NaN
+            d = 1.0 - np.maximum(np.maximum(self.low - v, v - self.high), 0.0) / self.ramp
+        return np.clip(d, 0.0, 1.0)
+
+    def to_dict(self) -> dict:
+        return {"property": self.property, "goal": self.goal, "low": self.low,
+                "high": self.high, "ramp": self.ramp, "weight": self.weight}
+
+
+@dataclass(frozen=True)
+class Reward:
+    """A reward r(y) in [0, 1] over the 25 properties (REWARDS.md).
+
+    `key` is the preset / file stem it was loaded from ("" when built in code); it is not
+    part of the reward's content, so it is neither compared nor written to TOML.
+    Raises RewardError for an unknown aggregate, no terms, a property used twice (each
+    term owns one `d_<property>` column) or all weights zero.
+    """
+
+    name: str
+    terms: tuple[Term, ...]
+    aggregate: str = "mean"
+    description: str = ""
+    rationale: str = ""
+    source: str = ""
+    out_of_support: bool = False
+    key: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        if not _text(self.name, "name").strip():
+            raise RewardError("name must be a non-empty string")
+        for what in ("description", "rationale", "source", "key"):
+            _text(getattr(self, what), what)
+        if not isinstance(self.out_of_support, bool):
+            raise RewardError(f"out_of_support must be true or false, got {self.out_of_support!r}")
+        if self.aggregate not in AGGREGATES:
+            raise RewardError(f"unknown aggregate {self.aggregate!r}; allowed: "
+                              f"{', '.join(AGGREGATES)}")
+        terms = tuple(self.terms) if isinstance(self.terms, (list, tuple)) else None
+        if not terms:
+            raise RewardError(f"reward {self.name!r} needs at least one term")
+        if not all(isinstance(t, Term) for t in terms):
+            raise RewardError("terms must be Term objects")
+        seen = [t.property for t in terms]
+        repeated = sorted({p for p in seen if seen.count(p) > 1})
+        if repeated:
+            raise RewardError(f"properties used by more than one term: {', '.join(repeated)}; "
+                              "use one term per property (goal 'range' covers a window)")
+        if sum(t.weight for t in terms) <= 0:
+            raise RewardError(f"all term weights are zero in reward {self.name!r}; at least "
+                              "one weight must be > 0")
+        object.__setattr__(self, "terms", terms)
+
+    @property
+    def properties(self) -> tuple[str, ...]:
+        """The properties the terms use, in term order."""
+        return tuple(t.property for t in self.terms)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """(n_terms,) the term weights normalized to sum 1."""
+        w = np.array([t.weight for t in self.terms])
+        return w / w.sum()
+
+    def desirabilities(self, values) -> np.ndarray:
+        """(N, n_terms) desirabilities, weight-0 terms included; NaN where a value is NaN.
+
+        `values`: a DataFrame with the term properties as columns, or an (N, 25) array in
+        PROPERTY_NAMES order. Raises RewardError when a column is missing or the array
+        has the wrong shape.
+        """
+        columns = _property_columns(values, self.properties)
+        return np.stack([t.desirability(c) for t, c in zip(self.terms, columns)], axis=1)
+
+    def score(self, values) -> np.ndarray:
+        """(N,) rewards in [0, 1]. Invalid rows score 0: any NaN property, or `valid` False
+        in a DataFrame that has that column. Same inputs and errors as `desirabilities`."""
+        d = self.desirabilities(values)
+        w = self.weights
+        active = w > 0  # weight-0 terms are shown, not counted (and 0 ** 0 never arises)
+        d, w = d[:, active], w[active]
+        if self.aggregate == "mean":
+            r = d @ w
+        else:
+            r = np.prod(d ** w, axis=1)  # any d = 0 with w > 0 gives 0
+        r = np.where(_invalid_rows(values), 0.0, r)
+        return np.clip(r, 0.0, 1.0)
+
+    def evaluate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A copy of `frame` plus `reward` and one `d_<property>` column per term."""
+        out = frame.copy()
+        out["reward"] = self.score(frame)
+        d = self.desirabilities(frame)
+        for j, prop in enumerate(self.properties):
+            out[f"d_{prop}"] = d[:, j]
+        return out
+
+    def to_dict(self) -> dict:
+        """Plain data (what the TOML file holds); `Reward.from_dict` inverts it."""
+        return {"name": self.name, "description": self.description,
+                "aggregate": self.aggregate, "out_of_support": self.out_of_support,
+                "source": self.source, "rationale": self.rationale,
+                "terms": [t.to_dict() for t in self.terms]}
+
+    @classmethod
+    def from_dict(cls, data: dict, key: str = "") -> Reward:
+        """Build and validate a reward from plain data; raises RewardError on unknown or
+        missing keys and on every bad value."""
+        if not isinstance(data, dict):
+            raise RewardError(f"a reward is a table of keys, got {type(data).__name__}")
+        _check_keys(data, REWARD_KEYS, ("name", "terms"), "reward")
+        raw_terms = data["terms"]
+        if not isinstance(raw_terms, list) or not all(isinstance(t, dict) for t in raw_terms):
+            raise RewardError("terms must be a list of [[terms]] tables")
+        terms = []
+        for i, raw in enumerate(raw_terms, start=1):
+            try:
+                _check_keys(raw, TERM_KEYS, ("property", "goal", "low", "high"), "term")
+                terms.append(Term(**raw))
+            except RewardError as exc:
+                raise RewardError(f"term {i}: {exc}") from None
+        return cls(terms=tuple(terms), key=key,
+                   **{k: v for k, v in data.items() if k != "terms"})
+
+    @classmethod
+    def from_toml(cls, text: str, key: str = "") -> Reward:
+        """Parse a reward file's text; raises RewardError when it is not TOML or invalid."""
+        try:
+            data = parse_toml(text)
+        except ValueError as exc:
+            raise RewardError(str(exc)) from None
+        return cls.from_dict(data, key=key)
+
+    @classmethod
+    def from_file(cls, path) -> Reward:
+        """Load a reward file; `key` becomes the file stem. Raises RewardError (prefixed
+        with the path) when the file is missing, unreadable, not TOML or invalid."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RewardError(f"{path}: no such reward file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RewardError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+        try:
+            return cls.from_toml(text, key=path.stem)
+        except RewardError as exc:
+            raise RewardError(f"{path}: {exc}") from None
+
+    def to_toml(self) -> str:
+        """The reward file's text; `Reward.from_toml(r.to_toml()) == r`."""
+        return dump_toml(self.to_dict(), "terms")
+
+    def save(self, path) -> Path:
+        """Write the reward file to `path` (parent folders created); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_toml(), encoding="utf-8")
+        return path
+
+
+def _check_keys(table: dict, allowed: tuple[str, ...], required: tuple[str, ...],
+                what: str) -> None:
+    unknown = [k for k in table if k not in allowed]
+    if unknown:
+        raise RewardError(f"unknown key(s) {', '.join(map(repr, unknown))} in {what}; "
+                          f"allowed: {', '.join(allowed)}")
+    missing = [k for k in required if k not in table]
+    if missing:
+        raise RewardError(f"{what} is missing {', '.join(map(repr, missing))}")
+
+
+def _property_columns(values, names: tuple[str, ...]) -> list[np.ndarray]:
+    """The (N,) float columns of `names` from a DataFrame or an (N, 25) array."""
+    if isinstance(values, pd.DataFrame):
+        missing = [n for n in names if n not in values.columns]
+        if missing:
+            raise RewardError(f"the table lacks the property column(s) {', '.join(missing)} "
+                              "that the reward uses")
+        return [values[n].to_numpy(dtype=np.float64, na_value=np.nan) for n in names]
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != len(PROPERTY_NAMES):
+        raise RewardError(f"expected an (N, {len(PROPERTY_NAMES)}) array of properties in "
+                          f"PROPERTY_NAMES order, got shape {array.shape}")
+    return [array[:, PROPERTY_NAMES.index(n)] for n in names]
+
+
+def _invalid_rows(values) -> np.ndarray:
+    """(N,) True where a molecule is invalid: any NaN property, or `valid` False."""
+    if isinstance(values, pd.DataFrame):
+        props = [n for n in PROPERTY_NAMES if n in values.columns]
+        invalid = values[props].isna().to_numpy().any(axis=1)
+        if "valid" in values.columns:
+            invalid |= ~values["valid"].eq(True).to_numpy(dtype=bool)
+        return invalid
+    return np.isnan(np.asarray(values, dtype=np.float64)).any(axis=1)
+
+
+def preset_paths() -> dict[str, Path]:
+    """Preset key (file stem) -> path, sorted by key."""
+    return {p.stem: p for p in sorted(PRESET_DIR.glob("*.toml"))}
+
+
+def list_presets() -> list[Reward]:
+    """All presets in `assets/rewards`, sorted by key; each `Reward.key` is its file stem."""
+    return [Reward.from_file(p) for p in preset_paths().values()]
+
+
+def load_reward(name_or_path) -> Reward:
+    """A preset by key (e.g. "cns_penetrant") or a reward file by path.
+
+    Raises RewardError when it is neither an existing file nor a preset key (the message
+    lists the presets), or when the file is invalid.
+    """
+    presets = preset_paths()
+    text = str(name_or_path)
+    if text in presets:
+        return Reward.from_file(presets[text])
+    path = Path(text).expanduser()
+    if path.is_file():
+        return Reward.from_file(path)
+    raise RewardError(f"{text!r} is neither a reward file nor a preset; presets: "
+                      f"{', '.join(presets) or '(none found in ' + str(PRESET_DIR) + ')'}")

@@ -1,0 +1,249 @@
+"""`python -m engine <verb>`: every dashboard action has a command-line twin."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_CACHE = Path.home() / ".cache" / "rcfg-studio"
+
+
+class UsageError(ValueError):
+    """Bad command-line input, reported as one line without a traceback."""
+
+
+def _cmd_data(args) -> int:
+    from engine.train.data import prepare_dataset, read_moses, read_smiles_csv  # noqa: PLC0415
+
+    if args.csv:
+        smiles = read_smiles_csv(args.csv, args.smiles_column)
+        source = f"csv:{args.csv}"
+    else:
+        smiles = read_moses(args.split, args.cache_dir)
+        source = f"moses:{args.split}"
+    print(f"read {len(smiles):,} SMILES from {source}", file=sys.stderr)
+    _, report = prepare_dataset(smiles, args.out, source, limit=args.limit, seed=args.seed,
+                                n_jobs=args.jobs)
+    print(report.summary())
+    print(f"wrote {Path(args.out) / 'molecules.parquet'}")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from engine.train.pretrain import TrainConfig, train  # noqa: PLC0415
+
+    cfg = TrainConfig(data=str(args.data), out=str(args.out), n_layer=args.n_layer,
+                      n_head=args.n_head, d_model=args.d_model, n_prefix=args.n_prefix,
+                      batch_size=args.batch_size, lr=args.lr, min_lr=args.lr / 10,
+                      warmup_steps=args.warmup, max_steps=args.steps,
+                      eval_every=args.eval_every, seed=args.seed, device=args.device,
+                      max_minutes=args.max_minutes, bank_size=args.bank_size)
+    history = train(cfg, resume=args.resume)
+    if history:
+        last = history[-1]
+        print(f"step {last['step']}: train loss {last['loss']:.4f}, "
+              f"val loss {last['val_loss']:.4f}; checkpoint in {args.out}")
+    return 0
+
+
+def _parse_conditions(items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise UsageError(f"--condition {item!r}: expected NAME=NUMBER, e.g. tpsa=60")
+    return out
+
+
+def _cmd_sample(args) -> int:
+    from engine.chem.rewards import load_reward  # noqa: PLC0415
+    from engine.model.checkpoint import load_checkpoint  # noqa: PLC0415
+    from engine.sampling.sampler import SampleSettings, sample  # noqa: PLC0415
+
+    target = _parse_conditions(args.condition)
+    method = args.method or ("conditional" if target else "base")
+    if args.reward is None and method not in ("base", "conditional") :
+        raise UsageError(f"--method {method} needs --reward FILE_OR_PRESET")
+    if method == "conditional" and not target and args.reward is None:
+        raise UsageError("--method conditional needs --condition NAME=VALUE or --reward")
+    reward = load_reward(args.reward) if args.reward else _null_reward()
+    settings = SampleSettings(method=method, gamma=args.gamma, ys=args.ys, n=args.n,
+                              temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+                              device=args.device, target=target or None)
+    ckpt = load_checkpoint(args.checkpoint)
+    base_mean = None
+    if method != "base" and args.reward and not args.no_reference:
+        ref = sample(ckpt, reward, SampleSettings(method="base", n=args.n, seed=args.seed + 1,
+                                                  temperature=args.temperature,
+                                                  top_p=args.top_p, device=args.device),
+                     progress=_bar("base reference"))
+        base_mean = ref.summary["mean_reward"]
+    result = sample(ckpt, reward, settings, progress=_bar(method), base_mean_reward=base_mean)
+    frame = result.molecules
+    if not args.reward:
+        frame = frame.drop(columns=["reward"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out, index=False)
+    print(_summary_line(result.summary, bool(args.reward)))
+    print(f"wrote {len(frame)} molecules to {args.out}")
+    return 0
+
+
+def _null_reward():
+    """Properties only: a reward with every term at weight 0 is not allowed, so sampling
+    without --reward scores with a neutral one-term reward whose column is dropped."""
+    from engine.chem.rewards import Reward, Term  # noqa: PLC0415
+
+    return Reward(name="none", terms=(Term("mw", "maximize", 0.0, 1.0),))
+
+
+def _summary_line(summary: dict, with_reward: bool) -> str:
+    parts = [f"valid {summary['validity']:.3f}", f"unique {summary['uniqueness']:.3f}",
+             f"novel {summary['novelty']:.3f}"]
+    if with_reward:
+        parts.insert(0, f"mean reward {summary['mean_reward']:.3f}")
+        if summary.get("normalized_score") is not None:
+            parts.insert(1, f"normalized score {summary['normalized_score']:.3f} "
+                            f"(base {summary['base_mean_reward']:.3f}, "
+                            f"r(y*) {summary['r_star']:.3f})")
+    parts.append(f"{summary['wall_time_s']:.1f} s ({summary['molecules_per_s']:.1f} mol/s "
+                 f"on {summary['device']})")
+    return ", ".join(parts)
+
+
+def _bar(label: str):
+    from tqdm import tqdm  # noqa: PLC0415
+
+    state = {}
+
+    def update(done: int, total: int):
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, desc=f"sampling ({label})", unit="mol",
+                                      file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _cmd_score(args) -> int:
+    import pandas as pd  # noqa: PLC0415
+
+    from engine.chem.properties import PROPERTY_NAMES, batch_properties  # noqa: PLC0415
+    from engine.chem.rewards import load_reward  # noqa: PLC0415
+    from engine.train.data import read_smiles_csv  # noqa: PLC0415
+
+    reward = load_reward(args.reward)
+    smiles = read_smiles_csv(args.input, args.smiles_column)  # raises DataError with the reason
+    frame = pd.read_csv(args.input, dtype=str, keep_default_na=False)
+    computed = ["valid", *PROPERTY_NAMES, "reward", *(f"d_{p}" for p in reward.properties)]
+    replaced = [c for c in computed if c in frame.columns and c != args.smiles_column]
+    if replaced:
+        print(f"note: recomputing the input's columns {', '.join(replaced)}", file=sys.stderr)
+    props = batch_properties(smiles, n_jobs=args.jobs)
+    frame = frame.drop(columns=replaced).join(props[["valid", *PROPERTY_NAMES]])
+    scored = reward.evaluate(frame)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    scored.to_csv(args.out, index=False)
+    print(f"{reward.name}: {len(scored):,} molecules, {int(scored['valid'].sum()):,} valid, "
+          f"mean reward {scored['reward'].mean() if len(scored) else 0.0:.3f} "
+          f"(invalid = 0); wrote {args.out}")
+    return 0
+
+
+def _cmd_rewards(args) -> int:
+    from engine.chem.rewards import PRESET_DIR, list_presets  # noqa: PLC0415
+
+    presets = list_presets()
+    width = max((len(r.key) for r in presets), default=3)
+    print(f"{'key':<{width}}  {'support':<7}  name: description")
+    for r in presets:
+        support = "OUT" if r.out_of_support else "in"
+        print(f"{r.key:<{width}}  {support:<7}  {r.name}: {r.description}")
+    print(f"{len(presets)} presets in {PRESET_DIR}; use a key or a .toml path with --reward")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    data = verbs.add_parser("data", help="prepare MOSES or your own CSV of SMILES")
+    data.add_argument("--csv", type=Path, help="your CSV of SMILES (default: MOSES)")
+    data.add_argument("--smiles-column", default="smiles")
+    data.add_argument("--split", default="train", help="MOSES split: train or test")
+    data.add_argument("--limit", type=int, help="score a seeded random subset of this size")
+    data.add_argument("--seed", type=int, default=0)
+    data.add_argument("--jobs", type=int, help="processes for scoring (default: all cores)")
+    data.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE / "moses")
+    data.add_argument("--out", type=Path, required=True, help="output folder")
+    data.set_defaults(func=_cmd_data)
+
+    tr = verbs.add_parser("train", help="train the conditional GPT on a prepared data folder")
+    tr.add_argument("--data", type=Path, required=True, help="folder written by `data`")
+    tr.add_argument("--out", type=Path, required=True, help="checkpoint folder to write")
+    tr.add_argument("--steps", type=int, default=5000)
+    tr.add_argument("--batch-size", type=int, default=256)
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--warmup", type=int, default=200)
+    tr.add_argument("--eval-every", type=int, default=250)
+    tr.add_argument("--n-layer", type=int, default=4)
+    tr.add_argument("--n-head", type=int, default=6)
+    tr.add_argument("--d-model", type=int, default=192)
+    tr.add_argument("--n-prefix", type=int, default=2)
+    tr.add_argument("--bank-size", type=int, default=20000)
+    tr.add_argument("--max-minutes", type=float, help="stop and save after this wall time")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1")
+    tr.add_argument("--resume", action="store_true", help="continue from --out's last save")
+    tr.set_defaults(func=_cmd_train)
+
+    sa = verbs.add_parser("sample", help="sample molecules (optionally guided by a reward)")
+    sa.add_argument("--n", type=int, default=100)
+    sa.add_argument("--method", choices=("base", "conditional", "cfg", "rcfg", "qtilt",
+                                         "best_of_n"),
+                    help="default: base, or conditional when --condition is given")
+    sa.add_argument("--reward", help="a preset name (see `rewards`) or a reward TOML file")
+    sa.add_argument("--gamma", type=float, default=2.0, help="guidance scale")
+    sa.add_argument("--ys", type=int, default=16, help="|Y_S| (K), 2..64; N = 1 + K for best_of_n")
+    sa.add_argument("--condition", action="append", metavar="NAME=VALUE",
+                    help="target property value (repeatable); properties left out are free")
+    sa.add_argument("--temperature", type=float, default=1.0)
+    sa.add_argument("--top-p", type=float, default=0.95)
+    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--device", default="auto")
+    sa.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the shipped one)")
+    sa.add_argument("--no-reference", action="store_true",
+                    help="skip the base-model reference sample (no normalized score)")
+    sa.add_argument("--out", type=Path, default=Path("samples.csv"))
+    sa.set_defaults(func=_cmd_sample)
+
+    sc = verbs.add_parser("score", help="score a CSV of SMILES with a reward")
+    sc.add_argument("--reward", required=True, help="preset key (see `rewards`) or .toml file")
+    sc.add_argument("--in", dest="input", type=Path, required=True, help="CSV with SMILES")
+    sc.add_argument("--smiles-column", default="smiles")
+    sc.add_argument("--jobs", type=int, help="processes for the properties (default: all cores)")
+    sc.add_argument("--out", type=Path, required=True, help="output CSV: input columns, "
+                    "valid, the 25 properties, reward and one d_<property> per term")
+    sc.set_defaults(func=_cmd_score)
+
+    rw = verbs.add_parser("rewards", help="list the reward presets")
+    rw.set_defaults(func=_cmd_rewards)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from engine.errors import USER_ERRORS  # noqa: PLC0415
+
+    try:
+        return args.func(args)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,62 @@
+"""Guidance rules as pure functions on next-token log-probabilities (fp32).
+
+Shapes: M molecules, K conditional branches, V vocabulary. Each rule returns unnormalized
+log-weights (M, V); temperature and top-p are applied afterwards by `sample_tokens`.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Z-scores of rewards (M, K) within each molecule's Y_S (population std).
+
+    All-equal rewards give all-zero advantages, so RCFG falls back to plain sampling.
+    """
+    centred = rewards - rewards.mean(dim=1, keepdim=True)
+    return centred / (rewards.std(dim=1, unbiased=False, keepdim=True) + eps)
+
+
+def rcfg(l0: torch.Tensor, lk: torch.Tensor, adv: torch.Tensor, gamma: float) -> torch.Tensor:
+    """RCFG: l0 (M, V) + (gamma / K) * sum_i A_i (l_i - l0), with lk (M, K, V), adv (M, K)."""
+    K = lk.shape[1]
+    return l0 + (gamma / K) * torch.einsum("mk,mkv->mv", adv, lk - l0[:, None, :])
+
+
+def cfg(l0: torch.Tensor, l1: torch.Tensor, weight: float) -> torch.Tensor:
+    """Classifier-free guidance towards one condition: l0 + w (l1 - l0); all (M, V)."""
+    return l0 + weight * (l1 - l0)
+
+
+def posterior_weights(c: torch.Tensor) -> torch.Tensor:
+    """log w_i = log softmax_i(c_i) for cumulative log likelihood ratios c (M, K)."""
+    return torch.log_softmax(c, dim=1)
+
+
+def qtilt(lk: torch.Tensor, c: torch.Tensor, rewards: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Q-tilt: (1 - gamma) M(a) + gamma N(a) (see RCFG.md).
+
+    lk (M, K, V) branch log-probs, c (M, K) cumulative log likelihood ratios of each branch
+    over the tokens so far, rewards (M, K) >= 0. Molecules whose rewards are all zero get
+    the posterior mixture M(a) alone.
+    """
+    log_w = posterior_weights(c)[:, :, None]                       # (M, K, 1)
+    mix = torch.logsumexp(log_w + lk, dim=1)                       # (M, V)
+    log_r = torch.log(rewards.clamp_min(0.0))[:, :, None]          # (M, K, 1), -inf at r = 0
+    tilted = torch.logsumexp(log_w + log_r + lk, dim=1)            # (M, V)
+    out = (1.0 - gamma) * mix + gamma * tilted
+    no_reward = (rewards <= 0).all(dim=1)                          # (M,)
+    return torch.where(no_reward[:, None], mix, out)
+
+
+def sample_tokens(logits: torch.Tensor, temperature: float, top_p: float,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Temperature, then nucleus sampling on softmax(logits / T): (M, V) -> tokens (M,)."""
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        outside = sorted_p.cumsum(dim=-1) - sorted_p > top_p   # the top token always stays
+        sorted_p = sorted_p.masked_fill(outside, 0.0)
+        choice = torch.multinomial(sorted_p, 1, generator=generator)  # (M, 1)
+        return order.gather(1, choice).squeeze(1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)

@@ -1,0 +1,211 @@
+"""`sample`: every method through the one batched decoder, with scored results."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from engine.chem.properties import PROPERTY_NAMES, batch_properties
+from engine.sampling.decoder import DecodePlan, base_log_likelihood, decode, rows_per_molecule
+from engine.train.pretrain import pick_device
+
+METHODS = ("base", "conditional", "cfg", "rcfg", "qtilt", "best_of_n")
+SETTING_COLUMNS = ("method", "gamma", "ys", "temperature", "top_p", "seed")
+
+
+class SamplingError(ValueError):
+    """Sampling settings that cannot be used, with the allowed values."""
+
+
+@dataclass
+class SampleSettings:
+    method: str = "rcfg"
+    gamma: float = 2.0
+    ys: int = 16                        # K = |Y_S|; N = 1 + K for best_of_n
+    n: int = 256
+    temperature: float = 1.0
+    top_p: float = 0.95
+    seed: int = 0
+    device: str = "auto"
+    target: dict[str, float] | None = None   # replaces y* for conditional / cfg
+    max_rows: int = 8192                # forward rows per chunk (halved on CUDA OOM)
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise SamplingError(f"unknown method {self.method!r}; allowed: {', '.join(METHODS)}")
+        if not isinstance(self.ys, int) or not 2 <= self.ys <= 64:
+            raise SamplingError(f"|Y_S| (ys) must be an integer from 2 to 64, got {self.ys!r}")
+        if not isinstance(self.n, int) or self.n < 1:
+            raise SamplingError(f"n must be a positive integer, got {self.n!r}")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise SamplingError(f"temperature must be > 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise SamplingError(f"top-p must be in (0, 1], got {self.top_p}")
+        if not math.isfinite(self.gamma):
+            raise SamplingError(f"gamma must be a finite number, got {self.gamma}")
+        if self.max_rows < 1:
+            raise SamplingError(f"max_rows must be >= 1, got {self.max_rows}")
+        if self.target is not None:
+            unknown = sorted(set(self.target) - set(PROPERTY_NAMES))
+            if unknown:
+                raise SamplingError(f"unknown target properties {unknown}; allowed: "
+                                    f"{', '.join(PROPERTY_NAMES)}")
+            bad = {k: v for k, v in self.target.items() if not math.isfinite(float(v))}
+            if bad:
+                raise SamplingError(f"target values must be finite numbers, got {bad}")
+
+    @property
+    def rows_per_molecule(self) -> int:
+        return rows_per_molecule(self.method, self.ys)
+
+
+@dataclass
+class SampleResult:
+    molecules: pd.DataFrame             # one row per output molecule
+    summary: dict
+    settings: SampleSettings
+    extra: dict = field(default_factory=dict)
+
+
+def bank_rewards(ckpt, reward) -> np.ndarray:
+    """r(y) of every prior-bank vector (N_bank,)."""
+    return reward.score(ckpt.bank_values())
+
+
+def target_vector(ckpt, reward, target: dict[str, float] | None
+                  ) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """(25,) raw target, (25,) mask, r(y*) for the bank's best vector or a user target."""
+    if target:
+        raw = np.array([float(target.get(p, np.nan)) for p in PROPERTY_NAMES])
+        return raw, ~np.isnan(raw), None
+    r = bank_rewards(ckpt, reward)
+    best = int(np.argmax(r))
+    return ckpt.bank_values()[best], np.ones(len(PROPERTY_NAMES), bool), float(r[best])
+
+
+def _plan(ckpt, reward, s: SampleSettings, n: int, rng: np.random.Generator, device,
+          r_bank: np.ndarray, target) -> DecodePlan:
+    P = len(PROPERTY_NAMES)
+    norm = lambda raw: torch.as_tensor(np.nan_to_num(ckpt.normalize(raw)),  # noqa: E731
+                                       dtype=torch.float32, device=device)
+    null_v = torch.zeros((n, 1, P), device=device)
+    null_m = torch.zeros((n, 1, P), dtype=torch.bool, device=device)
+    if s.method in ("base", "best_of_n"):
+        return DecodePlan("base", null_v, null_m)
+    if s.method in ("conditional", "cfg"):
+        raw, mask = target
+        tv = norm(raw)[None, None].expand(n, 1, P)
+        tm = torch.as_tensor(mask, device=device)[None, None].expand(n, 1, P)
+        if s.method == "conditional":
+            return DecodePlan("conditional", tv, tm)
+        return DecodePlan("cfg", torch.cat([null_v, tv], 1), torch.cat([null_m, tm], 1),
+                          gamma=s.gamma)
+    idx = rng.integers(0, len(r_bank), size=(n, s.ys))              # Y_S, fresh per molecule
+    ys = norm(ckpt.bank_values()[idx.reshape(-1)]).view(n, s.ys, P)
+    values = torch.cat([null_v, ys], 1)                               # (n, 1+K, P)
+    mask = torch.cat([null_m, torch.ones((n, s.ys, P), dtype=torch.bool, device=device)], 1)
+    rewards = torch.as_tensor(r_bank[idx], dtype=torch.float32, device=device)
+    return DecodePlan(s.method, values, mask, rewards, s.gamma)
+
+
+def sample(ckpt, reward, settings: SampleSettings, progress=None,
+           base_mean_reward: float | None = None) -> SampleResult:
+    """Sample `settings.n` molecules with the chosen method and score them with `reward`.
+
+    `progress(done, total)` is called as molecules finish. `base_mean_reward` (mean reward
+    of base samples) enables the normalized score. Raises SamplingError on bad settings.
+    """
+    s = settings
+    device = pick_device(s.device)
+    ckpt.to(device)
+    model, tok = ckpt.model, ckpt.tokenizer
+    t0 = time.perf_counter()
+    r_bank = bank_rewards(ckpt, reward)
+    target = None
+    if s.method in ("conditional", "cfg"):
+        raw, mask, _ = target_vector(ckpt, reward, s.target)
+        target = (raw, mask)
+    decoded_n = s.n * (1 + s.ys) if s.method == "best_of_n" else s.n
+    per_mol_rows = 1 if s.method == "best_of_n" else s.rows_per_molecule
+    rng = np.random.default_rng(s.seed)
+    gen = torch.Generator(device=device).manual_seed(s.seed)
+    done = 0
+
+    def finished(k: int):
+        nonlocal done
+        done += k
+        if progress is not None:
+            progress(min(done, decoded_n), decoded_n)
+
+    sequences: list[list[int]] = []
+    chunk = max(1, s.max_rows // per_mol_rows)
+    max_len = model.cfg.block_size - 2
+    while len(sequences) < decoded_n:
+        n = min(chunk, decoded_n - len(sequences))
+        plan = _plan(ckpt, reward, s, n, rng, device, r_bank, target)
+        try:
+            sequences += decode(model, plan, tok.bos_id, tok.eos_id, max_len, s.temperature,
+                                s.top_p, gen, on_finished=finished)
+        except torch.OutOfMemoryError:
+            if chunk == 1:
+                raise
+            torch.cuda.empty_cache()
+            chunk //= 2
+    smiles = [tok.decode(seq) for seq in sequences]
+    frame = score_molecules(smiles, reward)
+    frame["nll"] = -base_log_likelihood(model, sequences, tok.bos_id, tok.eos_id, device)
+    if s.method == "best_of_n":
+        groups = frame["reward"].to_numpy().reshape(s.n, 1 + s.ys)
+        pick = np.arange(s.n) * (1 + s.ys) + groups.argmax(1)
+        frame = frame.iloc[pick].reset_index(drop=True)
+    for col in SETTING_COLUMNS:
+        frame[col] = getattr(s, col)
+    wall = time.perf_counter() - t0
+    r_star = float(r_bank.max())
+    summary = summarize(frame, set(ckpt.bank["smiles"]), r_star, base_mean_reward)
+    summary.update(wall_time_s=wall, molecules_per_s=s.n / wall, device=str(device),
+                   forward_rows_per_molecule=s.rows_per_molecule)
+    return SampleResult(frame, summary, s, {"settings": asdict(s)})
+
+
+def score_molecules(smiles: list[str], reward) -> pd.DataFrame:
+    """Properties (canonical SMILES where valid), `reward` and `d_<property>` columns."""
+    props = batch_properties(smiles, canonical=True)
+    props["smiles"] = props["canonical_smiles"].where(props["valid"], props["smiles"])
+    props = props.drop(columns=["canonical_smiles"])
+    return rescore(props, reward)
+
+
+def rescore(frame: pd.DataFrame, reward) -> pd.DataFrame:
+    """Replace `reward` and `d_*` columns for a new reward, without re-sampling."""
+    frame = frame.drop(columns=[c for c in frame.columns
+                                if c == "reward" or c.startswith("d_")])
+    scored = reward.evaluate(frame)
+    cols = ["smiles", "valid", "reward", *PROPERTY_NAMES,
+            *[c for c in scored.columns if c.startswith("d_")]]
+    return scored[cols + [c for c in scored.columns if c not in cols]]
+
+
+def summarize(frame: pd.DataFrame, bank_smiles: set[str], r_star: float,
+              base_mean_reward: float | None) -> dict:
+    """Mean reward, normalized score, validity, uniqueness and novelty of a result table."""
+    valid = frame["valid"].to_numpy(bool)
+    unique = set(frame.loc[valid, "smiles"])
+    mean_r = float(frame["reward"].fillna(0).mean()) if len(frame) else 0.0
+    score = None
+    if base_mean_reward is not None and r_star - base_mean_reward > 1e-12:
+        score = (mean_r - base_mean_reward) / (r_star - base_mean_reward)
+    return {
+        "n": int(len(frame)),
+        "mean_reward": mean_r,
+        "base_mean_reward": base_mean_reward,
+        "r_star": r_star,
+        "normalized_score": score,
+        "validity": float(valid.mean()) if len(frame) else 0.0,
+        "uniqueness": len(unique) / max(1, int(valid.sum())),
+        "novelty": len(unique - bank_smiles) / max(1, len(unique)),
+    }

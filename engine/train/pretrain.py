@@ -1,0 +1,309 @@
+"""Pre-training the conditional SMILES GPT: a plain step loop returning its history.
+
+Condition dropout: a fraction of rows get the null condition (all properties masked),
+another fraction a random subset of properties, the rest the full vector. Runs on one
+device or under `torchrun` (DDP; gloo on CPU, NCCL on CUDA). Resumable from the folder.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+
+from engine.chem.properties import PROPERTY_NAMES
+from engine.model.checkpoint import save_checkpoint, update_meta
+from engine.model.gpt import GPT, GPTConfig
+from engine.model.tokenizer import SmilesTokenizer, TokenizerError
+from engine.train.data import load_dataset, read_provenance
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    n_layer: int = 4
+    n_head: int = 6
+    d_model: int = 192
+    n_prefix: int = 2
+    dropout: float = 0.0
+    block_size: int = 100
+    batch_size: int = 256
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    weight_decay: float = 0.1
+    warmup_steps: int = 200
+    max_steps: int = 5000
+    eval_every: int = 250
+    val_fraction: float = 0.02
+    cond_dropout: float = 0.15
+    subset_dropout: float = 0.35
+    bank_size: int = 20000
+    seed: int = 0
+    device: str = "auto"
+    max_minutes: float | None = None   # stop early (and save) after this wall time
+
+    def __post_init__(self):
+        for name in ("batch_size", "max_steps", "eval_every", "bank_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("val_fraction", "cond_dropout", "subset_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"TrainConfig.{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.cond_dropout + self.subset_dropout >= 1.0:
+            raise ValueError("cond_dropout + subset_dropout must be < 1")
+        if not 0 < self.min_lr <= self.lr:
+            raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"TrainConfig.warmup_steps must be >= 0, got {self.warmup_steps}")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' -> CUDA when available, else CPU; otherwise the named device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available; use cpu")
+    return torch.device(name)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay from lr to min_lr at max_steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def encode_table(table: pd.DataFrame, tokenizer: SmilesTokenizer, block_size: int
+                 ) -> tuple[torch.Tensor, np.ndarray, int]:
+    """Token matrix (N, block_size) padded with 0, kept row indices, and skipped count.
+
+    Rows with a token outside the vocabulary or longer than `block_size` are skipped.
+    """
+    rows, kept = [], []
+    for i, smi in enumerate(table["smiles"]):
+        try:
+            ids = tokenizer.encode(smi)
+        except TokenizerError:
+            continue
+        if len(ids) <= block_size:
+            rows.append(ids)
+            kept.append(i)
+    tokens = torch.zeros((len(rows), block_size), dtype=torch.long)
+    for r, ids in enumerate(rows):
+        tokens[r, :len(ids)] = torch.tensor(ids)
+    return tokens, np.asarray(kept, dtype=np.int64), len(table) - len(rows)
+
+
+def condition_mask(batch: int, n_props: int, cfg: TrainConfig, gen: torch.Generator
+                   ) -> torch.Tensor:
+    """(B, P) bool: null rows (all False), random-subset rows, and full rows."""
+    u = torch.rand(batch, generator=gen)
+    keep_p = torch.rand(batch, 1, generator=gen)
+    subset = torch.rand(batch, n_props, generator=gen) < keep_p
+    mask = torch.ones(batch, n_props, dtype=torch.bool)
+    is_subset = (u >= cfg.cond_dropout) & (u < cfg.cond_dropout + cfg.subset_dropout)
+    mask[is_subset] = subset[is_subset]
+    mask[u < cfg.cond_dropout] = False
+    return mask
+
+
+class _Dist:
+    """torchrun's environment, or a single process."""
+
+    def __init__(self, device: torch.device):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _split(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(cfg.seed).permutation(n)
+    n_val = max(1, int(n * cfg.val_fraction))
+    return order[n_val:], order[:n_val]
+
+
+@torch.no_grad()
+def evaluate(model, tokens, values, idx, device, batch_size=512) -> float:
+    """Mean token cross-entropy on rows `idx`, conditioned on the full property vector."""
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(idx), batch_size):
+        rows = torch.as_tensor(idx[start:start + batch_size])
+        x, y, v, m = _batch(tokens, values, rows, None, device)
+        _, loss = model(x, v, m, y)
+        n = int((y != 0).sum())
+        total += float(loss) * n
+        count += n
+    model.train()
+    return total / max(1, count)
+
+
+def _batch(tokens, values, rows, mask, device):
+    seq = tokens[rows]
+    width = int((seq != 0).sum(1).max())
+    seq = seq[:, :width]
+    x, y = seq[:, :-1], seq[:, 1:]
+    v = values[rows]
+    m = torch.ones_like(v, dtype=torch.bool) if mask is None else mask
+    return x.to(device), y.to(device), v.to(device), m.to(device)
+
+
+def _save_state(out: Path, optimizer, step: int, history: list[dict]) -> None:
+    flat, groups = {}, optimizer.state_dict()
+    for pid, state in groups["state"].items():
+        for key, value in state.items():
+            flat[f"{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    save_file(flat, str(out / "optimizer.safetensors.tmp"))
+    (out / "optimizer.safetensors.tmp").replace(out / "optimizer.safetensors")
+    state = {"step": step, "param_groups": groups["param_groups"], "history": history}
+    (out / "train_state.json.tmp").write_text(json.dumps(state))
+    (out / "train_state.json.tmp").replace(out / "train_state.json")
+
+
+def _load_state(out: Path, optimizer) -> tuple[int, list[dict]]:
+    state = json.loads((out / "train_state.json").read_text())
+    flat = load_file(str(out / "optimizer.safetensors"))
+    per_param: dict[int, dict] = {}
+    for key, value in flat.items():
+        pid, name = key.split(".", 1)
+        per_param.setdefault(int(pid), {})[name] = value
+    optimizer.load_state_dict({"state": per_param, "param_groups": state["param_groups"]})
+    return state["step"], state["history"]
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
+          on_step=None) -> list[dict]:
+    """Train and write the checkpoint folder `cfg.out`; returns the history.
+
+    `on_step(record)` is called after every evaluation (for dashboards and tests).
+    """
+    device = pick_device(cfg.device)
+    ddp = _Dist(device)
+    out = Path(cfg.out)
+    torch.manual_seed(cfg.seed)
+    table = load_dataset(cfg.data)
+    train_rows, val_rows = _split(len(table), cfg)
+    tokenizer = SmilesTokenizer.build(table["smiles"].iloc[train_rows])
+    tokens, kept, skipped = encode_table(table, tokenizer, cfg.block_size)
+    keep_set = set(kept.tolist())
+    remap = {old: new for new, old in enumerate(kept)}
+    train_idx = np.array([remap[i] for i in train_rows if i in keep_set])
+    val_idx = np.array([remap[i] for i in val_rows if i in keep_set])
+    raw = table[list(PROPERTY_NAMES)].to_numpy(np.float64)[kept]
+    mean = raw[train_idx].mean(0)
+    std = np.maximum(raw[train_idx].std(0), 1e-6)
+    values = torch.as_tensor((raw - mean) / std, dtype=torch.float32)
+
+    mcfg = GPTConfig(vocab_size=len(tokenizer), n_props=len(PROPERTY_NAMES),
+                     block_size=cfg.block_size, n_layer=cfg.n_layer, n_head=cfg.n_head,
+                     d_model=cfg.d_model, n_prefix=cfg.n_prefix, dropout=cfg.dropout)
+    model = GPT(mcfg).to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=cfg.lr, betas=(0.9, 0.95))
+    step, history = 0, []
+    if resume and (out / "train_state.json").is_file():
+        from engine.model.checkpoint import load_checkpoint  # noqa: PLC0415
+
+        ckpt = load_checkpoint(out, device=device, require_bank=False)
+        if ckpt.tokenizer.to_list() != tokenizer.to_list():
+            raise ValueError(f"{out}: cannot resume, the data gives another vocabulary")
+        model.load_state_dict(ckpt.model.state_dict())
+        step, history = _load_state(out, optimizer)
+    net = model
+    if ddp.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model)
+    bank_rows = np.random.default_rng(cfg.seed + 1).choice(
+        train_idx, size=min(cfg.bank_size, len(train_idx)), replace=False)
+    bank = table.iloc[kept[bank_rows]].reset_index(drop=True)
+    extra = {"data": {**read_provenance(cfg.data), "path": str(cfg.data),
+                      "train_rows": int(len(train_idx)), "val_rows": int(len(val_idx)),
+                      "skipped_out_of_vocabulary_or_too_long": int(skipped)},
+             "training": {**asdict(cfg), "world_size": ddp.world, "device": str(device)}}
+
+    def save(final: bool):
+        if not ddp.main:
+            return
+        extra["training"]["steps_done"] = step
+        extra["training"]["finished"] = final
+        save_checkpoint(out, model, tokenizer, mean, std, bank, extra)
+        _save_state(out, optimizer, step, history)
+        with open(out / "history.jsonl", "w") as fh:
+            fh.writelines(json.dumps(h) + "\n" for h in history)
+
+    amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+           else nullcontext())
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + ddp.rank + step)
+    per_rank = cfg.batch_size // ddp.world
+    steps_per_epoch = max(1, len(train_idx) // cfg.batch_size)
+    bar = None
+    if progress and ddp.main:
+        from tqdm import tqdm  # noqa: PLC0415
+
+        bar = tqdm(total=cfg.max_steps, initial=step, desc="training", unit="step")
+    t0, running = time.time(), []
+    model.train()
+    while step < cfg.max_steps:
+        epoch, offset = divmod(step, steps_per_epoch)
+        order = np.random.default_rng(cfg.seed + 7919 * epoch).permutation(train_idx)
+        chunk = order[offset * cfg.batch_size:(offset + 1) * cfg.batch_size]
+        rows = torch.as_tensor(chunk[ddp.rank * per_rank:(ddp.rank + 1) * per_rank])
+        mask = condition_mask(len(rows), len(PROPERTY_NAMES), cfg, gen)
+        x, y, v, m = _batch(tokens, values, rows, mask, device)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        with amp:
+            _, loss = net(x, v, m, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        running.append(loss.item())
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{running[-1]:.3f}")
+        out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 > cfg.max_minutes
+        if step % cfg.eval_every == 0 or step == cfg.max_steps or out_of_time:
+            record = {"step": step, "loss": float(np.mean(running)), "lr": lr_at(step - 1, cfg),
+                      "val_loss": evaluate(model, tokens, values, val_idx, device)
+                      if ddp.main else None, "elapsed_s": time.time() - t0}
+            running = []
+            history.append(record)
+            if on_step is not None and ddp.main:
+                on_step(record)
+            save(final=False)
+        if out_of_time:
+            break
+    if bar is not None:
+        bar.close()
+    save(final=step >= cfg.max_steps)
+    if ddp.main:
+        update_meta(out, training={**extra["training"], "steps_done": step,
+                                   "finished": step >= cfg.max_steps})
+    if ddp.world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return history
+
+
+def config_fields() -> list[str]:
+    return [f.name for f in fields(TrainConfig)]
