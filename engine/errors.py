@@ -7,4 +7,5 @@ from engine.sampling.sampler import SamplingError
 from engine.train.data import DataError
 
 USER_ERRORS: tuple[type[Exception], ...] = (DataError, CheckpointError, TokenizerError,
-                                            RewardError, FileNotFoundError)
+                                            RewardError, SamplingError, UsageError,
+                                            FileNotFoundError)

@@ -44,7 +44,7 @@ def test_minimize_is_one_at_low_and_zero_at_high():
 
 def test_range_has_a_plateau_and_linear_ramps_on_both_sides():
     t = Term("tpsa", "range", 40, 90, ramp=20)
-    got = t.desirability(np.array([10, 20, 25, 40, 65, 90, 95, 110, 200]))
+    got = t.desirability(np.array([10, 20, 35, 40, 65, 90, 95, 110, 200]))
     np.testing.assert_allclose(got, [0, 0, 0.75, 1, 1, 1, 0.75, 0, 0])
 
 
@@ -105,7 +105,8 @@ def test_array_input_in_property_order_matches_frame_input():
     array[3] = NAN
     reward = two_terms("geometric")
     from_array = reward.score(array)
-    np.testing.assert_allclose(from_array, reward.score(pd.DataFrame(array, columns=PROPERTY_NAMES)))
+    from_frame = reward.score(pd.DataFrame(array, columns=PROPERTY_NAMES))
+    np.testing.assert_allclose(from_array, from_frame)
     assert from_array[3] == 0.0 and from_array.shape == (50,)
     assert reward.desirabilities(array).shape == (50, 2)
 
@@ -124,43 +125,41 @@ def test_properties_lists_the_terms_properties():
 
 # --- validation (REWARDS.md "Errors") ----------------------------------------------------
 
-TERM = {"property": "tpsa", "goal": "range", "low": 40.0, "high": 90.0, "ramp": 20.0,
-        "weight": 1.0}
+TERM_LINES = {"property": '"tpsa"', "goal": '"range"', "low": "40.0", "high": "90.0",
+              "ramp": "20.0", "weight": "1.0"}
 
 
-def reward_text(**term_changes) -> str:
-    term = {**TERM, **term_changes}
-    lines = [f"{k} = {v!r}".replace("'", '"') for k, v in term.items() if v is not None]
-    return 'name = "t"\n\n[[terms]]\n' + "\n".join(lines) + "\n"
+def reward_text(**changes) -> str:
+    """A one-term reward file; `changes` maps a key to its raw TOML value (None drops it)."""
+    lines = {**TERM_LINES, **changes}
+    body = "\n".join(f"{k} = {v}" for k, v in lines.items() if v is not None)
+    return f'name = "t"\n\n[[terms]]\n{body}\n'
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"property": "tpsaa"}, r"unknown property 'tpsaa' \(did you mean 'tpsa'\?\); valid names: "
-                            r"mw, logp, tpsa, .*basic_amines"),
-    ({"goal": "maximise"}, r"unknown goal 'maximise'; allowed: maximize, minimize, range"),
-    ({"low": 90.0}, r"low \(90\) must be below high \(90\)"),
-    ({"low": 100.0}, r"low \(100\) must be below high \(90\)"),
-    ({"ramp": 0.0}, r"ramp must be > 0, got 0"),
-    ({"ramp": -5.0}, r"ramp must be > 0, got -5"),
+    ({"property": '"tpsaa"'}, r"unknown property 'tpsaa' \(did you mean 'tpsa'\?\); "
+                              r"valid names: mw, logp, tpsa, .*basic_amines"),
+    ({"goal": '"maximise"'}, r"unknown goal 'maximise'; allowed: maximize, minimize, range"),
+    ({"low": "90"}, r"low \(90\) must be below high \(90\)"),
+    ({"low": "100.5"}, r"low \(100.5\) must be below high \(90\)"),
+    ({"ramp": "0"}, r"ramp must be > 0, got 0"),
+    ({"ramp": "-5.0"}, r"ramp must be > 0, got -5"),
     ({"ramp": None}, r"goal 'range' needs a ramp > 0"),
-    ({"weight": -1.0}, r"weight must be >= 0, got -1"),
+    ({"ramp": "inf"}, r"ramp must be a finite number, got inf"),
+    ({"weight": "-1.0"}, r"weight must be >= 0, got -1"),
     ({"weight": "inf"}, r"weight must be a finite number, got inf"),
     ({"weight": "nan"}, r"weight must be a finite number, got nan"),
     ({"low": "-inf"}, r"low must be a finite number, got -inf"),
     ({"high": "nan"}, r"high must be a finite number, got nan"),
     ({"low": '"forty"'}, r"low must be a number, got 'forty'"),
     ({"weight": "true"}, r"weight must be a number, got True"),
-    ({"goal": "maximize"}, r"ramp \(20.0\) is only used by goal 'range'"),
-    ({"wieght": 1.0}, r"unknown key\(s\) 'wieght' in term; allowed: property, goal"),
+    ({"goal": '"maximize"'}, r"ramp \(20.0\) is only used by goal 'range'"),
+    ({"wieght": "1.0"}, r"unknown key\(s\) 'wieght' in term; allowed: property, goal"),
+    ({"high": None}, r"term is missing 'high'"),
 ])
 def test_each_bad_term_value_is_named_in_the_error(change, message):
-    text = reward_text(**{k: v for k, v in change.items() if not isinstance(v, str)})
-    for key, raw in ((k, v) for k, v in change.items() if isinstance(v, str)):
-        text = text.replace(f"{key} = {TERM.get(key)!r}".replace("'", '"'), f"{key} = {raw}")
-        if key not in TERM:
-            text += f"{key} = {raw}\n"
-    with pytest.raises(RewardError, match=r"^term 1: " + ".*" + message):
-        Reward.from_toml(text)
+    with pytest.raises(RewardError, match=r"^term 1: .*" + message):
+        Reward.from_toml(reward_text(**change))
 
 
 def test_the_same_errors_come_from_building_terms_in_code():
@@ -187,8 +186,6 @@ def test_the_same_errors_come_from_building_terms_in_code():
     ("name = 't'\n[[terms]]\nproperty = 'mw'\ngoal = 'maximize'\nlow = 0\nhigh = 1\n"
      "[[terms]]\nproperty = 'mw'\ngoal = 'minimize'\nlow = 0\nhigh = 1\n",
      r"properties used by more than one term: mw"),
-    ("name = 't'\n[[terms]]\nproperty = 'mw'\ngoal = 'maximize'\nhigh = 1\n",
-     r"term 1: term is missing 'low'"),
     ("name = 't'\nout_of_support = 'yes'\n[[terms]]\nproperty = 'mw'\ngoal = 'maximize'\n"
      "low = 0\nhigh = 1\n", r"out_of_support must be true or false"),
 ])
@@ -211,7 +208,7 @@ def test_code_in_a_reward_file_is_just_data(tmp_path):
 
 def test_a_failed_load_leaves_nothing_behind(tmp_path):
     path = tmp_path / "broken.toml"
-    path.write_text(reward_text(ramp=-1.0))
+    path.write_text(reward_text(ramp="-1.0"))
     with pytest.raises(RewardError, match=r"broken.toml: term 1: tpsa \(range\): ramp"):
         Reward.from_file(path)
     with pytest.raises(RewardError, match="no such reward file"):
@@ -254,7 +251,8 @@ def test_all_24_presets_load_and_round_trip():
 
 
 def test_unknown_reward_name_lists_the_presets():
-    with pytest.raises(RewardError, match=r"'cns_penetrnt' is neither .* presets: .*cns_penetrant"):
+    with pytest.raises(RewardError, match=r"'cns_penetrnt' is neither .* \(did you mean "
+                                          r"'cns_penetrant'\?\); presets: 3d_complex, "):
         load_reward("cns_penetrnt")
 
 
@@ -292,22 +290,19 @@ def test_cli_score_with_a_preset(tmp_path):
     assert all(f"d_{p}" in scored.columns for p in load_reward("cns_penetrant").properties)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--smiles-column", "SMILES"], "no column 'SMILES'; the columns are smiles"),
-    (["--reward", "no_such_preset"], "'no_such_preset' is neither a reward file nor a preset"),
+@pytest.mark.parametrize("reward, column, message", [
+    ("cns_penetrant", "SMILES", "no column 'SMILES'; the columns are smiles"),
+    ("no_such_preset", "smiles", "'no_such_preset' is neither a reward file nor a preset"),
 ])
-def test_cli_score_errors_exit_2_with_a_message(tmp_path, capsys, args, message):
+def test_cli_score_errors_exit_2_with_a_message(tmp_path, capsys, reward, column, message):
     src = tmp_path / "mols.csv"
     src.write_text("smiles\nCCO\n")
-    argv = ["score", "--reward", "cns_penetrant", "--in", str(src), "--out",
-            str(tmp_path / "o.csv")]
-    for flag, value in zip(args[::2], args[1::2]):
-        argv[argv.index(flag) + 1 if flag in argv else len(argv):] = (
-            [value, *argv[argv.index(flag) + 2:]] if flag in argv else [flag, value])
-    assert main(argv) == 2
+    out = tmp_path / "o.csv"
+    assert main(["score", "--reward", reward, "--in", str(src), "--out", str(out),
+                 "--smiles-column", column]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
-    assert not (tmp_path / "o.csv").exists()
+    assert not out.exists()
 
 
 def test_cli_score_bad_reward_file_exits_2(tmp_path, capsys):

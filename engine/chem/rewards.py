@@ -39,9 +39,13 @@ def _number(value, what: str) -> float:
     """`value` as a finite float; raises RewardError naming `what` otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise RewardError(f"{what} must be a number, got {value!r}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        number = math.inf
+    if not math.isfinite(number):
         raise RewardError(f"{what} must be a finite number, got {value!r}")
-    return float(value)
+    return number
 
 
 def _text(value, what: str) -> str:
@@ -137,7 +141,8 @@ class Reward:
         for what in ("description", "rationale", "source", "key"):
             _text(getattr(self, what), what)
         if not isinstance(self.out_of_support, bool):
-            raise RewardError(f"out_of_support must be true or false, got {self.out_of_support!r}")
+            raise RewardError("out_of_support must be true or false, got "
+                              f"{self.out_of_support!r}")
         if self.aggregate not in AGGREGATES:
             raise RewardError(f"unknown aggregate {self.aggregate!r}; allowed: "
                               f"{', '.join(AGGREGATES)}")
@@ -324,5 +329,7 @@ def load_reward(name_or_path) -> Reward:
     path = Path(text).expanduser()
     if path.is_file():
         return Reward.from_file(path)
-    raise RewardError(f"{text!r} is neither a reward file nor a preset; presets: "
+    close = difflib.get_close_matches(text, presets, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise RewardError(f"{text!r} is neither a reward file nor a preset{hint}; presets: "
                       f"{', '.join(presets) or '(none found in ' + str(PRESET_DIR) + ')'}")

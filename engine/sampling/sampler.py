@@ -151,17 +151,15 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
             sequences += decode(model, plan, tok.bos_id, tok.eos_id, max_len, s.temperature,
                                 s.top_p, gen, on_finished=finished)
         except torch.OutOfMemoryError:
-            if chunk == 1:
+            if n == 1:
                 raise
             torch.cuda.empty_cache()
-            chunk //= 2
+            chunk = n // 2
     smiles = [tok.decode(seq) for seq in sequences]
     frame = score_molecules(smiles, reward)
     frame["nll"] = -base_log_likelihood(model, sequences, tok.bos_id, tok.eos_id, device)
     if s.method == "best_of_n":
-        groups = frame["reward"].to_numpy().reshape(s.n, 1 + s.ys)
-        pick = np.arange(s.n) * (1 + s.ys) + groups.argmax(1)
-        frame = frame.iloc[pick].reset_index(drop=True)
+        frame = best_of_groups(frame, 1 + s.ys)
     for col in SETTING_COLUMNS:
         frame[col] = getattr(s, col)
     wall = time.perf_counter() - t0
@@ -170,6 +168,14 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
     summary.update(wall_time_s=wall, molecules_per_s=s.n / wall, device=str(device),
                    forward_rows_per_molecule=s.rows_per_molecule)
     return SampleResult(frame, summary, s, {"settings": asdict(s)})
+
+
+def best_of_groups(frame: pd.DataFrame, group: int) -> pd.DataFrame:
+    """The highest-reward row of each consecutive group of `group` rows (first on ties)."""
+    n = len(frame) // group
+    rewards = frame["reward"].to_numpy()[:n * group].reshape(n, group)
+    pick = np.arange(n) * group + rewards.argmax(1)
+    return frame.iloc[pick].reset_index(drop=True)
 
 
 def score_molecules(smiles: list[str], reward) -> pd.DataFrame:

@@ -139,3 +139,20 @@ def load_dataset(data_dir: Path) -> pd.DataFrame:
 def read_provenance(data_dir: Path) -> dict:
     path = Path(data_dir) / "provenance.json"
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _canonical_chunk(smiles: list[str]) -> list[str | None]:
+    from engine.chem.properties import canonical_smiles  # noqa: PLC0415
+
+    return [canonical_smiles(s) for s in smiles]
+
+
+def canonicalize_all(smiles: list[str], n_jobs: int | None = None, chunk: int = 20000
+                     ) -> set[str]:
+    """The set of canonical SMILES of `smiles` (invalid ones left out), in parallel."""
+    import os  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    parts = [smiles[i:i + chunk] for i in range(0, len(smiles), chunk)]
+    with ProcessPoolExecutor(max_workers=n_jobs or os.cpu_count()) as pool:
+        return {s for part in pool.map(_canonical_chunk, parts) for s in part if s}

@@ -76,11 +76,17 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay from lr to min_lr at max_steps."""
+def lr_at(step: int, cfg: TrainConfig, elapsed_min: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay from lr to min_lr at max_steps.
+
+    With a time budget (`max_minutes`) the decay follows whichever runs out first, steps
+    or time, so a run cut by its budget still ends at min_lr.
+    """
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    if cfg.max_minutes:
+        progress = max(progress, min(1.0, elapsed_min / cfg.max_minutes))
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
 
 
@@ -259,7 +265,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         from tqdm import tqdm  # noqa: PLC0415
 
         bar = tqdm(total=cfg.max_steps, initial=step, desc="training", unit="step")
-    t0, running = time.time(), []
+    # a resumed run keeps its time budget: count the minutes already spent
+    t0 = time.time() - (history[-1]["elapsed_s"] if history else 0.0)
+    running = []
     model.train()
     while step < cfg.max_steps:
         epoch, offset = divmod(step, steps_per_epoch)
@@ -268,8 +276,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         rows = torch.as_tensor(chunk[ddp.rank * per_rank:(ddp.rank + 1) * per_rank])
         mask = condition_mask(len(rows), len(PROPERTY_NAMES), cfg, gen)
         x, y, v, m = _batch(tokens, values, rows, mask, device)
+        lr = lr_at(step, cfg, (time.time() - t0) / 60)
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
+            group["lr"] = lr
         with amp:
             _, loss = net(x, v, m, y)
         optimizer.zero_grad(set_to_none=True)
@@ -283,7 +292,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             bar.set_postfix(loss=f"{running[-1]:.3f}")
         out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 > cfg.max_minutes
         if step % cfg.eval_every == 0 or step == cfg.max_steps or out_of_time:
-            record = {"step": step, "loss": float(np.mean(running)), "lr": lr_at(step - 1, cfg),
+            record = {"step": step, "loss": float(np.mean(running)), "lr": lr,
                       "val_loss": evaluate(model, tokens, values, val_idx, device)
                       if ddp.main else None, "elapsed_s": time.time() - t0}
             running = []

@@ -1,0 +1,81 @@
+"""The molecule grid: RDKit drawings of the valid molecules with reward and key properties,
+sortable, paged, SMARTS-filtered with highlighted matches, each with a select checkbox."""
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from app import chemview, labels, state
+from engine.chem.properties import PROPERTY_NAMES
+
+ss = st.session_state
+COLUMNS = 4
+
+
+def _toggle(smiles: str, key: str) -> None:
+    (state.select if ss[key] else state.deselect)([smiles])
+
+
+def _key_properties(reward) -> list[str]:
+    props = list(dict.fromkeys([*reward.properties, "qed", "mw", "logp"]))
+    return props[:4]
+
+
+def _card(row, smarts: str, shown: list[str]) -> None:
+    smiles = row["smiles"]
+    with st.container(border=True):
+        st.image(chemview.mol_svg(smiles, smarts), width="stretch")
+        facts = " · ".join(f"{labels.short(p)} {labels.fmt(p, row[p])}" for p in shown)
+        st.markdown(f"**reward {row['reward']:.3f}**  \n:small[{facts}]")
+        key = f"grid::sel::{smiles}"
+        ss[key] = smiles in state.selection()
+        st.checkbox("select", key=key, on_change=_toggle, args=(smiles, key), help=smiles)
+
+
+def _select_all(smiles: list[str]) -> None:
+    state.select(smiles)
+
+
+def render(frame, reward) -> None:
+    mols = frame[frame["valid"]].drop_duplicates("smiles")
+    sort_options = ["reward", *[f"d_{p}" for p in reward.properties], *PROPERTY_NAMES, "nll"]
+    if ss.get("grid::sort") not in sort_options:
+        ss["grid::sort"] = "reward"
+    c1, c2, c3, c4 = st.columns([3, 2, 4, 2])
+    sort = c1.selectbox("Sort by", sort_options, key="grid::sort", persist_state="session",
+                        format_func=lambda c: "NLL (base model)" if c == "nll" else labels.label(c))
+    descending = c2.radio("Order", ("descending", "ascending"), key="grid::order",
+                          persist_state="session") == "descending"
+    smarts = c3.text_input("SMARTS filter", key="grid::smarts", persist_state="session",
+                           placeholder="e.g. c1ccccc1 or [NX3;H2]",
+                           help="Keep molecules that contain the pattern; matches highlighted.")
+    per_page = c4.selectbox("Per page", (12, 24, 48), key="grid::per_page",
+                            persist_state="session")
+    smarts = (smarts or "").strip()
+    if smarts:
+        try:
+            keep = chemview.smarts_matches(tuple(mols["smiles"]), smarts)
+        except chemview.SmartsError as exc:
+            st.error(str(exc), icon=":material/error:")
+            smarts = ""
+        else:
+            st.caption(f"{sum(keep)} of {len(mols)} molecules contain `{smarts}`.")
+            mols = mols[keep]
+    if mols.empty:
+        st.info("No valid molecules to show." if not smarts else "No molecule matches.")
+        return
+    mols = mols.sort_values(sort, ascending=not descending, kind="stable", na_position="last")
+    pages = math.ceil(len(mols) / per_page)
+    if not 1 <= ss.get("grid::page", 1) <= pages:
+        ss["grid::page"] = 1
+    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    page = left.number_input(f"Page (of {pages})", 1, pages, key="grid::page")
+    right.button(f"Select all {len(mols)} shown", key="grid::all", on_click=_select_all,
+                 args=(mols["smiles"].tolist(),), icon=":material/select_all:")
+    shown = _key_properties(reward)
+    rows = mols.iloc[(page - 1) * per_page: page * per_page].to_dict("records")
+    for start in range(0, len(rows), COLUMNS):
+        for col, row in zip(st.columns(COLUMNS), rows[start:start + COLUMNS]):
+            with col:
+                _card(row, smarts, shown)

@@ -1,0 +1,91 @@
+"""A run seen through the current reward: re-scored molecules, headline metrics and the
+reward distribution (method vs base, earlier runs toggleable)."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import labels, state
+from engine.sampling.sampler import bank_rewards, rescore, summarize
+
+PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+BASE_COLOR = "#7f7f7f"
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _rescored(run_id: str, which: str, reward_toml: str, _run, _reward):
+    frame = _run.molecules if which == "molecules" else _run.base
+    return rescore(frame, _reward)
+
+
+def molecules(run: state.Run, reward):
+    """The run's molecules with `reward` and `d_*` columns for the current reward."""
+    return _rescored(run.id, "molecules", reward.to_toml(), run, reward)
+
+
+def base_molecules(run: state.Run, reward):
+    return _rescored(run.id, "base", reward.to_toml(), run, reward)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _summary(run_id: str, reward_toml: str, _run, _reward) -> dict:
+    base_mean = float(base_molecules(_run, _reward)["reward"].mean())
+    r_star = float(bank_rewards(_run.ckpt, _reward).max())
+    out = summarize(molecules(_run, _reward), set(_run.ckpt.bank["smiles"]), r_star, base_mean)
+    keep = ("wall_time_s", "molecules_per_s", "device", "forward_rows_per_molecule")
+    return {**out, **{k: _run.summary[k] for k in keep if k in _run.summary}}
+
+
+def summary(run: state.Run, reward) -> dict:
+    """summarize() of the run under the current reward, plus its time and device."""
+    return _summary(run.id, reward.to_toml(), run, reward)
+
+
+def metrics(run: state.Run, reward) -> None:
+    s = summary(run, reward)
+    mean, base = s["mean_reward"], s["base_mean_reward"]
+    score = s["normalized_score"]
+    row = st.columns(4)
+    row[0].metric(f"Mean reward ({labels.METHODS[run.settings['method']]})", f"{mean:.3f}",
+                  f"{mean - base:+.3f} vs base", border=True,
+                  help="Mean over all output molecules; invalid SMILES score 0.")
+    row[1].metric("Base model mean reward", f"{base:.3f}", border=True,
+                  help=f"Same n, seed, temperature and top-p; {len(run.base)} molecules.")
+    row[2].metric("Normalized score", "n/a" if score is None else f"{score:.2f}", border=True,
+                  help=f"(mean - base) / (r(y*) - base): 0 = base model, 1 = the best vector "
+                       f"of the prior bank, r(y*) = {s['r_star']:.3f}.")
+    row[3].metric("Time", f"{s.get('wall_time_s', 0):.1f} s",
+                  f"{s.get('molecules_per_s', 0):.1f} molecules/s", delta_color="off",
+                  border=True, help=f"Sampling and scoring on {s.get('device', '?')}, "
+                                    f"{s.get('forward_rows_per_molecule', '?')} forward rows "
+                                    "per molecule (base comparison set not included).")
+    row = st.columns(4)
+    row[0].metric("Validity", f"{s['validity']:.1%}", border=True,
+                  help="Share of SMILES that RDKit parses and sanitizes.")
+    row[1].metric("Uniqueness", f"{s['uniqueness']:.1%}", border=True,
+                  help="Distinct canonical SMILES among the valid ones.")
+    row[2].metric("Novelty", f"{s['novelty']:.1%}", border=True,
+                  help="Distinct valid molecules that are not in the prior bank.")
+    row[3].metric("Molecules", f"{s['n']:,}", border=True)
+
+
+def distribution(run: state.Run, reward) -> None:
+    """Reward histograms: this run, its base set, and any earlier runs the user toggles."""
+    others = [r for r in state.runs() if r.id != run.id]
+    shown = st.pills("Also show earlier runs", [r.id for r in others], selection_mode="multi",
+                     format_func=lambda i: state.run_by_id(i).label, key="dist::others")
+    series = [(f"{run.label}", molecules(run, reward), PALETTE[0]),
+              ("base model", base_molecules(run, reward), BASE_COLOR)]
+    series += [(r.label, molecules(r, reward), PALETTE[1 + i % (len(PALETTE) - 1)])
+               for i, r in enumerate(x for x in others if x.id in (shown or []))]
+    fig = go.Figure()
+    for name, frame, color in series:
+        fig.add_histogram(x=frame["reward"], name=name, histnorm="probability", opacity=0.55,
+                          xbins={"start": 0, "end": 1.0001, "size": 0.025},
+                          marker_color=color)
+        fig.add_vline(x=float(frame["reward"].mean()), line_dash="dash", line_color=color)
+    fig.update_layout(barmode="overlay", height=380, margin={"t": 30, "b": 40},
+                      xaxis_title=f"reward ({reward.name})", yaxis_title="fraction of molecules",
+                      legend={"orientation": "h", "y": 1.12})
+    st.plotly_chart(fig, key="dist::plot")
+    st.caption("Dashed lines: means. Invalid SMILES score 0 and sit in the first bin.")

@@ -1,0 +1,253 @@
+"""The reward editor: presets, one row per property, TOML upload/download.
+
+Source of truth is a draft (plain dict, every property, included or not) kept in session
+state; widgets mirror it and write back through callbacks, which rebuild the engine's
+`Reward`. A draft the engine rejects leaves the previous valid reward in use and shows the
+engine's message. Callbacks run before the page, so the page always sees the new reward.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import labels, resources
+from engine.chem.properties import PROPERTY_NAMES
+from engine.chem.rewards import AGGREGATES, GOALS, Reward, RewardError, Term, list_presets
+
+CUSTOM = "Custom"
+DRAFT, REWARD, ERROR = "rw::draft", "rw::reward", "rw::error"
+PRESET, AGG, NAME, TOML, UPLOAD = "rw::preset", "rw::aggregate", "rw::name", "rw::toml", "rw::upload"
+FIELDS = ("on", "goal", "low", "high", "ramp", "weight")
+FALLBACK = Reward("QED", (Term("qed", "maximize", 0.3, 0.9),),
+                  description="Fallback used when no reward preset is installed.")
+ss = st.session_state
+
+
+def _key(prop: str, field: str) -> str:
+    return f"rw::{prop}::{field}"
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def presets() -> dict[str, Reward]:
+    """Preset key -> reward (assets/rewards/*.toml); {} when none are installed."""
+    return {r.key: r for r in list_presets()}
+
+
+def current() -> Reward:
+    """The reward in use (the last valid one)."""
+    return ss[REWARD]
+
+
+def _fresh_term(prop: str, q) -> dict:
+    step = labels.STEPS[prop]
+    low = float(np.floor(q.loc["p10", prop] / step) * step)
+    high = float(np.ceil(q.loc["p90", prop] / step) * step)
+    high = high if high > low else low + step
+    return {"on": False, "goal": "maximize", "low": low, "high": high,
+            "ramp": max(step, (high - low) / 4), "weight": 1.0}
+
+
+def _load(reward: Reward, preset: str, quantiles) -> None:
+    """Make `reward` the draft, the reward in use and what every widget shows."""
+    terms = {p: _fresh_term(p, quantiles) for p in PROPERTY_NAMES}
+    for t in reward.terms:
+        terms[t.property].update(on=True, goal=t.goal, low=t.low, high=t.high, weight=t.weight,
+                                 ramp=t.ramp if t.ramp is not None else terms[t.property]["ramp"])
+    meta = {k: v for k, v in reward.to_dict().items() if k != "terms"}
+    ss[DRAFT] = {**meta, "order": list(reward.properties), "terms": terms, "key": reward.key}
+    ss[REWARD], ss[ERROR], ss[PRESET] = reward, None, preset
+    _push(overwrite=True)
+
+
+def _push(overwrite: bool) -> None:
+    """Copy the draft into the widget keys (all, or only those Streamlit dropped)."""
+    draft = ss[DRAFT]
+    values = {AGG: draft["aggregate"], NAME: draft["name"], TOML: ss[REWARD].to_toml()}
+    for prop, term in draft["terms"].items():
+        values.update({_key(prop, f): term[f] for f in FIELDS})
+    for key, value in values.items():
+        if overwrite or key not in ss:
+            ss[key] = value
+
+
+def _draft_dict(draft: dict) -> dict:
+    terms = []
+    for prop in draft["order"]:
+        t = draft["terms"][prop]
+        term = {"property": prop, "goal": t["goal"], "low": t["low"], "high": t["high"],
+                "weight": t["weight"]}
+        if t["goal"] == "range":
+            term["ramp"] = t["ramp"]
+        terms.append(term)
+    keep = ("name", "description", "aggregate", "out_of_support", "source", "rationale")
+    return {**{k: draft[k] for k in keep}, "terms": terms}
+
+
+def _rebuild() -> None:
+    try:
+        reward = Reward.from_dict(_draft_dict(ss[DRAFT]), key=ss[DRAFT].get("key", ""))
+    except RewardError as exc:
+        ss[ERROR] = str(exc)
+        return
+    ss[REWARD], ss[ERROR], ss[TOML] = reward, None, reward.to_toml()
+
+
+def _edited() -> None:
+    """The user changed the reward by hand: it is no longer the preset."""
+    draft = ss[DRAFT]
+    if ss[PRESET] != CUSTOM:
+        ss[PRESET] = CUSTOM
+        draft["name"] = ss[NAME] = f"{draft['name']} (edited)"
+        draft["key"] = ""
+    _rebuild()
+
+
+def _on_term(prop: str, field: str) -> None:
+    draft = ss[DRAFT]
+    draft["terms"][prop][field] = ss[_key(prop, field)]
+    if field == "on":
+        draft["order"] = [p for p in draft["order"] if p != prop] + ([prop] * ss[_key(prop, "on")])
+    _edited()
+
+
+def _on_aggregate() -> None:
+    ss[DRAFT]["aggregate"] = ss[AGG]
+    _edited()
+
+
+def _on_name() -> None:
+    ss[DRAFT]["name"] = ss[NAME]
+    _rebuild()
+
+
+def _on_preset(quantiles) -> None:
+    key = ss[PRESET]
+    if key != CUSTOM:
+        _load(presets()[key], key, quantiles)
+
+
+def apply_toml(text: str, source: str, quantiles) -> bool:
+    """Load a reward file's text into the editor; on RewardError keep the previous reward
+    and show the engine's message (prefixed with `source`). Returns whether it loaded."""
+    try:
+        reward = Reward.from_toml(text, key=Path(source).stem)
+    except RewardError as exc:
+        ss[ERROR] = f"{source}: {exc}"
+        return False
+    match = next((k for k, r in presets().items() if r == reward), CUSTOM)
+    _load(reward, match, quantiles)
+    return True
+
+
+def _on_upload(quantiles) -> None:
+    file = ss.get(UPLOAD)
+    if file is None:
+        return
+    try:
+        text = file.getvalue().decode("utf-8")
+    except UnicodeDecodeError:
+        ss[ERROR] = f"{file.name}: not a UTF-8 text file; a reward file is TOML text"
+        return
+    apply_toml(text, file.name, quantiles)
+
+
+def ensure(ckpt, ckpt_key: str) -> None:
+    """Initialise the editor once per session (default preset), and restore widget keys
+    that Streamlit dropped while another page was shown."""
+    if REWARD not in ss:
+        found = presets()
+        key = "cns_penetrant" if "cns_penetrant" in found else next(iter(found), CUSTOM)
+        _load(found.get(key, FALLBACK), key, resources.bank_quantiles(ckpt, ckpt_key))
+    _push(overwrite=False)
+
+
+def _shape(goal: str) -> str:
+    return {"maximize": "d = 0 at or below low, rising to 1 at or above high",
+            "minimize": "d = 1 at or below low, falling to 0 at or above high",
+            "range": "d = 1 inside [low, high], falling to 0 over `ramp` outside"}[goal]
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _curve(prop: str, goal: str, low: float, high: float, ramp: float, centres: np.ndarray,
+           counts: np.ndarray) -> dict:
+    """The term's desirability over the prior bank's histogram of its property (a plotly
+    figure as a dict); RewardError when the bounds are invalid."""
+    t = Term(prop, goal, low, high, ramp if goal == "range" else None)
+    pad = (t.ramp or 0.0) + 0.15 * (t.high - t.low)
+    x = np.linspace(min(centres.min(), t.low - pad), max(centres.max(), t.high + pad), 240)
+    width = centres[1] - centres[0] if len(centres) > 1 else 1.0
+    fig = go.Figure([
+        go.Bar(x=centres, y=counts / max(counts.max(), 1), width=width, name="prior bank",
+               marker_color="rgba(120,130,150,0.35)"),
+        go.Scatter(x=x, y=t.desirability(x), mode="lines", name="desirability",
+                   line={"color": "#d6336c", "width": 2.5}),
+    ])
+    fig.update_layout(height=130, margin={"l": 0, "r": 0, "t": 4, "b": 0}, showlegend=False,
+                      bargap=0, yaxis={"range": [0, 1.05], "showticklabels": False},
+                      xaxis={"tickfont": {"size": 10}})
+    return fig.to_dict()
+
+
+def _term_row(prop: str, hist: dict) -> None:
+    on = st.toggle(labels.LABELS[prop], key=_key(prop, "on"), on_change=_on_term,
+                   args=(prop, "on"), help=f"Property `{prop}`")
+    if not on:
+        return
+    term = ss[DRAFT]["terms"][prop]
+    step = labels.STEPS[prop]
+    st.radio("Goal", GOALS, key=_key(prop, "goal"), horizontal=True, on_change=_on_term,
+             args=(prop, "goal"), label_visibility="collapsed", help=_shape(term["goal"]))
+    cols = st.columns(4 if term["goal"] == "range" else 3)
+    fields = ["low", "high"] + (["ramp"] if term["goal"] == "range" else []) + ["weight"]
+    for col, field in zip(cols, fields):
+        col.number_input(field, key=_key(prop, field), step=0.1 if field == "weight" else step,
+                         format="%g", on_change=_on_term,
+                         args=(prop, field))
+    try:
+        st.plotly_chart(_curve(prop, term["goal"], term["low"], term["high"], term["ramp"],
+                               *hist[prop]), key=f"rw::plot::{prop}",
+                        config={"staticPlot": True})
+    except RewardError:
+        st.caption("No curve until the bounds are valid.")
+
+
+def render(ckpt, ckpt_key: str) -> Reward:
+    """The editor; returns the reward in use."""
+    quantiles = resources.bank_quantiles(ckpt, ckpt_key)
+    ensure(ckpt, ckpt_key)
+    found = presets()
+    st.selectbox("Preset", [CUSTOM, *found], key=PRESET, on_change=_on_preset,
+                 args=(quantiles,), format_func=lambda k: found[k].name if k in found else k,
+                 help="Reward files in assets/rewards. Editing any term switches to Custom.")
+    reward = current()
+    if reward.description:
+        st.caption(reward.description)
+    if ss[ERROR]:
+        st.error(f"{ss[ERROR]}\n\nNot applied: the previous valid reward "
+                 f"**{reward.name}** is still in use.", icon=":material/error:")
+    st.radio("Aggregate", AGGREGATES, key=AGG, horizontal=True, on_change=_on_aggregate,
+             format_func={"mean": "weighted mean", "geometric": "weighted geometric mean"}.get,
+             help="Geometric: any included term at 0 gives reward 0.")
+    hist = resources.bank_histograms(ckpt, ckpt_key)
+    draft = ss[DRAFT]
+    for group, props in labels.GROUPS.items():
+        n_on = sum(draft["terms"][p]["on"] for p in props)
+        title = f"{group} · {n_on} in reward" if n_on else group
+        with st.expander(title, expanded=n_on > 0, key=f"rw::group::{group}"):
+            for prop in props:
+                _term_row(prop, hist)
+    with st.expander("Reward file (TOML)", icon=":material/description:"):
+        st.file_uploader("Upload a reward file", type=["toml"], key=UPLOAD,
+                         on_change=_on_upload, args=(quantiles,))
+        st.text_input("Name", key=NAME, on_change=_on_name)
+        st.download_button("Download this reward (.toml)", reward.to_toml(),
+                           file_name=f"{reward.key or 'custom_reward'}.toml",
+                           mime="application/toml", on_click="ignore",
+                           icon=":material/download:")
+        st.text_area("Edit as TOML", key=TOML, height=260)
+        st.button("Apply TOML", key="rw::apply", on_click=lambda: apply_toml(
+            ss[TOML], "TOML text", quantiles))
+    return reward

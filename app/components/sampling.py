@@ -1,0 +1,97 @@
+"""Sampling controls, the time estimate, and one sampling run with a progress bar.
+
+Nothing samples until Generate is pressed; sliders only update the estimate."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import streamlit as st
+
+from app import labels, resources, state
+from engine.sampling.sampler import SampleSettings, rescore, sample
+
+ss = st.session_state
+RATE = "s::rows_per_s"        # forward rows per second measured on the last run
+BASE_DONE = "s::base_done"    # base sets this session has already sampled (cache hits)
+# Conservative CPU rate (forward rows/s, scoring included) for the shipped model before any
+# run is measured; a GPU is far faster, so only CPU estimates are shown before a run.
+DEFAULT_CPU_RATE = 150.0
+WARN_SECONDS = 60.0
+
+
+def controls() -> SampleSettings:
+    """The sampling widgets (they survive page switches); returns the settings."""
+    method = st.selectbox("Method", list(labels.METHODS), format_func=labels.METHODS.get,
+                          key="s::method", help=labels.METHOD_HELP, persist_state="session")
+    gamma = st.slider("γ, guidance strength", 0.0, 8.0, 2.0, 0.25, key="s::gamma",
+                      disabled=method not in labels.USES_GAMMA, persist_state="session",
+                      help="RCFG / Q-tilt tilt strength (γ = 1: Q-tilt samples p(x) r(x)); "
+                           "CFG weight w.")
+    ys = st.slider("|Y_S|, prior vectors per molecule", 2, 64, 8, key="s::ys",
+                   disabled=method not in labels.USES_YS, persist_state="session",
+                   help="K vectors drawn from the prior bank per molecule (1 + K forward rows); "
+                        "Best-of-N draws N = 1 + K base molecules.")
+    n = st.number_input("Molecules", 1, 5000, 256, 64, key="s::n", persist_state="session")
+    temperature = st.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="s::temperature",
+                            persist_state="session")
+    top_p = st.slider("Top-p (nucleus)", 0.05, 1.0, 0.95, 0.01, key="s::top_p",
+                      persist_state="session")
+    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="s::seed", persist_state="session")
+    return SampleSettings(method=method, gamma=float(gamma), ys=int(ys), n=int(n),
+                          temperature=float(temperature), top_p=float(top_p), seed=int(seed))
+
+
+def _base_id(ckpt_key: str, s: SampleSettings) -> tuple:
+    return ckpt_key, s.n, s.seed, s.temperature, s.top_p
+
+
+def estimate(s: SampleSettings, ckpt_key: str, on_gpu: bool) -> None:
+    """Show the forward rows a run costs and, on CPU or once measured, the time."""
+    rows = s.rows_per_molecule * s.n
+    if _base_id(ckpt_key, s) not in ss.get(BASE_DONE, set()) and s.method != "base":
+        rows += s.n  # the base comparison set is sampled first
+    rate = ss.get(RATE) or (None if on_gpu else DEFAULT_CPU_RATE)
+    if rate is None:
+        st.caption(f"{rows:,} forward rows (time measured after the first run).")
+        return
+    seconds = rows / rate
+    when = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    text = (f"{rows:,} forward rows ({s.rows_per_molecule} per molecule): about {when} "
+            f"at {rate:,.0f} rows/s{' (measured)' if RATE in ss else ''}.")
+    if seconds > WARN_SECONDS:
+        st.warning(f"Slow settings. {text} Nothing starts until you press Generate.",
+                   icon=":material/hourglass:")
+    else:
+        st.caption(text)
+
+
+def _progress_bar(bar, what: str):
+    last = [-1]
+
+    def update(done: int, total: int) -> None:
+        pct = int(100 * done / max(total, 1))
+        if pct != last[0]:  # at most 101 updates, whatever the batch size
+            last[0] = pct
+            bar.progress(pct / 100, text=f"{what}: {done:,} / {total:,} molecules")
+    return update
+
+
+def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
+    """Sample the base comparison set (cached) and then the method; returns the run."""
+    bar = st.progress(0.0, text="Starting…")
+    base, base_summary = resources.base_set(
+        ckpt, ckpt_key, s.n, s.seed, s.temperature, s.top_p, _reward=reward,
+        _progress=_progress_bar(bar, "Base model comparison set"))
+    ss.setdefault(BASE_DONE, set()).add(_base_id(ckpt_key, s))
+    if s.method == "base":
+        molecules, summary = base, dict(base_summary)
+    else:
+        base_mean = float(rescore(base, reward)["reward"].mean())
+        result = sample(ckpt, reward, s, progress=_progress_bar(bar, labels.METHODS[s.method]),
+                        base_mean_reward=base_mean)
+        molecules, summary = result.molecules, result.summary
+        ss[RATE] = s.n * s.rows_per_molecule / max(summary["wall_time_s"], 1e-6)
+    bar.empty()
+    return state.Run(number=state.next_run_number(), settings=asdict(s), summary=summary,
+                     molecules=molecules, base=base, reward=reward, ckpt=ckpt,
+                     checkpoint=ckpt_key.rsplit("@", 1)[0])

@@ -1,0 +1,77 @@
+"""How the 25 properties and the sampling methods are named and grouped on screen."""
+from engine.chem.properties import PROPERTY_NAMES
+
+LABELS = {
+    "mw": "Molecular weight (Da)", "heavy_atoms": "Heavy atoms",
+    "molar_refractivity": "Molar refractivity", "logp": "cLogP (Crippen)",
+    "tpsa": "TPSA (Å²)", "hbd": "H-bond donors", "hba": "H-bond acceptors",
+    "heteroatoms": "Heteroatoms", "nitrogens": "Nitrogen atoms", "oxygens": "Oxygen atoms",
+    "halogens": "Halogens (F, Cl, Br, I)", "amide_bonds": "Amide bonds",
+    "basic_amines": "Basic amines (aliphatic N)", "rings": "Rings",
+    "aromatic_rings": "Aromatic rings", "aliphatic_rings": "Aliphatic rings",
+    "largest_ring_size": "Largest ring size", "aromatic_atom_fraction": "Aromatic atom fraction",
+    "fsp3": "Fsp3", "stereocenters": "Stereocentres", "rotatable_bonds": "Rotatable bonds",
+    "bertz_complexity": "Bertz complexity", "qed": "QED", "sa_score": "SA score (1 easy, 10 hard)",
+    "np_likeness": "NP-likeness",
+}
+
+GROUPS = {
+    "Size": ("mw", "heavy_atoms", "molar_refractivity"),
+    "Lipophilicity": ("logp",),
+    "Polarity and H-bonding": ("tpsa", "hbd", "hba"),
+    "Composition": ("heteroatoms", "nitrogens", "oxygens", "halogens", "amide_bonds",
+                    "basic_amines"),
+    "Rings and aromaticity": ("rings", "aromatic_rings", "aliphatic_rings",
+                              "largest_ring_size", "aromatic_atom_fraction"),
+    "Shape and flexibility": ("fsp3", "stereocenters", "rotatable_bonds", "bertz_complexity"),
+    "Drug-likeness and synthesis": ("qed", "sa_score", "np_likeness"),
+}
+assert sorted(p for g in GROUPS.values() for p in g) == sorted(PROPERTY_NAMES)
+
+COUNTS = {"hbd", "hba", "rotatable_bonds", "heavy_atoms", "rings", "aromatic_rings",
+          "aliphatic_rings", "stereocenters", "heteroatoms", "nitrogens", "oxygens",
+          "halogens", "largest_ring_size", "amide_bonds", "basic_amines"}
+STEPS = {"mw": 10.0, "molar_refractivity": 5.0, "logp": 0.25, "tpsa": 5.0, "qed": 0.05,
+         "sa_score": 0.25, "np_likeness": 0.25, "fsp3": 0.05, "aromatic_atom_fraction": 0.05,
+         "bertz_complexity": 50.0, **{p: 1.0 for p in COUNTS}}
+
+METHODS = {"rcfg": "RCFG", "qtilt": "Q-tilt", "cfg": "CFG toward y*",
+           "conditional": "Conditional on y*", "best_of_n": "Best-of-N", "base": "Base model"}
+METHOD_HELP = (
+    "RCFG: reward-weighted CFG over |Y_S| prior vectors per molecule (1 + |Y_S| rows). "
+    "Q-tilt: the exact posterior-weighted tilt (same cost). CFG: guidance toward the "
+    "bank's best vector y* (2 rows). Conditional: sample given y* (1 row). Best-of-N: "
+    "N = 1 + |Y_S| base samples, keep the best (same cost as RCFG). Base: unguided.")
+USES_GAMMA = {"rcfg", "qtilt", "cfg"}
+USES_YS = {"rcfg", "qtilt", "best_of_n"}
+
+
+def label(column: str) -> str:
+    """Screen name of a property, a `d_<property>` desirability or `reward`."""
+    if column.startswith("d_"):
+        return f"d({LABELS.get(column[2:], column[2:])})"
+    return LABELS.get(column, column)
+
+
+def fmt(column: str, value) -> str:
+    """A value as a chemist reads it: counts as integers, fractions with 2-3 decimals."""
+    if value is None or value != value:
+        return "n/a"
+    prop = column[2:] if column.startswith("d_") else column
+    if column.startswith("d_") or column == "reward":
+        return f"{value:.3f}"
+    if prop in COUNTS:
+        return f"{value:.0f}"
+    if prop in ("mw", "tpsa", "molar_refractivity", "bertz_complexity"):
+        return f"{value:.1f}" if prop != "bertz_complexity" else f"{value:.0f}"
+    return f"{value:.2f}"
+
+SHORT = {"mw": "MW", "logp": "cLogP", "tpsa": "TPSA", "hbd": "HBD", "hba": "HBA", "qed": "QED",
+         "sa_score": "SA", "np_likeness": "NP", "fsp3": "Fsp3", "rotatable_bonds": "RotB",
+         "heavy_atoms": "HA", "rings": "rings", "aromatic_rings": "ArRings",
+         "molar_refractivity": "MR", "bertz_complexity": "BertzCT",
+         "basic_amines": "basic N", "amide_bonds": "amides", "stereocenters": "stereo"}
+
+
+def short(column: str) -> str:
+    return SHORT.get(column, column.replace("_", " "))

@@ -1,0 +1,44 @@
+"""RCFG Studio: navigation and the shared sidebar (checkpoint, device, selection).
+
+Start it from the repository root: `bash app/run.sh` (binds to localhost)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `engine` and `app` importable
+
+import streamlit as st  # noqa: E402
+
+from app import resources, state  # noqa: E402
+
+st.set_page_config(page_title="RCFG Studio", page_icon="⚗️", layout="wide")
+page = st.navigation([
+    st.Page("pages/explore.py", title="Explore", icon=":material/science:", default=True),
+    st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:"),
+    st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
+])
+
+
+def _checkpoint_label(path: Path) -> str:
+    try:
+        shown = path.resolve().relative_to(resources.REPO)
+    except ValueError:
+        shown = path
+    training = resources.read_config(path).get("training", {})
+    if training and not training.get("finished", True):
+        return f"{shown} (training, step {training.get('steps_done', '?')})"
+    return str(shown)
+
+
+with st.sidebar:
+    choices = resources.checkpoint_choices()
+    if st.session_state.get(state.CHECKPOINT) not in choices:
+        st.session_state[state.CHECKPOINT] = choices[0]
+    st.selectbox("Checkpoint", choices, key=state.CHECKPOINT, format_func=_checkpoint_label,
+                 help="The shipped model (or $RCFG_CHECKPOINT), then every folder under "
+                      "runs/ that holds a config.json.")
+    st.badge(resources.device_label(), icon=":material/memory:", color="gray",
+             help="Where sampling runs (CUDA when available).")
+    n_selected = len(state.selection())
+    st.caption(f"Selection: **{n_selected}** molecule{'s' * (n_selected != 1)}")
+
+page.run()

@@ -1,0 +1,122 @@
+"""Cached loaders: the model once per process (shared read-only by every session), derived
+tables once per checkpoint. A checkpoint is identified by its folder and the modification
+time of its weights, so a checkpoint refreshed by a running training is picked up."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from engine.chem.properties import PROPERTY_NAMES
+from engine.model.checkpoint import CONFIG_FILE, DEFAULT_CHECKPOINT, WEIGHTS_FILE, load_checkpoint
+from engine.sampling.sampler import SampleSettings, sample
+from engine.train.pretrain import pick_device
+
+REPO = Path(__file__).resolve().parents[1]
+RUNS_DIR = REPO / "runs"
+ENV_CHECKPOINT = "RCFG_CHECKPOINT"
+
+
+def default_checkpoint() -> Path:
+    """`$RCFG_CHECKPOINT` when set, else the shipped model."""
+    return Path(os.environ.get(ENV_CHECKPOINT) or DEFAULT_CHECKPOINT)
+
+
+def run_folders() -> list[Path]:
+    """Checkpoint folders under runs/ (any folder, one or two levels deep, with a config.json)."""
+    if not RUNS_DIR.is_dir():
+        return []
+    found = list(RUNS_DIR.glob(f"*/{CONFIG_FILE}")) + list(RUNS_DIR.glob(f"*/*/{CONFIG_FILE}"))
+    return sorted(p.parent for p in found)
+
+
+def checkpoint_choices() -> list[Path]:
+    """The default checkpoint first, then every run folder."""
+    default = default_checkpoint()
+    return [default] + [p for p in run_folders() if p.resolve() != default.resolve()]
+
+
+def checkpoint_key(path: Path) -> str:
+    """Folder plus weights mtime: a new key whenever the weights are rewritten."""
+    weights = Path(path) / WEIGHTS_FILE
+    stamp = weights.stat().st_mtime if weights.is_file() else 0.0
+    return f"{Path(path).resolve()}@{stamp}"
+
+
+def read_config(path: Path) -> dict:
+    """A folder's config.json as a dict; {} when missing or unreadable."""
+    try:
+        return json.loads((Path(path) / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """history.jsonl of a training folder (one record per evaluation); empty when absent."""
+    file = Path(path) / "history.jsonl"
+    if not file.is_file():
+        return pd.DataFrame()
+    rows = []
+    for line in file.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue  # a line being written right now
+    return pd.DataFrame(rows)
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the model…")
+def load_model(key: str):
+    """The checkpoint of `key` (see checkpoint_key) on the best device; CheckpointError
+    propagates (and is not cached)."""
+    return load_checkpoint(key.rsplit("@", 1)[0], device=pick_device("auto"))
+
+
+@st.cache_resource
+def device_label() -> str:
+    """What sampling runs on: the GPU's name, or CPU with its thread count."""
+    if torch.cuda.is_available():
+        return f"GPU · {torch.cuda.get_device_name(0)}"
+    return f"CPU · {torch.get_num_threads()} threads"
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def bank_histograms(_ckpt, key: str, bins: int = 40) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per property: (bin centres, counts) of the prior bank between its 0.5 and 99.5
+    percentiles (integer-valued properties get one bin per integer)."""
+    out = {}
+    values = _ckpt.bank_values()
+    for j, prop in enumerate(PROPERTY_NAMES):
+        v = values[:, j][np.isfinite(values[:, j])]
+        lo, hi = np.percentile(v, [0.5, 99.5]) if len(v) else (0.0, 1.0)
+        if len(v) and np.allclose(v, np.round(v)):
+            edges = np.arange(np.floor(lo) - 0.5, np.ceil(hi) + 1.0)
+        else:
+            edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
+        counts, edges = np.histogram(v, bins=edges)
+        out[prop] = ((edges[:-1] + edges[1:]) / 2, counts)
+    return out
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def bank_quantiles(_ckpt, key: str) -> pd.DataFrame:
+    """10th, 50th and 90th percentile of every property over the prior bank (rows p10,
+    p50, p90): the starting bounds of a newly included reward term."""
+    bank = _ckpt.bank[list(PROPERTY_NAMES)]
+    return bank.quantile([0.1, 0.5, 0.9]).set_axis(["p10", "p50", "p90"])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def base_set(_ckpt, key: str, n: int, seed: int, temperature: float, top_p: float,
+             _reward, _progress=None) -> tuple[pd.DataFrame, dict]:
+    """The base model's molecules for these settings (sampled once, then cached) and the
+    run summary. Only the properties matter: re-score them for any reward."""
+    settings = SampleSettings(method="base", n=n, seed=seed, temperature=temperature,
+                              top_p=top_p)
+    result = sample(_ckpt, _reward, settings, progress=_progress)
+    return result.molecules, result.summary
