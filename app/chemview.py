@@ -2,8 +2,8 @@
 export and a 3D conformer for the viewer. Nothing here changes a score."""
 from __future__ import annotations
 
-import html
 import io
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -128,10 +128,9 @@ def viewer_html(molblock: str, style: str = "stick", height: int = 440) -> str:
     styles = {"stick": "{stick: {radius: 0.16}}",
               "ball and stick": "{stick: {radius: 0.12}, sphere: {scale: 0.25}}",
               "spacefill": "{sphere: {}}"}
-    data = html.escape(molblock)
+    data = json.dumps(molblock).replace("</", "<\\/")  # a JS string literal, safe in <script>
     return f"""
 <div id="view" style="width:100%;height:{height}px;position:relative"></div>
-<textarea id="mol" style="display:none">{data}</textarea>
 <script src="{src}"></script>
 <script>
   const el = document.getElementById("view");
@@ -140,7 +139,7 @@ def viewer_html(molblock: str, style: str = "stick", height: int = 440) -> str:
       "could not be loaded.</p>";
   }} else {{
     const viewer = $3Dmol.createViewer(el, {{backgroundColor: "white"}});
-    viewer.addModel(document.getElementById("mol").value, "mol");
+    viewer.addModel({data}, "sdf");
     viewer.setStyle({{}}, {styles[style]});
     viewer.zoomTo();
     viewer.render();

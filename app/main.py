@@ -1,6 +1,9 @@
 """RCFG Studio: navigation and the shared sidebar (checkpoint, device, selection).
 
-Start it from the repository root: `bash app/run.sh` (binds to localhost)."""
+Start it from the repository root: `bash app/run.sh` (binds to localhost). The screens
+live in app/screens/, not app/pages/: Streamlit treats a `pages/` folder beside the entry
+file as a legacy multipage app until st.navigation has run once, which runs a page
+without this file when a session opens on a page URL (and on every AppTest run)."""
 import sys
 from pathlib import Path
 
@@ -12,13 +15,14 @@ from app import resources, state  # noqa: E402
 
 st.set_page_config(page_title="RCFG Studio", page_icon="⚗️", layout="wide")
 page = st.navigation([
-    st.Page("pages/explore.py", title="Explore", icon=":material/science:", default=True),
-    st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:"),
-    st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
+    st.Page("screens/explore.py", title="Explore", icon=":material/science:", default=True),
+    st.Page("screens/runs.py", title="Runs", icon=":material/monitoring:"),
+    st.Page("screens/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
 ])
 
 
-def _checkpoint_label(path: Path) -> str:
+def _checkpoint_label(folder: str) -> str:
+    path = Path(folder)
     try:
         shown = path.resolve().relative_to(resources.REPO)
     except ValueError:
@@ -30,7 +34,7 @@ def _checkpoint_label(path: Path) -> str:
 
 
 with st.sidebar:
-    choices = resources.checkpoint_choices()
+    choices = [str(p) for p in resources.checkpoint_choices()]
     if st.session_state.get(state.CHECKPOINT) not in choices:
         st.session_state[state.CHECKPOINT] = choices[0]
     st.selectbox("Checkpoint", choices, key=state.CHECKPOINT, format_func=_checkpoint_label,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from engine.train.pretrain import pick_device
 REPO = Path(__file__).resolve().parents[1]
 RUNS_DIR = REPO / "runs"
 ENV_CHECKPOINT = "RCFG_CHECKPOINT"
+BASE_SETS = 16
 
 
 def default_checkpoint() -> Path:
@@ -111,12 +114,40 @@ def bank_quantiles(_ckpt, key: str) -> pd.DataFrame:
     return bank.quantile([0.1, 0.5, 0.9]).set_axis(["p10", "p50", "p90"])
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def base_set(_ckpt, key: str, n: int, seed: int, temperature: float, top_p: float,
-             _reward, _progress=None) -> tuple[pd.DataFrame, dict]:
-    """The base model's molecules for these settings (sampled once, then cached) and the
-    run summary. Only the properties matter: re-score them for any reward."""
-    settings = SampleSettings(method="base", n=n, seed=seed, temperature=temperature,
-                              top_p=top_p)
-    result = sample(_ckpt, _reward, settings, progress=_progress)
-    return result.molecules, result.summary
+@st.cache_resource
+def _base_sets() -> tuple[OrderedDict, threading.Lock]:
+    return OrderedDict(), threading.Lock()
+
+
+def _base_id(ckpt_key: str, s: SampleSettings) -> tuple:
+    return ckpt_key, s.n, s.seed, s.temperature, s.top_p
+
+
+def has_base_set(ckpt_key: str, settings: SampleSettings) -> bool:
+    """Whether the base comparison set for these settings is already sampled."""
+    store, lock = _base_sets()
+    with lock:
+        return _base_id(ckpt_key, settings) in store
+
+
+def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
+             progress=None) -> tuple[pd.DataFrame, dict]:
+    """The base model's molecules (and run summary) for the checkpoint and the n, seed,
+    temperature and top-p of `settings`: sampled once per process, shared read-only by all
+    sessions (the last BASE_SETS kept). Only the properties matter; re-score them for any
+    reward. Not an st.cache_data function because `progress` draws a progress bar, which
+    a cached function may not do."""
+    store, lock = _base_sets()
+    key = _base_id(ckpt_key, settings)
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    base = SampleSettings(method="base", n=settings.n, seed=settings.seed,
+                          temperature=settings.temperature, top_p=settings.top_p)
+    result = sample(ckpt, reward, base, progress=progress)
+    with lock:
+        store[key] = (result.molecules, result.summary)
+        while len(store) > BASE_SETS:
+            store.popitem(last=False)
+    return store[key]

@@ -70,5 +70,10 @@ def next_run_number() -> int:
     return len(runs()) + 1
 
 
+def run_labels() -> dict[str, str]:
+    """Run id -> label (a plain dict: safe as a widget's format_func)."""
+    return {r.id: r.label for r in runs()}
+
+
 def run_by_id(run_id: str) -> Run | None:
     return next((r for r in runs() if r.id == run_id), None)

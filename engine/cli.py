@@ -38,6 +38,10 @@ def _cmd_train(args) -> int:
                       warmup_steps=args.warmup, max_steps=args.steps,
                       eval_every=args.eval_every, seed=args.seed, device=args.device,
                       max_minutes=args.max_minutes, bank_size=args.bank_size)
+    if args.threads:
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(args.threads)
     history = train(cfg, resume=args.resume)
     if history:
         last = history[-1]
@@ -202,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1")
     tr.add_argument("--resume", action="store_true", help="continue from --out's last save")
+    tr.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
     tr.set_defaults(func=_cmd_train)
 
     sa = verbs.add_parser("sample", help="sample molecules (optionally guided by a reward)")

@@ -46,11 +46,12 @@ def metrics(run: state.Run, reward) -> None:
     mean, base = s["mean_reward"], s["base_mean_reward"]
     score = s["normalized_score"]
     row = st.columns(4)
-    row[0].metric(f"Mean reward ({labels.METHODS[run.settings['method']]})", f"{mean:.3f}",
-                  f"{mean - base:+.3f} vs base", border=True,
-                  help="Mean over all output molecules; invalid SMILES score 0.")
-    row[1].metric("Base model mean reward", f"{base:.3f}", border=True,
-                  help=f"Same n, seed, temperature and top-p; {len(run.base)} molecules.")
+    row[0].metric("Mean reward", f"{mean:.3f}", f"{mean - base:+.3f} vs base", border=True,
+                  help=f"{labels.METHODS[run.settings['method']]}: mean over all output "
+                       "molecules; invalid SMILES score 0.")
+    row[1].metric("Base model", f"{base:.3f}", border=True,
+                  help=f"Mean reward of the base model's {len(run.base)} molecules (same n, "
+                       "seed, temperature and top-p).")
     row[2].metric("Normalized score", "n/a" if score is None else f"{score:.2f}", border=True,
                   help=f"(mean - base) / (r(y*) - base): 0 = base model, 1 = the best vector "
                        f"of the prior bank, r(y*) = {s['r_star']:.3f}.")
@@ -73,7 +74,7 @@ def distribution(run: state.Run, reward) -> None:
     """Reward histograms: this run, its base set, and any earlier runs the user toggles."""
     others = [r for r in state.runs() if r.id != run.id]
     shown = st.pills("Also show earlier runs", [r.id for r in others], selection_mode="multi",
-                     format_func=lambda i: state.run_by_id(i).label, key="dist::others")
+                     format_func=state.run_labels().get, key="dist::others")
     series = [(f"{run.label}", molecules(run, reward), PALETTE[0]),
               ("base model", base_molecules(run, reward), BASE_COLOR)]
     series += [(r.label, molecules(r, reward), PALETTE[1 + i % (len(PALETTE) - 1)])
@@ -85,6 +86,7 @@ def distribution(run: state.Run, reward) -> None:
                           marker_color=color)
         fig.add_vline(x=float(frame["reward"].mean()), line_dash="dash", line_color=color)
     fig.update_layout(barmode="overlay", height=380, margin={"t": 30, "b": 40},
+                      xaxis_range=[0, 1],
                       xaxis_title=f"reward ({reward.name})", yaxis_title="fraction of molecules",
                       legend={"orientation": "h", "y": 1.12})
     st.plotly_chart(fig, key="dist::plot")

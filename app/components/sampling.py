@@ -12,7 +12,6 @@ from engine.sampling.sampler import SampleSettings, rescore, sample
 
 ss = st.session_state
 RATE = "s::rows_per_s"        # forward rows per second measured on the last run
-BASE_DONE = "s::base_done"    # base sets this session has already sampled (cache hits)
 # Conservative CPU rate (forward rows/s, scoring included) for the shipped model before any
 # run is measured; a GPU is far faster, so only CPU estimates are shown before a run.
 DEFAULT_CPU_RATE = 150.0
@@ -41,14 +40,10 @@ def controls() -> SampleSettings:
                           temperature=float(temperature), top_p=float(top_p), seed=int(seed))
 
 
-def _base_id(ckpt_key: str, s: SampleSettings) -> tuple:
-    return ckpt_key, s.n, s.seed, s.temperature, s.top_p
-
-
 def estimate(s: SampleSettings, ckpt_key: str, on_gpu: bool) -> None:
     """Show the forward rows a run costs and, on CPU or once measured, the time."""
     rows = s.rows_per_molecule * s.n
-    if _base_id(ckpt_key, s) not in ss.get(BASE_DONE, set()) and s.method != "base":
+    if not resources.has_base_set(ckpt_key, s) and s.method != "base":
         rows += s.n  # the base comparison set is sampled first
     rate = ss.get(RATE) or (None if on_gpu else DEFAULT_CPU_RATE)
     if rate is None:
@@ -80,9 +75,7 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
     """Sample the base comparison set (cached) and then the method; returns the run."""
     bar = st.progress(0.0, text="Starting…")
     base, base_summary = resources.base_set(
-        ckpt, ckpt_key, s.n, s.seed, s.temperature, s.top_p, _reward=reward,
-        _progress=_progress_bar(bar, "Base model comparison set"))
-    ss.setdefault(BASE_DONE, set()).add(_base_id(ckpt_key, s))
+        ckpt, ckpt_key, s, reward, progress=_progress_bar(bar, "Base model comparison set"))
     if s.method == "base":
         molecules, summary = base, dict(base_summary)
     else:

@@ -1,0 +1,72 @@
+"""Explore: edit the reward, sample with a guidance method, inspect and export molecules."""
+import streamlit as st
+
+from app import resources, state
+from app.components import (export, grid, history, pareto, results, reward_editor, sampling,
+                            table, viewer3d)
+from engine.errors import USER_ERRORS
+from engine.sampling.sampler import SamplingError
+
+ss = st.session_state
+SHOWN = "explore::run"
+VIEWS = ("Distribution", "Pareto", "Molecules", "3D", "Table", "History")
+
+ckpt_key = resources.checkpoint_key(ss[state.CHECKPOINT])
+try:
+    ckpt = resources.load_model(ckpt_key)
+except USER_ERRORS as exc:
+    st.error(f"Cannot load the checkpoint: {exc}", icon=":material/error:")
+    st.stop()
+
+reward_editor.ensure(ckpt, ckpt_key)
+with st.sidebar:
+    st.subheader("Sampling")
+    settings = sampling.controls()
+    sampling.estimate(settings, ckpt_key, on_gpu=resources.device_label().startswith("GPU"))
+    clicked = st.button("Generate", type="primary", icon=":material/play_arrow:",
+                        width="stretch", key="s::generate")
+
+left, right = st.columns([0.36, 0.64], gap="medium")
+with left:
+    st.subheader("Reward")
+    reward = reward_editor.render(ckpt, ckpt_key)
+
+with right:
+    if clicked:
+        try:
+            run = sampling.generate(ckpt, ckpt_key, reward, settings)
+        except (*USER_ERRORS, SamplingError) as exc:
+            st.error(f"Sampling failed: {exc}", icon=":material/error:")
+        else:
+            state.add_run(run)
+            ss[SHOWN] = run.id
+    runs = state.runs()
+    if not runs:
+        st.info("Set up the reward on the left and the sampler in the sidebar, then press "
+                "**Generate**. The base model's comparison set is sampled with the same "
+                "settings the first time.", icon=":material/info:")
+        st.stop()
+    ids = [r.id for r in reversed(runs)]
+    if ss.get(SHOWN) not in ids:
+        ss[SHOWN] = ids[0]
+    head, badge = st.columns([4, 1], vertical_alignment="bottom")
+    run = state.run_by_id(head.selectbox("Run", ids, key=SHOWN,
+                                         format_func=state.run_labels().get))
+    if run.reward != reward:
+        badge.badge("re-scored", icon=":material/autorenew:", color="orange",
+                    help=f"Sampled for “{run.reward.name}”; rewards, ranks and colours use "
+                         f"the current reward “{reward.name}”.")
+    frame = results.molecules(run, reward)
+    results.metrics(run, reward)
+    export.render(run, frame, reward)
+    tabs = st.tabs(VIEWS, key="explore::view", on_change="rerun")
+    views = {"Distribution": lambda: results.distribution(run, reward),
+             "Pareto": lambda: pareto.render(frame, reward),
+             "Molecules": lambda: grid.render(frame, reward),
+             "3D": lambda: viewer3d.render(frame),
+             "Table": lambda: table.render(frame),
+             "History": lambda: history.render(reward)}
+    for name, tab in zip(VIEWS, tabs):
+        if tab.open:
+            with tab:
+                views[name]()

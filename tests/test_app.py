@@ -1,0 +1,240 @@
+"""The dashboard through Streamlit's AppTest: every screen renders, Generate produces a run
+and its charts, a reward change re-scores without sampling, a bad reward is refused with
+the engine's message while the previous one stays, and one selection is shared by grid,
+table and export. Uses the tiny checkpoint from conftest through $RCFG_CHECKPOINT."""
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import state
+from app.components import pareto
+from app.components.export import export_table
+from app.components.reward_editor import REWARD
+from engine.chem.rewards import load_reward
+from engine.model.checkpoint import load_checkpoint
+from engine.sampling.sampler import SETTING_COLUMNS, SampleSettings, score_molecules
+
+APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+FIXTURE_SMILES = Path(__file__).parent / "data" / "smiles.csv"
+BAD_BOUNDS = """name = "broken"
+[[terms]]
+property = "qed"
+goal = "maximize"
+low = 0.9
+high = 0.2
+"""
+
+
+@pytest.fixture
+def app(tiny_checkpoint, monkeypatch) -> AppTest:
+    monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def inject_run(at: AppTest, tiny_checkpoint, n: int = 40) -> state.Run:
+    """A finished run made of real molecules (the tiny model's are all invalid)."""
+    smiles = pd.read_csv(FIXTURE_SMILES)["smiles"].head(2 * n).tolist()
+    reward = load_reward("cns_penetrant")
+    settings = SampleSettings(n=n, ys=4)
+
+    def table(part):
+        frame = score_molecules(part, reward)
+        for column in SETTING_COLUMNS:
+            frame[column] = getattr(settings, column)
+        frame["nll"] = 30.0
+        return frame
+
+    run = state.Run(number=1, settings=asdict(settings), molecules=table(smiles[:n]),
+                    base=table(smiles[n:]), reward=reward,
+                    summary={"wall_time_s": 1.0, "molecules_per_s": n, "device": "cpu"},
+                    ckpt=load_checkpoint(tiny_checkpoint), checkpoint=str(tiny_checkpoint))
+    at.session_state[state.RUNS] = [run]
+    at.session_state["explore::run"] = run.id
+    return run
+
+
+def show(at: AppTest, view: str) -> AppTest:
+    at.session_state["explore::view"] = view
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def badges(at: AppTest, text: str) -> list[str]:
+    """st.badge renders as markdown `:color-badge[text]`."""
+    return [m.value for m in at.markdown if "-badge[" in m.value and text in m.value]
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_explore_defaults(app):
+    assert app.selectbox(key="s::method").value == "rcfg"
+    assert app.slider(key="s::ys").value == 8
+    assert app.number_input(key="s::n").value == 256
+    assert app.selectbox(key="rw::preset").value == "cns_penetrant"
+    assert any("-badge[" in m.value and ("CPU" in m.value or "GPU" in m.value)
+               for m in app.markdown)
+    assert "Generate" in [b.label for b in app.button]
+    assert app.info and "Generate" in app.info[0].value
+    assert len(app.get("plotly_chart")) == 5  # one desirability curve per CNS term
+
+
+def test_generate_draws_the_run(app):
+    app.number_input(key="s::n").set_value(12)
+    app.slider(key="s::ys").set_value(2)
+    app.button(key="s::generate").click().run(timeout=120)
+    assert not app.exception, app.exception
+    runs = app.session_state[state.RUNS]
+    assert len(runs) == 1 and runs[0].settings["n"] == 12 and len(runs[0].molecules) == 12
+    assert metric(app, "Molecules") == "12"
+    assert {"Mean reward", "Base model", "Normalized score", "Validity", "Uniqueness",
+            "Novelty", "Time"} <= {m.label for m in app.metric}
+    assert len(app.get("plotly_chart")) == 6  # 5 reward curves + the reward distribution
+    for view in ("Pareto", "Molecules", "3D", "Table", "History"):
+        show(app, view)
+    assert len(app.dataframe) == 1  # the History table
+    app.slider(key="s::gamma").set_value(4.0).run()
+    assert len(app.session_state[state.RUNS]) == 1  # a slider never samples
+
+
+def test_views_with_real_molecules(app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    show(app, "Pareto")
+    assert app.selectbox(key="pareto::x").value == "logp"  # first CNS term
+    assert any("on the front" in c.value for c in app.caption)
+    show(app, "Molecules")
+    cards = [c for c in app.checkbox if c.key.startswith("grid::sel::")]
+    assert len(cards) == 12  # first page of the grid, one select box per drawing
+    show(app, "3D")
+    assert app.selectbox(key="3d::smiles").value in set(run.molecules["smiles"])
+    show(app, "Table")
+    table = app.dataframe[0].value
+    assert len(table) == len(run.molecules) and "d_tpsa" in table and "mw" in table
+
+
+def test_reward_change_rescores_without_sampling(app, tiny_checkpoint):
+    inject_run(app, tiny_checkpoint)
+    app.run()
+    before = metric(app, "Mean reward")
+    assert not badges(app, "re-scored")  # sampled for this very reward
+    app.number_input(key="rw::logp::low").set_value(0.0)
+    app.number_input(key="rw::logp::high").set_value(1.0).run()
+    assert not app.exception
+    assert len(app.session_state[state.RUNS]) == 1
+    assert metric(app, "Mean reward") != before
+    assert badges(app, "re-scored")
+
+
+def test_bad_upload_keeps_previous_reward(app):
+    previous = app.session_state[REWARD]
+    app.file_uploader(key="rw::upload").upload("broken.toml", BAD_BOUNDS.encode(),
+                                               "application/toml").run()
+    assert not app.exception
+    message = app.error[0].value
+    assert "broken.toml" in message and "low (0.9) must be below high (0.2)" in message
+    assert app.session_state[REWARD] == previous
+
+
+def test_bad_toml_text_and_bounds_keep_previous_reward(app):
+    previous = app.session_state[REWARD]
+    app.text_area(key="rw::toml").set_value("name = [unclosed")
+    app.button(key="rw::apply").click().run()
+    assert "not a TOML reward file" in app.error[0].value
+    assert app.session_state[REWARD] == previous
+    app.number_input(key="rw::mw::low").set_value(600.0).run()  # above high = 500
+    assert "must be below high" in app.error[0].value
+    assert app.session_state[REWARD] == previous
+    app.toggle(key="rw::qed::on").set_value(True).run()  # still invalid: mw bounds
+    assert app.session_state[REWARD] == previous
+    app.number_input(key="rw::mw::low").set_value(360.0).run()
+    assert not app.error
+    assert "qed" in app.session_state[REWARD].properties
+
+
+def test_preset_switch_and_good_upload(app):
+    app.selectbox(key="rw::preset").set_value("lipinski").run()
+    assert app.session_state[REWARD].key == "lipinski"
+    text = BAD_BOUNDS.replace("low = 0.9", "low = 0.1").replace("broken", "mine")
+    app.file_uploader(key="rw::upload").upload("mine.toml", text.encode()).run()
+    reward = app.session_state[REWARD]
+    assert reward.name == "mine" and reward.properties == ("qed",)
+    assert app.toggle(key="rw::qed::on").value and not app.toggle(key="rw::mw::on").value
+
+
+def test_one_selection_for_grid_table_and_export(app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    show(app, "Molecules")
+    next(c for c in app.checkbox if c.key.startswith("grid::sel::")).check().run()
+    chosen = app.session_state[state.SELECTION]
+    assert len(chosen) == 1
+    show(app, "Table")
+    rows = app.session_state["table::df"]["selection"]["rows"]
+    table = app.dataframe[0].value
+    assert set(table.iloc[rows]["smiles"]) == chosen
+    show(app, "Distribution")
+    assert any(m.value.startswith("**1** selected molecule") for m in app.markdown)
+    out = export_table(run.molecules, run, run.reward)
+    assert list(out.columns[:2]) == ["smiles", "reward"] and "d_logp" in out and "seed" in out
+
+
+def test_smarts_filter_and_invalid_smarts(app, tiny_checkpoint):
+    inject_run(app, tiny_checkpoint)
+    app.session_state["grid::smarts"] = "c1ccccc1"
+    show(app, "Molecules")
+    assert "contain `c1ccccc1`" in " ".join(c.value for c in app.caption)
+    app.text_input(key="grid::smarts").set_value("c1ccc(").run()
+    assert "is not a valid SMARTS pattern" in app.error[0].value
+
+
+def test_extreme_settings_warn_with_an_estimate(app):
+    app.slider(key="s::ys").set_value(64)
+    app.number_input(key="s::n").set_value(2000).run()
+    warning = app.warning[0].value
+    assert "Slow settings" in warning and "132,000 forward rows" in warning
+    assert not app.session_state.get(state.RUNS)
+
+
+def test_runs_page_lists_checkpoints(app, tiny_checkpoint):
+    app.switch_page("screens/runs.py").run()
+    assert not app.exception, app.exception
+    assert any(str(tiny_checkpoint) in e.label for e in app.expander)
+    assert app.get("plotly_chart")  # the loss curve from history.jsonl
+
+
+def test_benchmarks_page_renders(app):
+    app.switch_page("screens/benchmarks.py").run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Benchmarks"
+    assert app.markdown or app.info
+
+
+def test_pareto_front_by_hand():
+    x = np.array([1.0, 2.0, 3.0, 2.0, 0.5])
+    y = np.array([3.0, 2.0, 1.0, 1.0, 3.0])
+    assert pareto.non_dominated(x, y, True, True).tolist() == [True, True, True, False, False]
+    assert pareto.non_dominated(x, y, False, True).tolist() == [False, False, False, False, True]
+
+
+def test_state_survives_page_switches(app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    app.number_input(key="s::n").set_value(64)
+    app.toggle(key="rw::qed::on").set_value(True).run()
+    app.session_state[state.SELECTION] = set(run.molecules["smiles"].head(3))
+    edited = app.session_state[REWARD]
+    app.switch_page("screens/runs.py").run()
+    app.switch_page("screens/explore.py").run()
+    assert not app.exception, app.exception
+    assert app.session_state[REWARD] == edited and "qed" in edited.properties
+    assert app.toggle(key="rw::qed::on").value and app.selectbox(key="rw::preset").value == "Custom"
+    assert app.number_input(key="s::n").value == 64
+    assert len(app.session_state[state.SELECTION]) == 3
+    assert metric(app, "Molecules") == str(len(run.molecules))
