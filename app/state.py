@@ -1,7 +1,7 @@
 """What the session remembers across reruns and page switches: the one molecule selection
-(a set of SMILES shared by plot, grid and table), the runs of this session, the checkpoint.
-
-Only plain keys that no widget owns live here, so Streamlit never drops them."""
+(a set of SMILES shared by plot, grid and table) and the runs of this session. Both are
+plain keys that no widget owns, so Streamlit never drops them. CHECKPOINT is the key of
+the sidebar's checkpoint picker (rendered on every page, so never dropped either)."""
 from __future__ import annotations
 
 import uuid

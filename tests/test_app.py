@@ -2,7 +2,7 @@
 and its charts, a reward change re-scores without sampling, a bad reward is refused with
 the engine's message while the previous one stays, and one selection is shared by grid,
 table and export. Uses the tiny checkpoint from conftest through $RCFG_CHECKPOINT."""
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +107,10 @@ def test_generate_draws_the_run(app):
 
 
 def test_views_with_real_molecules(app, tiny_checkpoint):
-    run = inject_run(app, tiny_checkpoint)
+    first = inject_run(app, tiny_checkpoint)
+    run = replace(first, number=2, id="second", settings={**first.settings, "method": "cfg"})
+    app.session_state[state.RUNS] = [first, run]
+    app.session_state["explore::run"] = run.id
     show(app, "Pareto")
     assert app.selectbox(key="pareto::x").value == "logp"  # first CNS term
     assert any("on the front" in c.value for c in app.caption)
@@ -119,6 +122,11 @@ def test_views_with_real_molecules(app, tiny_checkpoint):
     show(app, "Table")
     table = app.dataframe[0].value
     assert len(table) == len(run.molecules) and "d_tpsa" in table and "mw" in table
+    show(app, "History")
+    runs, compare = app.dataframe[0].value, app.dataframe[1].value
+    assert runs["run"].tolist() == [first.label, run.label]
+    assert compare["metric"].tolist()[:3] == ["mean reward", "base mean", "normalized score"]
+    assert compare["B - A"].iloc[0] == "+0.000"  # the same molecules, another method label
 
 
 def test_reward_change_rescores_without_sampling(app, tiny_checkpoint):

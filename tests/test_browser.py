@@ -112,7 +112,7 @@ def test_generate_select_and_download(browser_page, app_url):
     settle(page)
     assert slider.input_value() == "4"
     set_number(page, "Molecules", 24)
-    page.get_by_text("144 forward rows (5 per molecule)").wait_for()  # 24 x 5 + base set
+    page.get_by_text("144 forward rows (5 per molecule, plus the base").wait_for()  # + 24
     generate(page, timeout_s=90)
 
     page.get_by_role("tab", name="Table").click()
@@ -134,3 +134,78 @@ def test_generate_select_and_download(browser_page, app_url):
     assert (chosen["ys"] == 4).all() and (chosen["method"] == "rcfg").all()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "browser_test_table_selection.png"))
+
+
+def real_checkpoint() -> Path | None:
+    for folder in (REPO / "assets" / "model", REPO / "runs" / "pretrain"):
+        if (folder / "config.json").is_file():
+            return folder
+    return None
+
+
+def scroll_to(page, locator) -> None:
+    locator.evaluate("e => e.scrollIntoView({block: 'start'})")
+    time.sleep(0.5)
+
+
+def show_view(page, name: str, wait_s: float = 2.0) -> None:
+    """Open a result tab and scroll so the selection bar above the tabs is at the top."""
+    page.get_by_role("tab", name=name).click()
+    settle(page, wait_s)
+    scroll_to(page, page.get_by_text("selected molecule").first)
+
+
+@pytest.mark.skipif(os.environ.get("RCFG_SCREENSHOTS") != "1" or real_checkpoint() is None,
+                    reason="screenshot tour: set RCFG_SCREENSHOTS=1 (needs a real checkpoint)")
+def test_screenshot_tour(browser_page):
+    """Every view with the real model, written to docs/screenshots/ for the README."""
+    proc, url = serve(real_checkpoint())
+    page = browser_page
+    page.set_viewport_size({"width": 1600, "height": 1300})
+    try:
+        page.goto(url)
+        page.get_by_role("button", name="Generate").wait_for()
+        set_number(page, "Molecules", 128)
+        generate(page, timeout_s=300)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "explore.png"))
+
+        show_view(page, "Pareto", 3.0)
+        plot = page.locator(".nsewdrag").first
+        box = plot.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.01, box["y"] + box["height"] * 0.45)
+        page.mouse.down()  # the low-logP, low-MW corner: the best CNS molecules
+        page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.99, steps=8)
+        page.mouse.up()
+        settle(page, 2.0)
+        page.screenshot(path=str(SHOTS / "pareto.png"))
+
+        show_view(page, "Molecules")
+        smarts = page.get_by_label("SMARTS filter", exact=True)
+        smarts.fill("C(=O)N")
+        smarts.press("Enter")
+        settle(page, 2.0)
+        scroll_to(page, page.get_by_text("selected molecule").first)
+        page.screenshot(path=str(SHOTS / "grid.png"))
+
+        show_view(page, "3D", 5.0)
+        page.screenshot(path=str(SHOTS / "3d.png"))
+        show_view(page, "Table")
+        page.screenshot(path=str(SHOTS / "table.png"))
+
+        page.get_by_label("Method", exact=True).click()
+        page.get_by_role("option", name="Best-of-N").click()
+        settle(page)
+        generate(page, timeout_s=300)
+        show_view(page, "History")
+        page.screenshot(path=str(SHOTS / "history.png"))
+
+        page.get_by_role("link", name="Runs").click()
+        settle(page, 3.0)
+        page.screenshot(path=str(SHOTS / "runs.png"))
+        page.get_by_role("link", name="Benchmarks").click()
+        settle(page, 3.0)
+        page.screenshot(path=str(SHOTS / "benchmarks.png"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

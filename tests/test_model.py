@@ -54,3 +54,17 @@ def test_config_validates(bad):
     kwargs = dict(vocab_size=20) | bad
     with pytest.raises(ValueError, match="GPTConfig"):
         GPTConfig(**kwargs)
+
+
+def test_kv_cache_grows_past_its_initial_capacity():
+    torch.manual_seed(1)
+    model = GPT(GPTConfig(vocab_size=20, n_layer=1, n_head=2, d_model=16, block_size=100)).eval()
+    values, mask = torch.randn(2, 25), torch.ones(2, 25, dtype=torch.bool)
+    idx = torch.randint(3, 20, (2, 80))
+    idx[:, 0] = 1
+    full, _ = model(idx, values, mask)
+    cache = model.new_cache(2, "cpu")
+    steps = [model.prefill(values, mask, 1, cache)]
+    steps += [model.decode_step(idx[:, t], cache) for t in range(1, 80)]
+    torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-5)
+    assert cache.k[0].shape[2] >= 82 and cache.length == 82

@@ -14,36 +14,45 @@ METRICS = (("mean_reward", "mean reward", "{:.3f}"), ("base_mean_reward", "base 
            ("normalized_score", "normalized score", "{:.2f}"), ("validity", "validity", "{:.1%}"),
            ("uniqueness", "uniqueness", "{:.1%}"), ("novelty", "novelty", "{:.1%}"),
            ("wall_time_s", "time (s)", "{:.1f}"), ("molecules_per_s", "molecules/s", "{:.1f}"))
+COLUMN_FORMAT = {"{:.3f}": "%.3f", "{:.2f}": "%.2f", "{:.1f}": "%.1f", "{:.1%}": "percent"}
 
 
 def _row(run: state.Run, reward) -> dict:
     s = results.summary(run, reward)
-    return {"run": run.label, "started": run.started,
-            **{k: run.settings[k] for k in SETTINGS},
-            "sampled for": run.reward.name, "checkpoint": run.checkpoint,
-            **{name: s.get(k) for k, name, _ in METRICS}}
+    return {"run": run.label, **{name: s.get(k) for k, name, _ in METRICS},
+            **{k: run.settings[k] for k in SETTINGS}, "sampled for": run.reward.name,
+            "checkpoint": run.checkpoint, "started": run.started}
 
 
-def _side(run: state.Run, reward, other: state.Run | None) -> None:
-    s, o = results.summary(run, reward), other and results.summary(other, reward)
-    st.markdown(f"**{run.label}** · {run.started} · sampled for *{run.reward.name}*")
-    cols = st.columns(4)
-    for i, (key, name, fmt) in enumerate(METRICS):
-        value = s.get(key)
-        delta = None
-        if o is not None and value is not None and o.get(key) is not None:
-            delta = f"{value - o[key]:+.3g} vs other"
-        cols[i % 4].metric(name, "n/a" if value is None else fmt.format(value), delta,
-                           delta_color="off" if key in ("wall_time_s",) else "normal")
+def _compare(a: state.Run, b: state.Run, reward) -> pd.DataFrame:
+    """Metrics as rows; run A, run B and B - A as columns (text, formatted per metric)."""
+    sa, sb = results.summary(a, reward), results.summary(b, reward)
+    rows = []
+    for key, name, fmt in METRICS:
+        va, vb = sa.get(key), sb.get(key)
+        diff = "n/a" if va is None or vb is None else fmt.replace("{:", "{:+").format(vb - va)
+        rows.append({"metric": name, "A": "n/a" if va is None else fmt.format(va),
+                     "B": "n/a" if vb is None else fmt.format(vb), "B - A": diff})
+    return pd.DataFrame(rows)
+
+
+def _histograms(a: state.Run, b: state.Run, reward) -> go.Figure:
+    fig = go.Figure()
+    for run, color in ((a, results.PALETTE[0]), (b, results.PALETTE[3])):
+        fig.add_histogram(x=results.molecules(run, reward)["reward"], name=f"#{run.number}",
+                          histnorm="probability", opacity=0.55, marker_color=color,
+                          xbins={"start": 0, "end": 1.0001, "size": 0.025})
+    fig.update_layout(barmode="overlay", height=330, margin={"t": 30}, xaxis_range=[0, 1],
+                      xaxis_title=f"reward ({reward.name})", yaxis_title="fraction of molecules",
+                      legend={"orientation": "h", "y": 1.15})
+    return fig
 
 
 def render(reward) -> None:
     runs = state.runs()
-    table = pd.DataFrame([_row(r, reward) for r in runs])
-    st.dataframe(table, hide_index=True, column_config={
-        "normalized score": st.column_config.NumberColumn(format="%.2f"),
-        "mean reward": st.column_config.NumberColumn(format="%.3f"),
-        "base mean": st.column_config.NumberColumn(format="%.3f")})
+    st.dataframe(pd.DataFrame([_row(r, reward) for r in runs]), hide_index=True,
+                 column_config={name: st.column_config.NumberColumn(format=COLUMN_FORMAT[fmt])
+                                for _, name, fmt in METRICS})
     st.caption(f"Metrics under the current reward, {reward.name}.")
     if len(runs) < 2:
         st.info("Generate a second run to compare two runs side by side.")
@@ -52,25 +61,18 @@ def render(reward) -> None:
     for key, default in (("hist::a", ids[-2]), ("hist::b", ids[-1])):
         if ss.get(key) not in ids:
             ss[key] = default
+    names = state.run_labels()
     left, right = st.columns(2)
-    a = state.run_by_id(left.selectbox("Run A", ids, key="hist::a",
-                                       format_func=state.run_labels().get))
-    b = state.run_by_id(right.selectbox("Run B", ids, key="hist::b",
-                                        format_func=state.run_labels().get))
-    with left:
-        _side(a, reward, b)
-    with right:
-        _side(b, reward, a)
-    fig = go.Figure()
-    for run, color in ((a, results.PALETTE[0]), (b, results.PALETTE[3])):
-        fig.add_histogram(x=results.molecules(run, reward)["reward"], name=run.label,
-                          histnorm="probability", opacity=0.55, marker_color=color,
-                          xbins={"start": 0, "end": 1.0001, "size": 0.025})
-    fig.update_layout(barmode="overlay", height=320, margin={"t": 30}, xaxis_range=[0, 1],
-                      xaxis_title=f"reward ({reward.name})", yaxis_title="fraction of molecules",
-                      legend={"orientation": "h", "y": 1.15})
-    st.plotly_chart(fig, key="hist::plot")
+    a = state.run_by_id(left.selectbox("Run A", ids, key="hist::a", format_func=names.get))
+    b = state.run_by_id(right.selectbox("Run B", ids, key="hist::b", format_func=names.get))
+    table, plot = st.columns([2, 3])
+    table.dataframe(_compare(a, b, reward), hide_index=True, column_config={
+        "A": st.column_config.TextColumn(f"A (#{a.number})"),
+        "B": st.column_config.TextColumn(f"B (#{b.number})")})
+    plot.plotly_chart(_histograms(a, b, reward), key="hist::plot")
     diff = {k: (a.settings[k], b.settings[k]) for k in SETTINGS if a.settings[k] != b.settings[k]}
+    if a.reward != b.reward:
+        diff["sampled for"] = (a.reward.name, b.reward.name)
     if diff:
         st.caption("Settings that differ: " + ", ".join(
             f"{k} {va} → {vb}" for k, (va, vb) in diff.items()))

@@ -57,9 +57,10 @@ def metrics(run: state.Run, reward) -> None:
                        f"of the prior bank, r(y*) = {s['r_star']:.3f}.")
     row[3].metric("Time", f"{s.get('wall_time_s', 0):.1f} s",
                   f"{s.get('molecules_per_s', 0):.1f} molecules/s", delta_color="off",
-                  border=True, help=f"Sampling and scoring on {s.get('device', '?')}, "
-                                    f"{s.get('forward_rows_per_molecule', '?')} forward rows "
-                                    "per molecule (base comparison set not included).")
+                  delta_arrow="off", border=True,
+                  help=f"Sampling and scoring on {s.get('device', '?')}, "
+                       f"{s.get('forward_rows_per_molecule', '?')} forward rows per molecule "
+                       "(base comparison set not included).")
     row = st.columns(4)
     row[0].metric("Validity", f"{s['validity']:.1%}", border=True,
                   help="Share of SMILES that RDKit parses and sanitizes.")

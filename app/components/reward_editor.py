@@ -19,7 +19,8 @@ from engine.chem.rewards import AGGREGATES, GOALS, Reward, RewardError, Term, li
 
 CUSTOM = "Custom"
 DRAFT, REWARD, ERROR = "rw::draft", "rw::reward", "rw::error"
-PRESET, AGG, NAME, TOML, UPLOAD = "rw::preset", "rw::aggregate", "rw::name", "rw::toml", "rw::upload"
+PRESET, AGG, NAME = "rw::preset", "rw::aggregate", "rw::name"
+TOML, UPLOAD = "rw::toml", "rw::upload"
 FIELDS = ("on", "goal", "low", "high", "ramp", "weight")
 FALLBACK = Reward("QED", (Term("qed", "maximize", 0.3, 0.9),),
                   description="Fallback used when no reward preset is installed.")
@@ -129,11 +130,11 @@ def _on_preset(quantiles) -> None:
         _load(presets()[key], key, quantiles)
 
 
-def apply_toml(text: str, source: str, quantiles) -> bool:
+def apply_toml(text: str, source: str, quantiles, key: str = "") -> bool:
     """Load a reward file's text into the editor; on RewardError keep the previous reward
     and show the engine's message (prefixed with `source`). Returns whether it loaded."""
     try:
-        reward = Reward.from_toml(text, key=Path(source).stem)
+        reward = Reward.from_toml(text, key=key)
     except RewardError as exc:
         ss[ERROR] = f"{source}: {exc}"
         return False
@@ -151,7 +152,7 @@ def _on_upload(quantiles) -> None:
     except UnicodeDecodeError:
         ss[ERROR] = f"{file.name}: not a UTF-8 text file; a reward file is TOML text"
         return
-    apply_toml(text, file.name, quantiles)
+    apply_toml(text, file.name, quantiles, key=Path(file.name).stem)
 
 
 def ensure(ckpt, ckpt_key: str) -> None:

@@ -44,6 +44,7 @@ def render(frame) -> None:
     if current != wanted:
         ss[KEY] = {"selection": {"rows": wanted}}
     st.dataframe(table[columns], key=KEY, on_select=_on_select, selection_mode="multi-row",
-                 hide_index=True, height=560, column_config=_column_config(columns))
+                 hide_index=True, height=560, column_config=_column_config(columns),
+                 placeholder="–")
     st.caption(f"{len(table)} molecules, best reward first; {len(wanted)} rows selected. "
                "Tick rows to add them to the selection, untick to remove.")

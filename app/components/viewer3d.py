@@ -1,8 +1,8 @@
-"""3D view of one molecule: an RDKit ETKDG conformer relaxed with MMFF, drawn by 3Dmol.js."""
+"""3D view of one molecule: an RDKit ETKDG conformer relaxed with MMFF, drawn by 3Dmol.js
+in an iframe (st.iframe, the successor of st.components.v1.html)."""
 from __future__ import annotations
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from app import chemview, state
 
@@ -35,5 +35,5 @@ def render(frame) -> None:
         if block is None:
             st.warning(note, icon=":material/view_in_ar:")
         else:
-            components.html(chemview.viewer_html(block, style), height=450)
+            st.iframe(chemview.viewer_html(block, style), height=450)
             st.caption(note + " Drag to rotate, scroll to zoom.")

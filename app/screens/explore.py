@@ -15,7 +15,8 @@ ckpt_key = resources.checkpoint_key(ss[state.CHECKPOINT])
 try:
     ckpt = resources.load_model(ckpt_key)
 except USER_ERRORS as exc:
-    st.error(f"Cannot load the checkpoint: {exc}", icon=":material/error:")
+    st.error(f"Cannot load the checkpoint: {exc}\n\nPick another one in the sidebar, or "
+             "start the app with RCFG_CHECKPOINT=/path/to/checkpoint.", icon=":material/error:")
     st.stop()
 
 reward_editor.ensure(ckpt, ckpt_key)

@@ -1,60 +1,82 @@
 """Runs: the checkpoint folders under runs/ (and the shipped model) with their training
-configuration, recorded quality figures and loss curves."""
+configuration, recorded quality figures and loss curves, read from disk on each visit."""
+from pathlib import Path
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from app import resources
 
-st.title("Runs")
-st.caption("Every checkpoint folder under `runs/` (a folder with a `config.json`), plus the "
-           "shipped model. Read from disk on each visit; nothing here starts a job.")
-folders = [p for p in resources.checkpoint_choices() if (p / "config.json").is_file()]
-if not folders:
-    st.info("No checkpoint folder yet: train one with `python -m engine train --out runs/NAME`.")
-    st.stop()
+TRAINING = ("n_layer", "n_head", "d_model", "batch_size", "lr", "max_steps", "steps_done",
+            "finished", "device", "world_size")
+NOT_QUALITY = ("format_version", "model", "vocabulary", "properties", "normalization",
+               "training", "data")
 
-SHOWN = ("n_layer", "n_head", "d_model", "batch_size", "lr", "max_steps", "steps_done",
-         "finished", "device", "world_size")
-for folder in folders:
+
+def _name(folder: Path) -> str:
+    return str(folder.relative_to(resources.REPO) if folder.is_relative_to(resources.REPO)
+               else folder)
+
+
+def _status(training: dict) -> str:
+    if not training:
+        return "no training record"
+    if training.get("finished"):
+        return "finished"
+    steps, total = training.get("steps_done", "?"), training.get("max_steps", "?")
+    return f"in training, step {steps} of {total}"
+
+
+def _loss_curves(folder: Path) -> None:
+    history = resources.read_history(folder)
+    if history.empty or "step" not in history:
+        st.info("No history.jsonl in this folder.")
+        return
+    fig = go.Figure()
+    for column, name in (("loss", "training loss"), ("val_loss", "validation loss")):
+        if column in history and history[column].notna().any():
+            fig.add_scatter(x=history["step"], y=history[column], name=name, mode="lines+markers")
+    fig.update_layout(height=320, margin={"t": 30}, xaxis_title="step",
+                      yaxis_title="cross-entropy per token", legend={"orientation": "h", "y": 1.15})
+    st.plotly_chart(fig, key=f"runs::loss::{folder}")
+    last = history.iloc[-1]
+    parts = [f"step {int(last['step'])}"]
+    parts += [f"{name} {last[c]:.3f}" for c, name in (("loss", "loss"), ("val_loss", "validation"))
+              if c in last and pd.notna(last[c])]
+    if "elapsed_s" in last and pd.notna(last["elapsed_s"]):
+        parts.append(f"{last['elapsed_s'] / 60:.1f} min of training")
+    st.caption("Last record: " + ", ".join(parts))
+
+
+def _folder(folder: Path, expanded: bool) -> None:
     meta = resources.read_config(folder)
     training, data = meta.get("training", {}), meta.get("data", {})
-    status = ("finished" if training.get("finished") else
-              f"in training, step {training.get('steps_done', '?')} of "
-              f"{training.get('max_steps', '?')}") if training else "no training record"
-    with st.expander(f"{folder.relative_to(resources.REPO) if folder.is_relative_to(resources.REPO) else folder} · {status}",
-                     expanded=folder == folders[0], key=f"runs::{folder}"):
+    with st.expander(f"{_name(folder)} · {_status(training)}", expanded=expanded,
+                     key=f"runs::{folder}"):
         left, right = st.columns([2, 3])
         with left:
             st.markdown("**Training**")
-            st.dataframe(pd.DataFrame({"setting": [k for k in SHOWN if k in training],
-                                       "value": [str(training[k]) for k in SHOWN if k in training]}),
+            shown = [k for k in TRAINING if k in training]
+            st.dataframe(pd.DataFrame({"setting": shown,
+                                       "value": [str(training[k]) for k in shown]}),
                          hide_index=True)
             if data:
                 st.markdown("**Data**")
-                st.json({k: v for k, v in data.items() if not isinstance(v, (list, dict))},
-                        expanded=False)
-            extra = {k: v for k, v in meta.items() if k not in
-                     ("format_version", "model", "vocabulary", "properties", "normalization",
-                      "training", "data")}
-            if extra:
+                st.json({k: v for k, v in data.items() if not isinstance(v, (list, dict))})
+            quality = {k: v for k, v in meta.items() if k not in NOT_QUALITY}
+            if quality:
                 st.markdown("**Recorded quality**")
-                st.json(extra, expanded=True)
+                st.json(quality)
         with right:
-            history = resources.read_history(folder)
-            if history.empty or "step" not in history:
-                st.info("No history.jsonl in this folder.")
-                continue
-            fig = go.Figure()
-            for column, name in (("loss", "training loss"), ("val_loss", "validation loss")):
-                if column in history and history[column].notna().any():
-                    fig.add_scatter(x=history["step"], y=history[column], name=name,
-                                    mode="lines+markers")
-            fig.update_layout(height=320, margin={"t": 30}, xaxis_title="step",
-                              yaxis_title="cross-entropy per token",
-                              legend={"orientation": "h", "y": 1.15})
-            st.plotly_chart(fig, key=f"runs::loss::{folder}")
-            last = history.iloc[-1]
-            st.caption(f"Last record: step {int(last['step'])}, loss {last.get('loss', float('nan')):.3f}"
-                       + (f", validation {last['val_loss']:.3f}" if pd.notna(last.get('val_loss')) else "")
-                       + (f", {last['elapsed_s'] / 60:.1f} min" if 'elapsed_s' in last else ""))
+            _loss_curves(folder)
+
+
+st.title("Runs")
+st.caption("Every checkpoint folder under `runs/` (a folder with a `config.json`), plus the "
+           "shipped model. Nothing here starts a job.")
+folders = [p for p in resources.checkpoint_choices() if (p / "config.json").is_file()]
+if not folders:
+    st.info("No checkpoint folder yet: train one with `python -m engine train --out runs/NAME`.")
+for i, path in enumerate(folders):
+    _folder(path, expanded=i == 0)

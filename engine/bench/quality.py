@@ -1,8 +1,9 @@
 """Model quality: MOSES-style validity / uniqueness / novelty and condition fidelity.
 
 `python -m engine.bench.quality --checkpoint DIR` samples 10,000 unconditional molecules at
-temperature 1 (top-p 1) and 1,000 molecules conditioned on MOSES test vectors, then writes
-the figures into the checkpoint's config.json under "quality".
+temperature 1 (top-p 1, and again with the sampler's default top-p 0.95) and 1,000
+molecules conditioned on MOSES test vectors (top-p 1), then writes the figures into the
+checkpoint's config.json under "quality".
 """
 from __future__ import annotations
 
@@ -23,14 +24,15 @@ from engine.train.data import read_moses
 from engine.train.pretrain import pick_device
 
 
-def _decode_smiles(ckpt, plan: DecodePlan, seed: int, chunk: int, device) -> list[str]:
+def _decode_smiles(ckpt, plan: DecodePlan, seed: int, chunk: int, device,
+                   top_p: float = 1.0) -> list[str]:
     gen = torch.Generator(device=device).manual_seed(seed)
     tok, out = ckpt.tokenizer, []
     for start in range(0, plan.values.shape[0], chunk):
         sub = DecodePlan(plan.method, plan.values[start:start + chunk],
                          plan.mask[start:start + chunk])
         seqs = decode(ckpt.model, sub, tok.bos_id, tok.eos_id, ckpt.model.cfg.block_size - 2,
-                      1.0, 1.0, gen)
+                      1.0, top_p, gen)
         out += [tok.decode(s) for s in seqs]
     return out
 
@@ -48,19 +50,19 @@ def moses_train_canonical(cache_dir: Path) -> set[str]:
 
 
 def unconditional_quality(ckpt, n: int, seed: int, train_set: set[str], device,
-                          chunk: int = 2048) -> dict:
+                          top_p: float = 1.0, chunk: int = 2048) -> dict:
     P = len(PROPERTY_NAMES)
     plan = DecodePlan("base", torch.zeros((n, 1, P), device=device),
                       torch.zeros((n, 1, P), dtype=torch.bool, device=device))
     t0 = time.perf_counter()
-    smiles = _decode_smiles(ckpt, plan, seed, chunk, device)
+    smiles = _decode_smiles(ckpt, plan, seed, chunk, device, top_p)
     wall = time.perf_counter() - t0
     props = batch_properties(smiles, canonical=True)
     valid = props[props["valid"]]
     unique = set(valid["canonical_smiles"])
     return {"n": n, "validity": len(valid) / n, "unique": len(unique) / max(1, len(valid)),
             "novelty": len(unique - train_set) / max(1, len(unique)),
-            "sampling_s": wall, "temperature": 1.0, "top_p": 1.0, "seed": seed}
+            "sampling_s": wall, "temperature": 1.0, "top_p": top_p, "seed": seed}
 
 
 def condition_fidelity(ckpt, targets: pd.DataFrame, seed: int, device, chunk: int = 1000
@@ -95,9 +97,10 @@ def main(argv=None) -> int:
     pick = np.random.default_rng(args.seed).choice(len(test), args.n_targets, replace=False)
     targets = batch_properties([test[i] for i in pick])
     targets = targets[targets["valid"]]
-    quality = {"unconditional": unconditional_quality(ckpt, args.n, args.seed,
-                                                      moses_train_canonical(args.cache_dir),
-                                                      device),
+    train_set = moses_train_canonical(args.cache_dir)
+    quality = {"unconditional": unconditional_quality(ckpt, args.n, args.seed, train_set, device),
+               "unconditional_top_p_0.95": unconditional_quality(ckpt, args.n, args.seed,
+                                                                 train_set, device, 0.95),
                "fidelity": condition_fidelity(ckpt, targets, args.seed, device),
                "measured": time.strftime("%Y-%m-%d"), "device": str(device)}
     update_meta(ckpt.path, quality=quality)

@@ -42,14 +42,33 @@ class GPTConfig:
 
 
 class KVCache:
-    """Preallocated keys and values per layer: (B, H, max_len, head_dim) each."""
+    """Keys and values per layer, (B, H, capacity, head_dim) each.
+
+    Capacity starts small and doubles up to `max_len` as tokens arrive, so short molecules
+    never pay for the longest possible sequence (memory and `select` copies).
+    """
 
     def __init__(self, n_layer: int, batch: int, n_head: int, max_len: int, head_dim: int,
-                 device, dtype):
-        shape = (batch, n_head, max_len, head_dim)
+                 device, dtype, initial: int = 48):
+        self.max_len = max_len
+        shape = (batch, n_head, min(initial, max_len), head_dim)
         self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
         self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
         self.length = 0
+
+    def reserve(self, extra: int) -> None:
+        """Make room for `extra` more positions (raises past `max_len`)."""
+        need = self.length + extra
+        capacity = self.k[0].shape[2]
+        if need <= capacity:
+            return
+        if need > self.max_len:
+            raise ValueError(f"sequence of {need} positions exceeds the model's {self.max_len}")
+        grown = min(self.max_len, max(2 * capacity, need))
+        pad = lambda t: torch.cat([t, t.new_zeros(*t.shape[:2], grown - capacity,  # noqa: E731
+                                                  t.shape[3])], dim=2)
+        self.k = [pad(k) for k in self.k]
+        self.v = [pad(v) for v in self.v]
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep only `rows` (a LongTensor of batch indices), e.g. to drop finished rows."""
@@ -184,6 +203,7 @@ class GPT(nn.Module):
         return self._run_cached(x, cache)
 
     def _run_cached(self, x, cache: KVCache) -> torch.Tensor:
+        cache.reserve(x.shape[1])
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i)
         cache.length += x.shape[1]
