@@ -57,14 +57,14 @@ def fmt(column: str, value) -> str:
     """A value as a chemist reads it: counts as integers, fractions with 2-3 decimals."""
     if value is None or value != value:
         return "n/a"
-    prop = column[2:] if column.startswith("d_") else column
     if column.startswith("d_") or column == "reward":
         return f"{value:.3f}"
-    if prop in COUNTS:
+    if column in COUNTS or column == "bertz_complexity":
         return f"{value:.0f}"
-    if prop in ("mw", "tpsa", "molar_refractivity", "bertz_complexity"):
-        return f"{value:.1f}" if prop != "bertz_complexity" else f"{value:.0f}"
+    if column in ("mw", "tpsa", "molar_refractivity"):
+        return f"{value:.1f}"
     return f"{value:.2f}"
+
 
 SHORT = {"mw": "MW", "logp": "cLogP", "tpsa": "TPSA", "hbd": "HBD", "hba": "HBA", "qed": "QED",
          "sa_score": "SA", "np_likeness": "NP", "fsp3": "Fsp3", "rotatable_bonds": "RotB",

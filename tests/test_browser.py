@@ -178,6 +178,7 @@ def test_screenshot_tour(browser_page):
         page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.99, steps=8)
         page.mouse.up()
         settle(page, 2.0)
+        assert page.get_by_text("0 selected molecules").count() == 0  # the box added some
         page.screenshot(path=str(SHOTS / "pareto.png"))
 
         show_view(page, "Molecules")

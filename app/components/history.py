@@ -65,7 +65,7 @@ def render(reward) -> None:
     left, right = st.columns(2)
     a = state.run_by_id(left.selectbox("Run A", ids, key="hist::a", format_func=names.get))
     b = state.run_by_id(right.selectbox("Run B", ids, key="hist::b", format_func=names.get))
-    table, plot = st.columns([2, 3])
+    table, plot = st.columns([1, 1])
     table.dataframe(_compare(a, b, reward), hide_index=True, column_config={
         "A": st.column_config.TextColumn(f"A (#{a.number})"),
         "B": st.column_config.TextColumn(f"B (#{b.number})")})

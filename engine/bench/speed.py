@@ -96,9 +96,12 @@ def main(argv=None) -> int:
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 8, 16, 64])
     parser.add_argument("--batch-rows", type=int, nargs="+", default=[512, 2048, 8192])
     parser.add_argument("--reward", default="drug_like")
+    parser.add_argument("--checkpoint", help="checkpoint folder (default: the shipped one)")
+    parser.add_argument("--app-n", type=int, default=256,
+                        help="molecules of the dashboard's default request (RCFG, K=8)")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
-    ckpt = load_checkpoint(device=device)
+    ckpt = load_checkpoint(args.checkpoint, device=device)
     reward = load_reward(args.reward)
     r_bank = bank_rewards(ckpt, reward)
     name = (torch.cuda.get_device_name(device) if device.type == "cuda"
@@ -125,8 +128,9 @@ def main(argv=None) -> int:
         wall, row_tokens, _ = batched(ckpt, plan, device)
         print(f"| {rows} | {k} | {n / wall:.1f} | {row_tokens / wall:,.0f} |", flush=True)
     t0 = time.perf_counter()
-    result = sample(ckpt, reward, SampleSettings(method="rcfg", ys=8, n=256, device=str(device)))
-    print(f"\nDashboard default request (256 molecules, RCFG K=8, scored): "
+    result = sample(ckpt, reward, SampleSettings(method="rcfg", ys=8, n=args.app_n,
+                                                 device=str(device)))
+    print(f"\nDashboard default request ({args.app_n} molecules, RCFG K=8, scored): "
           f"{time.perf_counter() - t0:.1f} s end to end; validity "
           f"{result.summary['validity']:.3f}")
     return 0
