@@ -1,5 +1,5 @@
 """The dashboard in a real browser: `streamlit run` on a free localhost port, driven by
-Playwright with the system Chromium (scripts/install_browser.sh installs it).
+Playwright with the system Chromium (scripts/setup.sh installs it).
 
 `test_generate_select_and_download` uses the tiny checkpoint from conftest. The screenshot
 tour (`RCFG_SCREENSHOTS=1`) uses the real checkpoint and rewrites docs/screenshots/."""
@@ -23,7 +23,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 ROW_HEIGHT = 35  # st.dataframe's default row (and header) height in pixels
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(),
-                                reason="needs /usr/bin/chromium (bash scripts/install_browser.sh)")
+                                reason="needs /usr/bin/chromium (bash scripts/setup.sh installs it)")
 
 
 def free_port() -> int:
