@@ -1,8 +1,8 @@
 """RCFG Studio: navigation and the shared sidebar (checkpoint, device, selection).
 
 Start it from the repository root: `python3 -m streamlit run app/main.py`
-(.streamlit/config.toml binds it to localhost). The screens live in app/screens/, not app/pages/: Streamlit treats a `pages/` folder beside the entry
-file as a legacy multipage app until st.navigation has run once, which runs a page
+(.streamlit/config.toml binds it to localhost). The screens live in app/screens/, not
+app/pages/: Streamlit treats a `pages/` folder beside the entry file as a legacy multipage app until st.navigation has run once, which runs a page
 without this file when a session opens on a page URL (and on every AppTest run)."""
 import sys
 from pathlib import Path

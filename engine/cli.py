@@ -43,7 +43,7 @@ def _cmd_train(args) -> int:
 
         torch.set_num_threads(args.threads)
     history = train(cfg, resume=args.resume)
-    if history:
+    if history and history[-1]["val_loss"] is not None:  # only rank 0 evaluates
         last = history[-1]
         print(f"step {last['step']}: train loss {last['loss']:.4f}, "
               f"val loss {last['val_loss']:.4f}; checkpoint in {args.out}")

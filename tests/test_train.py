@@ -62,8 +62,8 @@ def test_condition_mask_mixes_null_subset_and_full():
 def test_two_process_gloo_ddp(data_dir, tmp_path):
     out = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           "--master_port=0", "-m", "engine", "train", "--data", str(data_dir), "--out",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           "--nproc_per_node=2", "-m", "engine", "train", "--data", str(data_dir), "--out",
            str(out), "--steps", "6", "--eval-every", "3", "--batch-size", "16",
            "--n-layer", "1", "--n-head", "2", "--d-model", "16", "--bank-size", "50",
            "--device", "cpu"]
