@@ -77,7 +77,8 @@ def _cmd_sample(args) -> int:
     reward = load_reward(args.reward) if args.reward else _null_reward()
     settings = SampleSettings(method=method, gamma=args.gamma, ys=args.ys, n=args.n,
                               temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-                              device=args.device, target=target or None)
+                              device=args.device, target=target or None,
+                              precision=args.precision)
     ckpt = load_checkpoint(args.checkpoint)
     base_mean = None
     if method != "base" and args.reward and not args.no_reference:
@@ -222,7 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--temperature", type=float, default=1.0)
     sa.add_argument("--top-p", type=float, default=0.95)
     sa.add_argument("--seed", type=int, default=0)
-    sa.add_argument("--device", default="auto")
+    sa.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
+    sa.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                    help="network precision on CUDA (guidance is always fp32)")
     sa.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the shipped one)")
     sa.add_argument("--no-reference", action="store_true",
                     help="skip the base-model reference sample (no normalized score)")

@@ -125,10 +125,16 @@ def test_cuda_out_of_memory_halves_the_chunk(ckpt, monkeypatch):
     (dict(ys=65), "from 2 to 64"), (dict(n=0), "positive integer"),
     (dict(temperature=0), "temperature"), (dict(top_p=1.5), "top-p"),
     (dict(target={"mass": 300.0}), "unknown target properties"),
+    (dict(precision="int8"), "unknown precision"),
 ])
 def test_bad_settings(bad, message):
     with pytest.raises(SamplingError, match=message):
         SampleSettings(**bad)
+
+
+def test_half_precision_needs_cuda(ckpt):
+    with pytest.raises(SamplingError, match="needs a CUDA device"):
+        sample(ckpt, REWARD, SampleSettings(method="base", n=2, device="cpu", precision="bf16"))
 
 
 def test_user_target_conditions_on_a_subset(ckpt):

@@ -1,6 +1,7 @@
 """`sample`: every method through the one batched decoder, with scored results."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,7 @@ from engine.sampling.decoder import DecodePlan, base_log_likelihood, decode, row
 from engine.train.pretrain import pick_device
 
 METHODS = ("base", "conditional", "cfg", "rcfg", "qtilt", "best_of_n")
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 SETTING_COLUMNS = ("method", "gamma", "ys", "temperature", "top_p", "seed")
 
 
@@ -33,6 +35,7 @@ class SampleSettings:
     device: str = "auto"
     target: dict[str, float] | None = None   # replaces y* for conditional / cfg
     max_rows: int = 8192                # forward rows per chunk (halved on CUDA OOM)
+    precision: str = "fp32"             # "bf16" / "fp16" autocast the network on CUDA
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -47,6 +50,9 @@ class SampleSettings:
             raise SamplingError(f"top-p must be in (0, 1], got {self.top_p}")
         if not math.isfinite(self.gamma):
             raise SamplingError(f"gamma must be a finite number, got {self.gamma}")
+        if self.precision not in PRECISIONS:
+            raise SamplingError(f"unknown precision {self.precision!r}; allowed: "
+                                f"{', '.join(PRECISIONS)}")
         if self.max_rows < 1:
             raise SamplingError(f"max_rows must be >= 1, got {self.max_rows}")
         if self.target is not None:
@@ -121,6 +127,8 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
     """
     s = settings
     device = pick_device(s.device)
+    if s.precision != "fp32" and device.type != "cuda":
+        raise SamplingError(f"precision {s.precision} needs a CUDA device; on {device} use fp32")
     ckpt.to(device)
     model, tok = ckpt.model, ckpt.tokenizer
     t0 = time.perf_counter()
@@ -148,8 +156,11 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
         n = min(chunk, decoded_n - len(sequences))
         plan = _plan(ckpt, reward, s, n, rng, device, r_bank, target)
         try:
-            sequences += decode(model, plan, tok.bos_id, tok.eos_id, max_len, s.temperature,
-                                s.top_p, gen, on_finished=finished)
+            # the network may run in half precision; guidance itself is always fp32
+            with (torch.autocast("cuda", dtype=PRECISIONS[s.precision])
+                  if s.precision != "fp32" else contextlib.nullcontext()):
+                sequences += decode(model, plan, tok.bos_id, tok.eos_id, max_len,
+                                    s.temperature, s.top_p, gen, on_finished=finished)
         except torch.OutOfMemoryError:
             if n == 1:
                 raise
