@@ -5,13 +5,11 @@ table and export. Uses the tiny checkpoint from conftest through $RCFG_CHECKPOIN
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import state
-from app.components import pareto
 from app.components.export import export_table
 from app.components.reward_editor import REWARD
 from engine.chem.rewards import load_reward
@@ -223,13 +221,6 @@ def test_benchmarks_page_renders(app):
     assert not app.exception, app.exception
     assert app.title[0].value == "Benchmarks"
     assert app.markdown or app.info
-
-
-def test_pareto_front_by_hand():
-    x = np.array([1.0, 2.0, 3.0, 2.0, 0.5])
-    y = np.array([3.0, 2.0, 1.0, 1.0, 3.0])
-    assert pareto.non_dominated(x, y, True, True).tolist() == [True, True, True, False, False]
-    assert pareto.non_dominated(x, y, False, True).tolist() == [False, False, False, False, True]
 
 
 def test_state_survives_page_switches(app, tiny_checkpoint):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import chemview, state
+from app import state
 from app.components import results
 from engine.chem.properties import PROPERTY_NAMES
+from engine.chem.structures import to_sdf
 from engine.sampling.sampler import SETTING_COLUMNS
 
 
@@ -46,14 +47,14 @@ def render(run: state.Run, frame: pd.DataFrame, reward) -> None:
                            file_name=f"{stem}_selection.csv", mime="text/csv",
                            disabled=empty, on_click="ignore", icon=":material/download:",
                            key="export::sel_csv")
-        st.download_button("Selection SDF", lambda: chemview.to_sdf(chosen)[0],
+        st.download_button("Selection SDF", lambda: to_sdf(chosen)[0],
                            file_name=f"{stem}_selection.sdf", mime="chemical/x-mdl-sdfile",
                            disabled=empty, on_click="ignore", icon=":material/download:",
                            key="export::sel_sdf")
         st.download_button("All CSV", lambda: everything.to_csv(index=False),
                            file_name=f"{stem}_all.csv", mime="text/csv", on_click="ignore",
                            icon=":material/download:", key="export::all_csv")
-        st.download_button("All SDF", lambda: chemview.to_sdf(everything)[0],
+        st.download_button("All SDF", lambda: to_sdf(everything)[0],
                            file_name=f"{stem}_all.sdf", mime="chemical/x-mdl-sdfile",
                            on_click="ignore", icon=":material/download:", key="export::all_sdf")
         st.button("Clear selection", on_click=state.clear_selection, disabled=empty,

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import chemview, labels, state
 from engine.chem.properties import PROPERTY_NAMES
+from engine.chem.structures import SmartsError
 
 ss = st.session_state
 COLUMNS = 4
@@ -56,7 +57,7 @@ def render(frame, reward) -> None:
     if smarts:
         try:
             keep = chemview.smarts_matches(tuple(mols["smiles"]), smarts)
-        except chemview.SmartsError as exc:
+        except SmartsError as exc:
             st.error(str(exc), icon=":material/error:")
             smarts = ""
         else:

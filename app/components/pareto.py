@@ -7,21 +7,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import labels, state
+from engine.chem.pareto import non_dominated
 from engine.chem.properties import PROPERTY_NAMES
 
 ss = st.session_state
 HIGHER, LOWER = "higher is better", "lower is better"
-
-
-def non_dominated(x: np.ndarray, y: np.ndarray, x_higher: bool, y_higher: bool) -> np.ndarray:
-    """(N,) True for the points no other point beats on both axes (ties kept once)."""
-    sx, sy = (x if x_higher else -x), (y if y_higher else -y)
-    front = np.zeros(len(x), dtype=bool)
-    best = -np.inf
-    for i in np.lexsort((-sy, -sx)):  # best x first; among equal x, best y first
-        if sy[i] > best:
-            front[i], best = True, sy[i]
-    return front
 
 
 def _default_direction(column: str, reward) -> str:

@@ -1,0 +1,135 @@
+"""Structures for display and export: SMARTS parsing and matching, 2D SVG drawings with the
+matches highlighted, SDF export and a 3D conformer. Nothing here changes a score.
+
+Failure contract: an invalid SMARTS raises SmartsError (a ValueError whose message names the
+pattern and shows an example); an invalid SMILES never raises: it does not match, draws as an
+empty picture, is left out of the SDF (and counted), and gives no conformer (None and why)."""
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from functools import lru_cache
+
+import pandas as pd
+from rdkit import Chem, RDLogger
+from rdkit.Chem import AllChem, rdDepictor
+from rdkit.Chem.Draw import rdMolDraw2D
+
+from engine.chem.properties import to_mol
+
+RDLogger.DisableLog("rdApp.*")
+rdDepictor.SetPreferCoordGen(True)
+CONFORMER_SEED = 0xC0FFEE
+
+
+class SmartsError(ValueError):
+    """A SMARTS pattern RDKit cannot parse."""
+
+
+@lru_cache(maxsize=64)
+def smarts_pattern(smarts: str) -> Chem.Mol:
+    """The compiled query molecule of `smarts` (cached).
+
+    Raises SmartsError, with the pattern and an example in the message, when RDKit cannot
+    parse it."""
+    pattern = Chem.MolFromSmarts(smarts)
+    if pattern is None:
+        raise SmartsError(f"{smarts!r} is not a valid SMARTS pattern (RDKit could not parse "
+                          "it); example: c1ccccc1 for benzene, [NX3;H2] for a primary amine")
+    return pattern
+
+
+@lru_cache(maxsize=8192)
+def _mol(smiles: str) -> Chem.Mol | None:
+    """The parsed molecule, shared between calls: callers must not modify it."""
+    return to_mol(smiles)
+
+
+def has_substructure(smiles: Sequence[str], smarts: str) -> list[bool]:
+    """Whether each SMILES contains the SMARTS pattern, in order.
+
+    An invalid SMILES gives False; an invalid SMARTS raises SmartsError."""
+    pattern = smarts_pattern(smarts)
+    return [m is not None and m.HasSubstructMatch(pattern) for m in map(_mol, smiles)]
+
+
+def mol_svg(smiles: str, smarts: str = "", width: int = 260, height: int = 190) -> str:
+    """An SVG drawing of the molecule; atoms and bonds of every SMARTS match highlighted.
+
+    An invalid SMILES gives an empty drawing of the same size; an invalid SMARTS (when not
+    empty) raises SmartsError."""
+    mol = _mol(smiles)
+    drawer = rdMolDraw2D.MolDraw2DSVG(width, height)
+    if mol is None:
+        drawer.FinishDrawing()
+        return drawer.GetDrawingText()
+    atoms, bonds = set(), set()
+    if smarts:
+        pattern = smarts_pattern(smarts)
+        for match in mol.GetSubstructMatches(pattern):
+            atoms.update(match)
+            for bond in pattern.GetBonds():
+                b = mol.GetBondBetweenAtoms(match[bond.GetBeginAtomIdx()],
+                                            match[bond.GetEndAtomIdx()])
+                if b is not None:
+                    bonds.add(b.GetIdx())
+    options = drawer.drawOptions()
+    options.clearBackground = False
+    options.addStereoAnnotation = True
+    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol, highlightAtoms=sorted(atoms),
+                                       highlightBonds=sorted(bonds))
+    drawer.FinishDrawing()
+    return drawer.GetDrawingText()
+
+
+def to_sdf(frame: pd.DataFrame) -> tuple[str, int]:
+    """SDF text of the rows of `frame` (which needs a "smiles" column), with 2D coordinates,
+    the SMILES as the record name and every other non-missing column as an SD tag (floats to 6
+    significant digits).
+
+    Returns (text, skipped): rows whose SMILES does not parse are left out and counted in
+    skipped, never raised."""
+    buffer = io.StringIO()
+    writer = Chem.SDWriter(buffer)
+    skipped = 0
+    for row in frame.to_dict("records"):
+        mol = _mol(row["smiles"])
+        if mol is None:
+            skipped += 1
+            continue
+        mol = Chem.Mol(mol)
+        rdDepictor.Compute2DCoords(mol)
+        mol.SetProp("_Name", row["smiles"])
+        for name, value in row.items():
+            if name != "smiles" and pd.notna(value):
+                mol.SetProp(name, f"{value:.6g}" if isinstance(value, float) else str(value))
+        writer.write(mol)
+    writer.close()
+    return buffer.getvalue(), skipped
+
+
+def conformer(smiles: str) -> tuple[str | None, str]:
+    """(MOL block with hydrogens, note) of an ETKDGv3 conformer (fixed seed, so repeatable)
+    relaxed with MMFF94 when MMFF has parameters for every atom.
+
+    Returns (None, why) when the SMILES does not parse or RDKit cannot embed it (after a
+    second try from random coordinates); never raises for a bad molecule."""
+    mol = _mol(smiles)
+    if mol is None:
+        return None, "This SMILES is not a valid molecule, so there is nothing to embed."
+    mol = Chem.AddHs(mol)
+    params = AllChem.ETKDGv3()
+    params.randomSeed = CONFORMER_SEED
+    params.maxIterations = 200
+    if AllChem.EmbedMolecule(mol, params) != 0:
+        params.useRandomCoords = True  # rescues many strained ring systems
+        if AllChem.EmbedMolecule(mol, params) != 0:
+            return None, ("RDKit could not embed a 3D conformer for this molecule (ETKDG "
+                          "failed twice, also from random coordinates). The 2D structure and "
+                          "properties are unaffected; try another molecule.")
+    if AllChem.MMFFHasAllMoleculeParams(mol):
+        AllChem.MMFFOptimizeMolecule(mol, maxIters=500)
+        note = "ETKDGv3 conformer, MMFF94-minimized."
+    else:
+        note = "ETKDGv3 conformer (MMFF94 has no parameters for an atom here: not minimized)."
+    return Chem.MolToMolBlock(mol), note

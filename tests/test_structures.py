@@ -1,0 +1,78 @@
+"""Hand-checkable structure helpers (SMARTS, drawings, SDF, conformer) and the Pareto front."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.chem.pareto import non_dominated
+from engine.chem.structures import (
+    SmartsError,
+    conformer,
+    has_substructure,
+    mol_svg,
+    smarts_pattern,
+    to_sdf,
+)
+from engine.errors import USER_ERRORS
+
+
+def test_benzene_pattern_matches_phenol_not_cyclohexane():
+    assert has_substructure(["Oc1ccccc1", "C1CCCCC1", "not a smiles", ""], "c1ccccc1") == [
+        True, False, False, False]
+    assert has_substructure(("CCN", "CCO"), "[NX3;H2]") == [True, False]  # primary amine
+
+
+def test_invalid_smarts_has_a_clear_message():
+    with pytest.raises(SmartsError, match=r"'c1ccc\(' is not a valid SMARTS pattern"):
+        smarts_pattern("c1ccc(")
+    with pytest.raises(SmartsError, match="example: c1ccccc1 for benzene"):
+        has_substructure(["CCO"], "c1ccc(")
+    assert issubclass(SmartsError, ValueError) and issubclass(SmartsError, USER_ERRORS)
+
+
+def test_svg_highlights_only_with_a_match():
+    plain = mol_svg("Oc1ccccc1")
+    highlighted = mol_svg("Oc1ccccc1", "c1ccccc1", width=300, height=200)
+    assert plain.startswith("<?xml") and "</svg>" in plain
+    assert "width='300px'" in highlighted and highlighted != plain
+    assert "</svg>" in mol_svg("not a smiles")  # empty drawing, no exception
+    with pytest.raises(SmartsError):
+        mol_svg("CCO", "c1ccc(")
+
+
+def test_sdf_skips_invalid_smiles_and_carries_tags():
+    frame = pd.DataFrame({"smiles": ["CCO", "not a smiles", "c1ccccc1"],
+                          "reward": [0.5, 0.9, 0.123456789], "run": [1, 1, 2],
+                          "note": ["a", "b", None]})
+    text, skipped = to_sdf(frame)
+    records = [r for r in text.split("$$$$\n") if r.strip()]
+    assert skipped == 1 and len(records) == 2
+    assert records[0].startswith("CCO\n") and records[1].startswith("c1ccccc1\n")
+    assert ">  <reward>  (1) \n0.5\n" in records[0] and ">  <run>  (1) \n1\n" in records[0]
+    assert ">  <note>  (1) \na\n" in records[0]
+    assert "0.123457" in records[1] and "<note>" not in records[1]  # missing value: no tag
+    assert to_sdf(frame.iloc[[1]]) == ("", 1)
+
+
+def test_conformer_of_ethanol_and_of_an_invalid_smiles():
+    block, note = conformer("CCO")
+    assert block is not None and "V2000" in block and note.startswith("ETKDGv3")
+    assert "MMFF94-minimized" in note
+    counts = block.splitlines()[3]
+    assert int(counts[:3]) == 9  # C2H6O with hydrogens
+    assert conformer("CCO")[0] == block  # fixed seed: repeatable
+    block, note = conformer("not a smiles")
+    assert block is None and "not a valid molecule" in note
+
+
+def test_pareto_front_by_hand():
+    x = np.array([1.0, 2.0, 3.0, 2.0, 0.5])
+    y = np.array([3.0, 2.0, 1.0, 1.0, 3.0])
+    # both higher: (1,3) (2,2) (3,1) trade off; (2,1) loses to (2,2); (0.5,3) to (1,3)
+    assert non_dominated(x, y, True, True).tolist() == [True, True, True, False, False]
+    # x lower, y higher: (0.5,3) beats every other point
+    assert non_dominated(x, y, False, True).tolist() == [False, False, False, False, True]
+    # both lower: (0.5,3) and (2,1) trade off; (3,1) loses to (2,1); (1,3) to (0.5,3)
+    assert non_dominated(x, y, False, False).tolist() == [False, False, False, True, True]
+    # exact duplicates on the front are kept once
+    assert non_dominated(np.array([1.0, 1.0]), np.array([2.0, 2.0]), True, True).sum() == 1
+    assert non_dominated(np.array([]), np.array([]), True, True).tolist() == []
