@@ -74,7 +74,7 @@ def _cmd_sample(args) -> int:
         raise UsageError(f"--method {method} needs --reward FILE_OR_PRESET")
     if method == "conditional" and not target and args.reward is None:
         raise UsageError("--method conditional needs --condition NAME=VALUE or --reward")
-    reward = load_reward(args.reward) if args.reward else _null_reward()
+    reward = load_reward(args.reward) if args.reward else None
     settings = SampleSettings(method=method, gamma=args.gamma, ys=args.ys, n=args.n,
                               temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                               device=args.device, target=target or None,
@@ -89,21 +89,11 @@ def _cmd_sample(args) -> int:
         base_mean = ref.summary["mean_reward"]
     result = sample(ckpt, reward, settings, progress=_bar(method), base_mean_reward=base_mean)
     frame = result.molecules
-    if not args.reward:
-        frame = frame.drop(columns=["reward"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
     print(_summary_line(result.summary, bool(args.reward)))
     print(f"wrote {len(frame)} molecules to {args.out}")
     return 0
-
-
-def _null_reward():
-    """Properties only: a reward with every term at weight 0 is not allowed, so sampling
-    without --reward scores with a neutral one-term reward whose column is dropped."""
-    from engine.chem.rewards import Reward, Term  # noqa: PLC0415
-
-    return Reward(name="none", terms=(Term("mw", "maximize", 0.0, 1.0),))
 
 
 def _summary_line(summary: dict, with_reward: bool) -> str:

@@ -132,6 +132,13 @@ def test_bad_settings(bad, message):
         SampleSettings(**bad)
 
 
+def test_without_a_reward_base_gives_properties_only(ckpt):
+    result = sample(ckpt, None, SampleSettings(method="base", n=3, device="cpu"))
+    assert "reward" not in result.molecules and result.summary["mean_reward"] is None
+    with pytest.raises(SamplingError, match="needs a reward"):
+        sample(ckpt, None, SampleSettings(method="rcfg", n=3, device="cpu"))
+
+
 def test_half_precision_needs_cuda(ckpt):
     with pytest.raises(SamplingError, match="needs a CUDA device"):
         sample(ckpt, REWARD, SampleSettings(method="base", n=2, device="cpu", precision="bf16"))
@@ -160,7 +167,8 @@ def test_cli_condition_without_reward(tiny_checkpoint, tmp_path):
     assert main(["sample", "--checkpoint", str(tiny_checkpoint), "--n", "3", "--condition",
                  "tpsa=70", "--out", str(out), "--device", "cpu"]) == 0
     frame = pd.read_csv(out)
-    assert (frame["method"] == "conditional").all() and "reward" not in frame
+    assert (frame["method"] == "conditional").all()
+    assert "reward" not in frame and not any(c.startswith("d_") for c in frame)
 
 
 @pytest.mark.parametrize("argv, message", [

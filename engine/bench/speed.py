@@ -16,8 +16,9 @@ import torch
 from engine.chem.rewards import load_reward
 from engine.model.checkpoint import load_checkpoint
 from engine.sampling import guidance
-from engine.sampling.decoder import DecodePlan, _rule, decode
-from engine.sampling.sampler import SampleSettings, _plan, bank_rewards, sample, target_vector
+from engine.sampling.decoder import DecodePlan, decode, guided_logprobs
+from engine.sampling.sampler import (SampleSettings, bank_rewards, build_plan, sample,
+                                     target_vector)
 from engine.train.pretrain import pick_device
 
 
@@ -77,7 +78,7 @@ def sequential_reference(ckpt, plan: DecodePlan, device, seed: int = 0) -> tuple
     rows = M * R
     for _ in range(model.cfg.block_size - 2):
         logp = torch.stack([torch.log_softmax(x.float(), -1) for x in logits], 1)  # (M, R, V)
-        guided = _rule(plan, logp, state)
+        guided = guided_logprobs(plan, logp, state)
         tokens = guidance.sample_tokens(guided, 1.0, 0.95, gen)
         tokens = torch.where(alive, tokens, torch.full_like(tokens, tok.eos_id))
         alive &= tokens != tok.eos_id
@@ -114,7 +115,7 @@ def main(argv=None) -> int:
         # K = 1: the null row plus one conditional row, i.e. the CFG layout
         s = SampleSettings(method="cfg" if k == 1 else "rcfg", ys=max(k, 2), n=args.n,
                            device=str(device))
-        plan = _plan(ckpt, reward, s, args.n, np.random.default_rng(0), device, r_bank, target)
+        plan = build_plan(ckpt, s, args.n, np.random.default_rng(0), device, r_bank, target)
         wall, row_tokens, _ = batched(ckpt, plan, device)
         ref_wall, _ = sequential_reference(ckpt, plan, device)
         print(f"| {k} | {plan.values.shape[1]} | {args.n} | {wall:.2f} | {args.n / wall:.1f} | "
@@ -124,7 +125,7 @@ def main(argv=None) -> int:
         k = 16
         n = max(1, rows // (1 + k))
         s = SampleSettings(method="rcfg", ys=k, n=n, device=str(device))
-        plan = _plan(ckpt, reward, s, n, np.random.default_rng(0), device, r_bank, None)
+        plan = build_plan(ckpt, s, n, np.random.default_rng(0), device, r_bank, None)
         wall, row_tokens, _ = batched(ckpt, plan, device)
         print(f"| {rows} | {k} | {n / wall:.1f} | {row_tokens / wall:,.0f} |", flush=True)
     t0 = time.perf_counter()

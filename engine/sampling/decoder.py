@@ -34,7 +34,7 @@ class DecodePlan:
     gamma: float = 0.0
 
 
-def _rule(plan: DecodePlan, logp: torch.Tensor, state: dict) -> torch.Tensor:
+def guided_logprobs(plan: DecodePlan, logp: torch.Tensor, state: dict) -> torch.Tensor:
     """(M, R, V) fp32 log-probs -> (M, V) guided log-weights."""
     method = plan.method
     if method in ("base", "conditional"):
@@ -76,7 +76,7 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
     for t in range(max_len):
         m = alive.shape[0]
         logp = torch.log_softmax(logits.float(), dim=-1).view(m, R, -1)  # (m, R, V)
-        guided = _rule(plan, logp, state)                                  # (m, V)
+        guided = guided_logprobs(plan, logp, state)                                  # (m, V)
         tokens = guidance.sample_tokens(guided, temperature, top_p, generator)  # (m,)
         tokens = torch.where(row_alive, tokens, torch.full_like(tokens, eos_id))
         if "c" in state:  # Q-tilt: running log likelihood ratio of each branch

@@ -93,8 +93,11 @@ def target_vector(ckpt, reward, target: dict[str, float] | None
     return ckpt.bank_values()[best], np.ones(len(PROPERTY_NAMES), bool), float(r[best])
 
 
-def _plan(ckpt, reward, s: SampleSettings, n: int, rng: np.random.Generator, device,
-          r_bank: np.ndarray, target) -> DecodePlan:
+def build_plan(ckpt, s: SampleSettings, n: int, rng: np.random.Generator, device,
+               r_bank: np.ndarray | None, target) -> DecodePlan:
+    """The rows of `n` molecules: condition vectors, masks and (RCFG / Q-tilt) the rewards
+    of the Y_S vectors drawn from the bank with `rng`. `target` is (raw (25,), mask (25,))
+    for `conditional` and `cfg`."""
     P = len(PROPERTY_NAMES)
     norm = lambda raw: torch.as_tensor(np.nan_to_num(ckpt.normalize(raw)),  # noqa: E731
                                        dtype=torch.float32, device=device)
@@ -122,17 +125,25 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
            base_mean_reward: float | None = None) -> SampleResult:
     """Sample `settings.n` molecules with the chosen method and score them with `reward`.
 
+    `reward` may be None for `base`, and for `conditional` / `cfg` with a target: the
+    table then has properties but no reward columns.
     `progress(done, total)` is called as molecules finish. `base_mean_reward` (mean reward
     of base samples) enables the normalized score. Raises SamplingError on bad settings.
     """
     s = settings
+    needs_reward = s.method in ("rcfg", "qtilt", "best_of_n") or (
+        s.method in ("conditional", "cfg") and not s.target)
+    if reward is None and needs_reward:
+        raise SamplingError(f"method {s.method} needs a reward"
+                            + ("" if s.method in ("rcfg", "qtilt", "best_of_n")
+                               else " or a target vector"))
     device = pick_device(s.device)
     if s.precision != "fp32" and device.type != "cuda":
         raise SamplingError(f"precision {s.precision} needs a CUDA device; on {device} use fp32")
     ckpt.to(device)
     model, tok = ckpt.model, ckpt.tokenizer
     t0 = time.perf_counter()
-    r_bank = bank_rewards(ckpt, reward)
+    r_bank = bank_rewards(ckpt, reward) if reward is not None else None
     target = None
     if s.method in ("conditional", "cfg"):
         raw, mask, _ = target_vector(ckpt, reward, s.target)
@@ -154,7 +165,7 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
     max_len = model.cfg.block_size - 2
     while len(sequences) < decoded_n:
         n = min(chunk, decoded_n - len(sequences))
-        plan = _plan(ckpt, reward, s, n, rng, device, r_bank, target)
+        plan = build_plan(ckpt, s, n, rng, device, r_bank, target)
         try:
             # the network may run in half precision; guidance itself is always fp32
             with (torch.autocast("cuda", dtype=PRECISIONS[s.precision])
@@ -174,7 +185,7 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
     for col in SETTING_COLUMNS:
         frame[col] = getattr(s, col)
     wall = time.perf_counter() - t0
-    r_star = float(r_bank.max())
+    r_star = float(r_bank.max()) if r_bank is not None else None
     summary = summarize(frame, set(ckpt.bank["smiles"]), r_star, base_mean_reward)
     summary.update(wall_time_s=wall, molecules_per_s=s.n / wall, device=str(device),
                    forward_rows_per_molecule=s.rows_per_molecule)
@@ -189,12 +200,13 @@ def best_of_groups(frame: pd.DataFrame, group: int) -> pd.DataFrame:
     return frame.iloc[pick].reset_index(drop=True)
 
 
-def score_molecules(smiles: list[str], reward) -> pd.DataFrame:
-    """Properties (canonical SMILES where valid), `reward` and `d_<property>` columns."""
+def score_molecules(smiles: list[str], reward=None) -> pd.DataFrame:
+    """Properties (canonical SMILES where valid), plus `reward` and `d_<property>` columns
+    when a reward is given."""
     props = batch_properties(smiles, canonical=True)
     props["smiles"] = props["canonical_smiles"].where(props["valid"], props["smiles"])
     props = props.drop(columns=["canonical_smiles"])
-    return rescore(props, reward)
+    return props if reward is None else rescore(props, reward)
 
 
 def rescore(frame: pd.DataFrame, reward) -> pd.DataFrame:
@@ -207,14 +219,19 @@ def rescore(frame: pd.DataFrame, reward) -> pd.DataFrame:
     return scored[cols + [c for c in scored.columns if c not in cols]]
 
 
-def summarize(frame: pd.DataFrame, bank_smiles: set[str], r_star: float,
+def summarize(frame: pd.DataFrame, bank_smiles: set[str], r_star: float | None,
               base_mean_reward: float | None) -> dict:
-    """Mean reward, normalized score, validity, uniqueness and novelty of a result table."""
+    """Mean reward, normalized score, validity, uniqueness and novelty of a result table.
+
+    Reward figures are None for a table without a `reward` column."""
     valid = frame["valid"].to_numpy(bool)
     unique = set(frame.loc[valid, "smiles"])
-    mean_r = float(frame["reward"].fillna(0).mean()) if len(frame) else 0.0
+    mean_r = None
+    if "reward" in frame:
+        mean_r = float(frame["reward"].fillna(0).mean()) if len(frame) else 0.0
     score = None
-    if base_mean_reward is not None and r_star - base_mean_reward > 1e-12:
+    if (mean_r is not None and r_star is not None and base_mean_reward is not None
+            and r_star - base_mean_reward > 1e-12):
         score = (mean_r - base_mean_reward) / (r_star - base_mean_reward)
     return {
         "n": int(len(frame)),
