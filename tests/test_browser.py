@@ -18,6 +18,7 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "docs" / "screenshots"
+ARTIFACTS = REPO / "tests" / "artifacts"  # ignored by git: each run's own screenshot
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 ROW_HEIGHT = 35  # st.dataframe's default row (and header) height in pixels
@@ -132,8 +133,8 @@ def test_generate_select_and_download(browser_page, app_url):
     assert list(chosen.columns) == list(everything.columns)
     assert {"smiles", "reward", "mw", "qed", "method", "ys", "seed"} <= set(chosen.columns)
     assert (chosen["ys"] == 4).all() and (chosen["method"] == "rcfg").all()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "browser_test_table_selection.png"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser_test_table_selection.png"))
 
 
 def real_checkpoint() -> Path | None:
