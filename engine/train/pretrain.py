@@ -21,7 +21,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
 from engine.chem.properties import PROPERTY_NAMES
-from engine.model.checkpoint import save_checkpoint, update_meta
+from engine.model.checkpoint import save_checkpoint
 from engine.model.gpt import GPT, GPTConfig
 from engine.model.tokenizer import SmilesTokenizer, TokenizerError
 from engine.train.data import load_dataset, read_provenance
@@ -304,10 +304,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             break
     if bar is not None:
         bar.close()
-    save(final=step >= cfg.max_steps)
-    if ddp.main:
-        update_meta(out, training={**extra["training"], "steps_done": step,
-                                   "finished": step >= cfg.max_steps})
+    # the loop ends only at max_steps or at the time budget: either way the run is done
+    extra["training"]["stopped_by"] = "steps" if step >= cfg.max_steps else "time budget"
+    save(final=True)
     if ddp.world > 1:
         dist.barrier()
         dist.destroy_process_group()
