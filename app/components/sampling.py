@@ -12,11 +12,11 @@ from engine.sampling.sampler import SampleSettings, rescore, sample
 
 ss = st.session_state
 RATES = "s::rows_per_s"  # {"guided": .., "base": ..} forward rows/s measured this session
-# Before a measurement: CPU rates of the shipped model size (4 layers, d_model 192) measured
-# on a 2-core machine that was busy training at the time, so pessimistic (scoring included).
-# Guided rows come in wide batches (1 + K rows per molecule) and run ~4x more rows/s than
-# the 1-row base set. No GPU default: GPUs vary too much.
-DEFAULT_CPU_RATES = {"guided": 55.0, "base": 9.0}
+# Before a measurement: CPU rates of the shipped model on an idle 2-core machine, scoring and
+# views included (scripts/bench_app.py, BENCHMARKS.md: 2,304 guided rows in 9.1 s, the 256-row
+# base set in 4.7 s). Wide guided batches run more rows/s than the 1-row base set.
+# No GPU default: GPUs vary too much.
+DEFAULT_CPU_RATES = {"guided": 250.0, "base": 55.0}
 WARN_SECONDS = 120.0
 
 
