@@ -19,8 +19,8 @@ import numpy as np
 
 from engine.chem.rewards import list_presets
 from engine.model.checkpoint import load_checkpoint
-from engine.sampling.sampler import (SampleSettings, best_of_groups, rescore, sample,
-                                     summarize)
+from engine.sampling.sampler import (SampleSettings, bank_rewards, best_of_groups, rescore,
+                                     sample, summarize)
 
 RCFG_KS = (2, 8, 16, 64)
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def run_preset(ckpt, reward, n: int, seed: int, base_frame, pool_frame, device,
     bank = set(ckpt.bank["smiles"])
     base = rescore(base_frame, reward)
     base_mean = float(base["reward"].mean())
-    r_star = float(reward.score(ckpt.bank_values()).max())
+    r_star = float(bank_rewards(ckpt, reward).max())
     row = {"base": _cell(base, bank, r_star, base_mean), "r_star": r_star}
     runs = [("conditional", SampleSettings(method="conditional", n=n, seed=seed, device=device))]
     runs += [(f"rcfg_k{k}", SampleSettings(method="rcfg", ys=k, gamma=2.0,

@@ -110,7 +110,7 @@ def main(argv=None) -> int:
     print(f"# {name}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}\n")
     print("| K | rows/molecule | molecules | s | molecules/s | row-tokens/s | "
           "sequential reference s | speed-up |\n|---|---|---|---|---|---|---|---|")
-    target = target_vector(ckpt, reward, None)[:2]
+    target = target_vector(ckpt, r_bank, None)
     for k in args.ks:
         # K = 1: the null row plus one conditional row, i.e. the CFG layout
         s = SampleSettings(method="cfg" if k == 1 else "rcfg", ys=max(k, 2), n=args.n,

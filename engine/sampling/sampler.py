@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -74,7 +74,6 @@ class SampleResult:
     molecules: pd.DataFrame             # one row per output molecule
     summary: dict
     settings: SampleSettings
-    extra: dict = field(default_factory=dict)
 
 
 def bank_rewards(ckpt, reward) -> np.ndarray:
@@ -82,15 +81,14 @@ def bank_rewards(ckpt, reward) -> np.ndarray:
     return reward.score(ckpt.bank_values())
 
 
-def target_vector(ckpt, reward, target: dict[str, float] | None
-                  ) -> tuple[np.ndarray, np.ndarray, float | None]:
-    """(25,) raw target, (25,) mask, r(y*) for the bank's best vector or a user target."""
+def target_vector(ckpt, r_bank: np.ndarray | None, target: dict[str, float] | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(25,) raw target and (25,) mask: a user target (a subset of properties allowed), else
+    y*, the bank vector with the highest reward `r_bank` (see `bank_rewards`)."""
     if target:
         raw = np.array([float(target.get(p, np.nan)) for p in PROPERTY_NAMES])
-        return raw, ~np.isnan(raw), None
-    r = bank_rewards(ckpt, reward)
-    best = int(np.argmax(r))
-    return ckpt.bank_values()[best], np.ones(len(PROPERTY_NAMES), bool), float(r[best])
+        return raw, ~np.isnan(raw)
+    return ckpt.bank_values()[int(np.argmax(r_bank))], np.ones(len(PROPERTY_NAMES), bool)
 
 
 def build_plan(ckpt, s: SampleSettings, n: int, rng: np.random.Generator, device,
@@ -144,10 +142,8 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
     model, tok = ckpt.model, ckpt.tokenizer
     t0 = time.perf_counter()
     r_bank = bank_rewards(ckpt, reward) if reward is not None else None
-    target = None
-    if s.method in ("conditional", "cfg"):
-        raw, mask, _ = target_vector(ckpt, reward, s.target)
-        target = (raw, mask)
+    target = (target_vector(ckpt, r_bank, s.target) if s.method in ("conditional", "cfg")
+              else None)
     decoded_n = s.n * (1 + s.ys) if s.method == "best_of_n" else s.n
     per_mol_rows = 1 if s.method == "best_of_n" else s.rows_per_molecule
     rng = np.random.default_rng(s.seed)
@@ -177,11 +173,12 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
                 raise
             torch.cuda.empty_cache()
             chunk = n // 2
-    smiles = [tok.decode(seq) for seq in sequences]
-    frame = score_molecules(smiles, reward)
-    frame["nll"] = -base_log_likelihood(model, sequences, tok.bos_id, tok.eos_id, device)
+    frame = score_molecules([tok.decode(seq) for seq in sequences], reward)
     if s.method == "best_of_n":
         frame = best_of_groups(frame, 1 + s.ys)
+        sequences = [sequences[i] for i in frame.index]  # the log-likelihood of kept ones only
+        frame = frame.reset_index(drop=True)
+    frame["nll"] = -base_log_likelihood(model, sequences, tok.bos_id, tok.eos_id, device)
     for col in SETTING_COLUMNS:
         frame[col] = getattr(s, col)
     wall = time.perf_counter() - t0
@@ -189,15 +186,16 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
     summary = summarize(frame, set(ckpt.bank["smiles"]), r_star, base_mean_reward)
     summary.update(wall_time_s=wall, molecules_per_s=s.n / wall, device=str(device),
                    forward_rows_per_molecule=s.rows_per_molecule)
-    return SampleResult(frame, summary, s, {"settings": asdict(s)})
+    return SampleResult(frame, summary, s)
 
 
 def best_of_groups(frame: pd.DataFrame, group: int) -> pd.DataFrame:
-    """The highest-reward row of each consecutive group of `group` rows (first on ties)."""
+    """The highest-reward row of each consecutive group of `group` rows (first on ties),
+    with the frame's index kept."""
     n = len(frame) // group
     rewards = frame["reward"].to_numpy()[:n * group].reshape(n, group)
     pick = np.arange(n) * group + rewards.argmax(1)
-    return frame.iloc[pick].reset_index(drop=True)
+    return frame.iloc[pick]
 
 
 def score_molecules(smiles: list[str], reward=None) -> pd.DataFrame:
