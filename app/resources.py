@@ -17,11 +17,11 @@ import torch
 from engine.chem.properties import PROPERTY_NAMES
 from engine.model.checkpoint import CONFIG_FILE, DEFAULT_CHECKPOINT, WEIGHTS_FILE, load_checkpoint
 from engine.sampling.sampler import SampleSettings, sample
+from engine.train import finetune
 from engine.train.pretrain import pick_device
 
 REPO = Path(__file__).resolve().parents[1]
-RUNS_DIR = REPO / "runs"
-ENV_CHECKPOINT = "RCFG_CHECKPOINT"
+ENV_CHECKPOINT, ENV_RUNS = "RCFG_CHECKPOINT", "RCFG_RUNS_DIR"
 BASE_SETS = 16
 
 
@@ -30,11 +30,17 @@ def default_checkpoint() -> Path:
     return Path(os.environ.get(ENV_CHECKPOINT) or DEFAULT_CHECKPOINT)
 
 
+def runs_dir() -> Path:
+    """Where runs live: `$RCFG_RUNS_DIR` when set, else runs/ in the repository."""
+    return Path(os.environ.get(ENV_RUNS) or REPO / "runs")
+
+
 def run_folders() -> list[Path]:
     """Checkpoint folders under runs/ (any folder, one or two levels deep, with a config.json)."""
-    if not RUNS_DIR.is_dir():
+    root = runs_dir()
+    if not root.is_dir():
         return []
-    found = list(RUNS_DIR.glob(f"*/{CONFIG_FILE}")) + list(RUNS_DIR.glob(f"*/*/{CONFIG_FILE}"))
+    found = list(root.glob(f"*/{CONFIG_FILE}")) + list(root.glob(f"*/*/{CONFIG_FILE}"))
     return sorted(p.parent for p in found)
 
 
@@ -60,17 +66,8 @@ def read_config(path: Path) -> dict:
 
 
 def read_history(path: Path) -> pd.DataFrame:
-    """history.jsonl of a training folder (one record per evaluation); empty when absent."""
-    file = Path(path) / "history.jsonl"
-    if not file.is_file():
-        return pd.DataFrame()
-    rows = []
-    for line in file.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue  # a line being written right now
-    return pd.DataFrame(rows)
+    """history.jsonl of a training folder as a table; empty when absent."""
+    return pd.DataFrame(finetune.read_history(path))
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")

@@ -152,6 +152,58 @@ def _cmd_score(args) -> int:
     return 0
 
 
+def _cmd_finetune(args) -> int:
+    from engine.chem.rewards import load_reward  # noqa: PLC0415
+    from engine.train.finetune import FinetuneConfig, finetune  # noqa: PLC0415
+
+    if args.threads:
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(args.threads)
+    cfg = FinetuneConfig(kind=args.verb, reward=load_reward(args.reward).to_dict(),
+                         out=str(args.out), checkpoint=str(args.checkpoint or ""),
+                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                         gamma=args.gamma, ys=args.ys, beta=args.beta,
+                         temperature=args.temperature, top_p=args.top_p,
+                         eval_every=args.eval_every, eval_n=args.eval_n,
+                         save_every=args.save_every, seed=args.seed, device=args.device)
+    history = finetune(cfg, resume=args.resume)
+    first = next(h for h in history if "eval_reward" in h)
+    last = [h for h in history if "eval_reward" in h][-1]
+    print(f"{args.verb}: step {history[-1]['step']}; mean reward of {cfg.eval_n} unconditional "
+          f"samples {first['eval_reward']:.3f} (step {first['step']}) -> "
+          f"{last['eval_reward']:.3f} (step {last['step']}), validity "
+          f"{last['eval_validity']:.3f}; checkpoint in {args.out}")
+    return 0
+
+
+def _finetune_parser(verbs, kind: str, help_text: str, steps: int, lr: float):
+    ft = verbs.add_parser(kind, help=help_text)
+    ft.add_argument("--reward", required=True, help="preset key (see `rewards`) or .toml file")
+    ft.add_argument("--out", type=Path, required=True, help="run folder to write")
+    ft.add_argument("--checkpoint", type=Path,
+                    help="start checkpoint (default: the shipped model)"
+                    + ("; also the RCFG teacher" if kind == "distill" else
+                       "; also the KL reference, e.g. a distilled run folder"))
+    ft.add_argument("--steps", type=int, default=steps)
+    ft.add_argument("--batch-size", type=int, default=64)
+    ft.add_argument("--lr", type=float, default=lr)
+    ft.add_argument("--gamma", type=float, default=2.0, help="teacher guidance scale (distill)")
+    ft.add_argument("--ys", type=int, default=16, help="teacher |Y_S| (distill)")
+    ft.add_argument("--beta", type=float, default=0.05, help="KL weight (rl)")
+    ft.add_argument("--temperature", type=float, default=1.0)
+    ft.add_argument("--top-p", type=float, default=1.0)
+    ft.add_argument("--eval-every", type=int, default=10,
+                    help="score this many steps' policy samples (--eval-n of them)")
+    ft.add_argument("--eval-n", type=int, default=128)
+    ft.add_argument("--save-every", type=int, default=10)
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
+    ft.add_argument("--resume", action="store_true", help="continue from --out's last save")
+    ft.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
+    ft.set_defaults(func=_cmd_finetune)
+
+
 def _cmd_rewards(args) -> int:
     from engine.chem.rewards import PRESET_DIR, list_presets  # noqa: PLC0415
 
@@ -230,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", type=Path, required=True, help="output CSV: input columns, "
                     "valid, the 25 properties, reward and one d_<property> per term")
     sc.set_defaults(func=_cmd_score)
+
+    _finetune_parser(verbs, "distill", "distill the RCFG teacher for a reward into the "
+                     "unconditional branch", steps=50, lr=1e-4)
+    _finetune_parser(verbs, "rl", "RL fine-tuning of the unconditional branch for a reward",
+                     steps=200, lr=1e-4)
 
     rw = verbs.add_parser("rewards", help="list the reward presets")
     rw.set_defaults(func=_cmd_rewards)

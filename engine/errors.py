@@ -6,7 +6,8 @@ from engine.model.checkpoint import CheckpointError
 from engine.model.tokenizer import TokenizerError
 from engine.sampling.sampler import SamplingError
 from engine.train.data import DataError
+from engine.train.finetune import FinetuneError
 
 USER_ERRORS: tuple[type[Exception], ...] = (DataError, CheckpointError, TokenizerError,
                                             RewardError, SamplingError, UsageError,
-                                            SmartsError, FileNotFoundError)
+                                            SmartsError, FinetuneError, FileNotFoundError)

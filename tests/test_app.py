@@ -2,6 +2,7 @@
 and its charts, a reward change re-scores without sampling, a bad reward is refused with
 the engine's message while the previous one stays, and one selection is shared by grid,
 table and export. Uses the tiny checkpoint from conftest through $RCFG_CHECKPOINT."""
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -237,3 +238,35 @@ def test_state_survives_page_switches(app, tiny_checkpoint):
     assert app.number_input(key="s::n").value == 64
     assert len(app.session_state[state.SELECTION]) == 3
     assert metric(app, "Molecules") == str(len(run.molecules))
+
+
+def _start_button(at: AppTest):
+    return next(b for b in at.button if b.label == "Start run")
+
+
+def test_runs_page_starts_and_watches_a_real_run(app, tmp_path, monkeypatch):
+    from engine.train.launch import run_state  # noqa: PLC0415
+
+    monkeypatch.setenv("RCFG_RUNS_DIR", str(tmp_path))
+    app.switch_page("screens/runs.py").run()
+    assert not app.exception, app.exception
+    app.radio(key="launch::kind").set_value("rl").run()
+    app.text_input(key="launch::name::rl").set_value("bad name!")
+    _start_button(app).click().run()
+    assert "is not allowed" in app.error[0].value and not any(tmp_path.iterdir())
+    app.text_input(key="launch::name::rl").set_value("first")
+    app.number_input(key="launch::steps::rl").set_value(3)
+    app.number_input(key="launch::batch").set_value(8)
+    _start_button(app).click().run()
+    assert not app.exception, app.exception
+    assert "Started rl run `first`" in app.success[0].value
+    deadline = time.time() + 240
+    while run_state(tmp_path / "first")["status"] == "running" and time.time() < deadline:
+        time.sleep(0.5)
+    assert run_state(tmp_path / "first")["status"] == "finished"
+    app.run()
+    labels = [e.label for e in app.expander]
+    assert any(label.startswith("first · rl · finished, step 3 of 3") for label in labels)
+    assert app.get("plotly_chart")
+    _start_button(app).click().run()            # the same name again: refused
+    assert "already holds a run" in app.error[0].value

@@ -1,5 +1,6 @@
-"""Runs: the checkpoint folders under runs/ (and the shipped model) with their training
-configuration, recorded quality figures and loss curves, read from disk on each visit."""
+"""Runs: start and watch distillation / RL runs (background processes), and every
+checkpoint folder under runs/ (and the shipped model) with its training configuration,
+recorded quality figures and loss curves, read from disk on each visit."""
 from pathlib import Path
 
 import pandas as pd
@@ -7,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import resources
+from app.components import launcher
 
 TRAINING = ("n_layer", "n_head", "d_model", "batch_size", "lr", "max_steps", "steps_done",
             "finished", "device", "world_size")
@@ -72,10 +74,40 @@ def _folder(folder: Path, expanded: bool) -> None:
             _loss_curves(folder)
 
 
+def _live_runs() -> None:
+    """Distillation / RL runs, redrawn every 2 s while one is running."""
+    running = launcher.any_running()
+
+    @st.fragment(run_every=2.0 if running else None)
+    def panels():
+        folders = launcher.launched_folders()
+        if not folders:
+            st.info("No distillation or RL run yet. Start one above, or from a terminal: "
+                    "`python -m engine distill --reward qed_high --out runs/NAME`.")
+            return
+        statuses = [launcher.run_panel(folder) for folder in folders]
+        if running and "running" not in statuses:
+            st.rerun()  # the last run ended: redraw the page once, without the timer
+
+    panels()
+
+
 st.title("Runs")
+st.subheader("Distillation and RL")
+st.caption("Distillation trains the model's unconditional branch to sample like RCFG for one "
+           "reward (then it samples at the base model's cost); RL fine-tunes it on the "
+           "reward directly, from the shipped model or from a distilled run. Runs are "
+           "background processes writing to `runs/NAME`; they keep going when this page "
+           "closes.")
+with st.expander("Start a run", icon=":material/add:", expanded=not launcher.launched_folders()):
+    launcher.launch_form()
+_live_runs()
+
+st.subheader("Checkpoints")
 st.caption("Every checkpoint folder under `runs/` (a folder with a `config.json`), plus the "
-           "shipped model. Nothing here starts a job.")
-folders = [p for p in resources.checkpoint_choices() if (p / "config.json").is_file()]
+           "shipped model.")
+folders = [p for p in resources.checkpoint_choices() if (p / "config.json").is_file()
+           and not resources.read_config(p).get("training", {}).get("kind")]
 if not folders:
     st.info("No checkpoint folder yet: train one with `python -m engine train --out runs/NAME`.")
 for i, path in enumerate(folders):

@@ -51,12 +51,15 @@ def guided_logprobs(plan: DecodePlan, logp: torch.Tensor, state: dict) -> torch.
 @torch.no_grad()
 def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
            temperature: float, top_p: float, generator: torch.Generator,
-           on_finished=None, compact_fraction: float = 0.125) -> list[list[int]]:
+           on_finished=None, compact_fraction: float = 0.125, record: bool = False):
     """Sample one token sequence per molecule (without <bos>/<eos>); M = plan.values.shape[0].
 
     A sequence that reaches `max_len` tokens without <eos> is returned as it stands (it
     usually decodes to an invalid SMILES). `on_finished(n)` is called with the number of
-    molecules that ended at each step.
+    molecules that ended at each step. With `record`, also returns the sampling
+    distribution of every step, log softmax(guided / temperature) before top-p, as one
+    (steps, V) tensor per molecule (steps = length + 1 when it ended with <eos>): the
+    teacher signal for distillation.
     """
     device = plan.values.device
     M, R, P = plan.values.shape
@@ -73,12 +76,18 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
     row_alive = torch.ones(M, dtype=torch.bool, device=device)  # among the active ones
     out = torch.zeros((M, max_len), dtype=torch.long, device=device)
     lengths = torch.zeros(M, dtype=torch.long, device=device)
+    steps = torch.zeros(M, dtype=torch.long, device=device)
+    dists = torch.zeros((M, max_len, logits.shape[-1]), device=device) if record else None
     for t in range(max_len):
         m = alive.shape[0]
         logp = torch.log_softmax(logits.float(), dim=-1).view(m, R, -1)  # (m, R, V)
         guided = guided_logprobs(plan, logp, state)                                  # (m, V)
         tokens = guidance.sample_tokens(guided, temperature, top_p, generator)  # (m,)
         tokens = torch.where(row_alive, tokens, torch.full_like(tokens, eos_id))
+        if record:
+            ids = alive[row_alive]
+            dists[ids, t] = torch.log_softmax(guided[row_alive] / temperature, dim=-1)
+            steps[ids] += 1
         if "c" in state:  # Q-tilt: running log likelihood ratio of each branch
             picked = logp.gather(2, tokens[:, None, None].expand(m, R, 1)).squeeze(2)  # (m, R)
             state["c"] = state["c"] + (picked[:, 1:] - picked[:, :1])
@@ -104,7 +113,10 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
             state = {k: v[keep] for k, v in state.items()}
         logits = model.decode_step(tokens.repeat_interleave(R), cache)   # (m*R, V)
     out, lengths = out.cpu().numpy(), lengths.cpu().numpy()
-    return [out[i, :lengths[i]].tolist() for i in range(M)]
+    sequences = [out[i, :lengths[i]].tolist() for i in range(M)]
+    if not record:
+        return sequences
+    return sequences, [dists[i, :int(steps[i])] for i in range(M)]
 
 
 def _subset_plan(plan: DecodePlan, keep: torch.Tensor) -> DecodePlan:
@@ -118,23 +130,33 @@ def rows_per_molecule(method: str, ys: int) -> int:
             "best_of_n": 1 + ys}[method]
 
 
+def pad_sequences(sequences: list[list[int]], bos_id: int, eos_id: int, device
+                  ) -> torch.Tensor:
+    """(B, W) ids `<bos> tokens <eos>` padded with 0 (W = longest + 2)."""
+    width = max(len(s) for s in sequences) + 2
+    ids = torch.zeros((len(sequences), width), dtype=torch.long)
+    for i, s in enumerate(sequences):
+        ids[i, :len(s) + 2] = torch.tensor([bos_id, *s, eos_id])
+    return ids.to(device)
+
+
+def token_logprobs(model, ids: torch.Tensor) -> torch.Tensor:
+    """(B, W) padded ids -> (B, W - 1) log pi(token | prefix, null), 0 at padding.
+
+    Differentiable: callers choose `no_grad` (scoring) or not (RL)."""
+    zeros = torch.zeros((ids.shape[0], model.cfg.n_props), device=ids.device)
+    logits, _ = model(ids[:, :-1], zeros, zeros.bool())                      # (B, T, V)
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    target = ids[:, 1:]
+    return logp.gather(2, target[:, :, None]).squeeze(2) * (target != 0)     # (B, T)
+
+
 def base_log_likelihood(model, sequences: list[list[int]], bos_id: int, eos_id: int,
                         device, batch_size: int = 1024) -> np.ndarray:
     """log pi(x | null) of each sequence (tokens + <eos>) under the unconditional model."""
     out = np.zeros(len(sequences))
-    n_props = model.cfg.n_props
     for start in range(0, len(sequences), batch_size):
-        chunk = sequences[start:start + batch_size]
-        width = max(len(s) for s in chunk) + 2
-        ids = torch.zeros((len(chunk), width), dtype=torch.long)
-        for i, s in enumerate(chunk):
-            ids[i, :len(s) + 2] = torch.tensor([bos_id, *s, eos_id])
-        ids = ids.to(device)
-        zeros = torch.zeros((len(chunk), n_props), device=device)
+        ids = pad_sequences(sequences[start:start + batch_size], bos_id, eos_id, device)
         with torch.no_grad():
-            logits, _ = model(ids[:, :-1], zeros, zeros.bool())               # (B, T, V)
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        target = ids[:, 1:]
-        token_lp = logp.gather(2, target[:, :, None]).squeeze(2) * (target != 0)  # (B, T)
-        out[start:start + len(chunk)] = token_lp.sum(1).cpu().numpy()
+            out[start:start + ids.shape[0]] = token_logprobs(model, ids).sum(1).cpu().numpy()
     return out

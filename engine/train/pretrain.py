@@ -170,7 +170,9 @@ def _batch(tokens, values, rows, mask, device):
     return x.to(device), y.to(device), v.to(device), m.to(device)
 
 
-def _save_state(out: Path, optimizer, step: int, history: list[dict]) -> None:
+def save_train_state(out: Path, optimizer, step: int, history: list[dict]) -> None:
+    """Optimizer moments (safetensors) and step/history (JSON) next to a checkpoint, so a
+    run can resume; each file is replaced atomically."""
     flat, groups = {}, optimizer.state_dict()
     for pid, state in groups["state"].items():
         for key, value in state.items():
@@ -182,7 +184,8 @@ def _save_state(out: Path, optimizer, step: int, history: list[dict]) -> None:
     (out / "train_state.json.tmp").replace(out / "train_state.json")
 
 
-def _load_state(out: Path, optimizer) -> tuple[int, list[dict]]:
+def load_train_state(out: Path, optimizer) -> tuple[int, list[dict]]:
+    """Restore what `save_train_state` wrote into `optimizer`; returns (step, history)."""
     state = json.loads((out / "train_state.json").read_text())
     flat = load_file(str(out / "optimizer.safetensors"))
     per_param: dict[int, dict] = {}
@@ -233,7 +236,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         if ckpt.tokenizer.to_list() != tokenizer.to_list():
             raise ValueError(f"{out}: cannot resume, the data gives another vocabulary")
         model.load_state_dict(ckpt.model.state_dict())
-        step, history = _load_state(out, optimizer)
+        step, history = load_train_state(out, optimizer)
     net = model
     if ddp.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
@@ -251,7 +254,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         extra["training"]["steps_done"] = step
         extra["training"]["finished"] = final
         save_checkpoint(out, model, tokenizer, mean, std, bank, extra)
-        _save_state(out, optimizer, step, history)
+        save_train_state(out, optimizer, step, history)
         with open(out / "history.jsonl", "w") as fh:
             fh.writelines(json.dumps(h) + "\n" for h in history)
 

@@ -1,0 +1,172 @@
+"""Start distillation / RL runs as background processes and watch them live.
+
+Runs are real processes (engine.train.launch); everything shown is read back from their
+folders, so a run started from another session, the CLI or before a restart looks the same.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import resources
+from app.components import reward_editor
+from engine.chem.rewards import list_presets
+from engine.errors import USER_ERRORS
+from engine.train import launch as runs
+
+KIND_LABELS = {"distill": "Distil the RCFG teacher into the model",
+               "rl": "RL fine-tuning of the unconditional model"}
+NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+STATUS_ICONS = {"running": ":material/autorenew:", "finished": ":material/check_circle:",
+                "stopped": ":material/pause_circle:", "failed": ":material/error:"}
+
+
+def _rewards() -> dict:
+    """Label -> reward: the one being edited in Explore first, then every preset."""
+    out = {}
+    edited = st.session_state.get(reward_editor.REWARD)
+    if edited is not None:
+        out[f"Explore's reward: {edited.name}"] = edited
+    out.update({f"Preset: {r.name} ({r.key})": r for r in list_presets()})
+    return out
+
+
+def launch_form() -> None:
+    """The form that starts a run under runs/."""
+    kind = st.radio("Run", list(KIND_LABELS), format_func=KIND_LABELS.get, horizontal=True,
+                    key="launch::kind")
+    rewards = _rewards()
+    with st.form("launch::form", border=True):
+        left, mid, right = st.columns(3)
+        label = left.selectbox("Reward", list(rewards), key="launch::reward")
+        starts = [str(p) for p in resources.checkpoint_choices()]
+        start = mid.selectbox(
+            "Start from", starts, key="launch::start", format_func=_short,
+            help="Distillation: the teacher and the student's starting point. RL: the "
+                 "starting policy and the KL reference (pick a distilled run to compare).")
+        reward = rewards[label]
+        default_name = f"{kind}-{reward.key or 'custom'}-{time.strftime('%m%d-%H%M')}"
+        name = right.text_input("Run name (folder under runs/)", default_name,
+                                key=f"launch::name::{kind}")
+        a, b, c, d = st.columns(4)
+        steps = a.number_input("Steps", 1, 100_000, 50 if kind == "distill" else 200,
+                               key=f"launch::steps::{kind}")
+        batch = b.number_input("Molecules per step", 2, 4096, 64, key="launch::batch")
+        lr = c.number_input("Learning rate", 1e-7, 1e-2, 1e-4, format="%.1e", key="launch::lr")
+        if kind == "distill":
+            gamma = d.number_input("Teacher γ", 0.0, 20.0, 2.0, 0.5, key="launch::gamma")
+            ys = st.slider("Teacher |Y_S|", 2, 64, 16, key="launch::ys")
+            extra = {"gamma": gamma, "ys": ys}
+        else:
+            beta = d.number_input("KL weight β", 0.0, 10.0, 0.05, 0.01, format="%.3f",
+                                  key="launch::beta")
+            extra = {"beta": beta}
+        submitted = st.form_submit_button("Start run", type="primary",
+                                          icon=":material/play_arrow:")
+    if not submitted:
+        return
+    if not NAME_RULE.match(name):
+        st.error(f"Run name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or "
+                 "'-', starting with a letter or digit.")
+        return
+    out = resources.runs_dir() / name
+    try:
+        pid = runs.launch(kind, reward, out, start, steps=int(steps), batch_size=int(batch),
+                          lr=float(lr), **extra)
+    except USER_ERRORS as exc:
+        st.error(str(exc))
+        return
+    st.success(f"Started {kind} run `{name}` (process {pid}); it appears below and keeps "
+               "running if this page is closed.")
+
+
+def _short(folder: str) -> str:
+    path = Path(folder)
+    return str(path.relative_to(resources.REPO)) if path.is_relative_to(resources.REPO) \
+        else str(path)
+
+
+def launched_folders() -> list[Path]:
+    """Run folders under runs/ started by `launch` (newest first)."""
+    root = resources.runs_dir()
+    if not root.is_dir():
+        return []
+    found = [p.parent for p in root.glob(f"*/{runs.PROCESS_FILE}")]
+    return sorted(found, key=lambda p: (p / runs.PROCESS_FILE).stat().st_mtime, reverse=True)
+
+
+def any_running() -> bool:
+    return any(runs.run_state(f)["status"] == "running" for f in launched_folders())
+
+
+def _curves(kind: str, history: list[dict], key: str) -> None:
+    fig = go.Figure()
+    per_step = [h for h in history if h["step"] > 0]
+    evals = [h for h in history if "eval_reward" in h]
+    if evals:
+        fig.add_scatter(x=[h["step"] for h in evals], y=[h["eval_reward"] for h in evals],
+                        name="mean reward of the model's own samples", mode="lines+markers")
+    batch_key = "teacher_reward" if kind == "distill" else "reward"
+    batch_name = "RCFG teacher's batch reward" if kind == "distill" else "batch reward"
+    if per_step:
+        fig.add_scatter(x=[h["step"] for h in per_step], y=[h[batch_key] for h in per_step],
+                        name=batch_name, mode="lines", opacity=0.6)
+        fig.add_scatter(x=[h["step"] for h in per_step],
+                        y=[h["kl_per_molecule"] for h in per_step], yaxis="y2",
+                        name="KL per molecule (right axis)", mode="lines",
+                        line={"dash": "dot"})
+    fig.update_layout(height=300, margin={"t": 30, "b": 30}, xaxis_title="step",
+                      yaxis={"title": "mean reward (invalid = 0)"},
+                      yaxis2={"title": "KL", "overlaying": "y", "side": "right",
+                              "showgrid": False},
+                      legend={"orientation": "h", "y": 1.2})
+    st.plotly_chart(fig, key=key)
+
+
+def run_panel(folder: Path) -> str:
+    """One run: status, curves, log and its stop / resume button; returns the status."""
+    state = runs.run_state(folder)
+    status, kind = state["status"], state["kind"] or "run"
+    steps = state["steps"] or "?"
+    title = f"{folder.name} · {kind} · {status}, step {state['step']} of {steps}"
+    with st.expander(title, icon=STATUS_ICONS.get(status), expanded=status == "running",
+                     key=f"launch::panel::{folder}"):
+        if state["history"]:
+            _curves(kind, state["history"], key=f"launch::curves::{folder}")
+            evals = [h for h in state["history"] if "eval_reward" in h]
+            if len(evals) > 1:
+                st.caption(f"Mean reward of the model's own samples: "
+                           f"{evals[0]['eval_reward']:.3f} at step {evals[0]['step']} → "
+                           f"{evals[-1]['eval_reward']:.3f} at step {evals[-1]['step']} "
+                           f"(validity {evals[-1]['eval_validity']:.2f}). Pick this folder "
+                           "as the checkpoint in the sidebar to sample from it.")
+        if status == "running":
+            if st.button("Stop", key=f"launch::stop::{folder}", icon=":material/stop:"):
+                runs.stop(folder)
+                st.rerun()
+        elif status in ("stopped", "failed") and (folder / "reward.toml").is_file():
+            if st.button("Resume", key=f"launch::resume::{folder}",
+                         icon=":material/play_arrow:"):
+                _resume(folder)
+        with st.popover("Log", icon=":material/description:"):
+            st.code("\n".join(state["log_tail"]) or "(empty)", language=None)
+    return status
+
+
+def _resume(folder: Path) -> None:
+    from engine.chem.rewards import Reward  # noqa: PLC0415
+
+    training = resources.read_config(folder).get("training", {})
+    try:
+        reward = Reward.from_file(folder / runs.REWARD_FILE)
+        options = {k: training[k] for k in runs.OPTIONS if k in training and k != "threads"}
+        runs.launch(training.get("kind") or runs.run_state(folder)["kind"], reward, folder,
+                    training.get("start") or None, resume=True, **options)
+    except USER_ERRORS as exc:
+        st.error(str(exc))
+        return
+    st.rerun()

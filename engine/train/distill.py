@@ -1,0 +1,61 @@
+"""Distillation: the RCFG teacher's next-token distributions into the unconditional branch.
+
+Teacher: the frozen model sampling with RCFG for a reward. Student: a copy of the model
+used with the null condition. Loss: full-vocabulary KL(p_teacher || p_student) summed over
+the generated positions, mean over molecules (RCFG.md, "Distillation").
+"""
+from __future__ import annotations
+
+import torch
+
+from engine.sampling.decoder import decode, pad_sequences
+from engine.sampling.sampler import SampleSettings, build_plan
+
+
+def distill_loss(teacher_logp: torch.Tensor, student_logits: torch.Tensor,
+                 mask: torch.Tensor) -> torch.Tensor:
+    """Sum over positions of KL(p_teacher || p_student), averaged over molecules.
+
+    teacher_logp (B, T, V) log-probabilities (may hold -inf where p = 0), student_logits
+    (B, T, V), mask (B, T) True at generated positions. Equal distributions give 0.
+    """
+    student_logp = torch.log_softmax(student_logits.float(), dim=-1)
+    p = teacher_logp.exp()
+    terms = torch.where(p > 0, p * (teacher_logp - student_logp), torch.zeros_like(p))
+    kl = terms.sum(-1) * mask                                            # (B, T)
+    return kl.sum(1).mean()
+
+
+def teacher_batch(run, n: int) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
+    """n molecules sampled by the RCFG teacher: token sequences, padded teacher
+    log-probabilities (n, W - 1, V) aligned with `pad_sequences` ids, and their mask."""
+    cfg, ckpt, tok = run.cfg, run.start, run.start.tokenizer
+    settings = SampleSettings(method="rcfg", gamma=cfg.gamma, ys=cfg.ys, n=n,
+                              temperature=cfg.temperature, top_p=cfg.top_p)
+    plan = build_plan(ckpt, settings, n, run.rng, run.device, run.r_bank, None)
+    seqs, dists = decode(run.frozen, plan, tok.bos_id, tok.eos_id,
+                         ckpt.model.cfg.block_size - 2, cfg.temperature, cfg.top_p,
+                         run.gen, record=True)
+    width = max(len(s) for s in seqs) + 1                  # positions <bos> .. <eos>
+    V = dists[0].shape[-1]
+    teacher = torch.zeros((n, width, V), device=run.device)
+    mask = torch.zeros((n, width), dtype=torch.bool, device=run.device)
+    for i, d in enumerate(dists):
+        teacher[i, :len(d)] = d
+        mask[i, :len(d)] = True
+    return seqs, teacher, mask
+
+
+def distill_step(run) -> dict:
+    """One step: a teacher batch, the KL loss on the student (gradients left in `run.policy`)."""
+    tok = run.start.tokenizer
+    seqs, teacher, mask = teacher_batch(run, run.cfg.batch_size)
+    ids = pad_sequences(seqs, tok.bos_id, tok.eos_id, run.device)
+    zeros = torch.zeros((ids.shape[0], run.policy.cfg.n_props), device=run.device)
+    logits, _ = run.policy(ids[:, :-1], zeros, zeros.bool())                   # (B, T, V)
+    loss = distill_loss(teacher, logits, mask)
+    loss.backward()
+    scored = run.score(seqs)
+    return {"loss": loss.item(), "kl_per_molecule": loss.item(),
+            "teacher_reward": float(scored["reward"].fillna(0).mean()),
+            "teacher_validity": float(scored["valid"].mean())}

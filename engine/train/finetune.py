@@ -1,0 +1,203 @@
+"""Runs that start from a checkpoint: `distill` (RCFG teacher -> unconditional branch) and
+`rl` (policy gradient on the unconditional branch). One loop, one run folder, two steps.
+
+The run folder is a checkpoint (loadable by `load_checkpoint`, so its unconditional branch
+samples with `method="base"`) plus `history.jsonl` (a line per step, appended as the run
+goes, for live watching) and the optimizer state; `--resume` continues from the last save.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.chem.rewards import Reward
+from engine.model.checkpoint import load_checkpoint, save_checkpoint
+from engine.sampling.sampler import SampleSettings, bank_rewards, sample, score_molecules
+from engine.train.pretrain import load_train_state, pick_device, save_train_state
+
+KINDS = ("distill", "rl")
+
+
+class FinetuneError(ValueError):
+    """Run settings or a run folder that cannot be used, with what is allowed."""
+
+
+@dataclass
+class FinetuneConfig:
+    kind: str                     # "distill" or "rl"
+    reward: dict                  # Reward.to_dict(): the run folder is self-contained
+    out: str
+    checkpoint: str = ""          # start point ("" = shipped model); also the teacher
+    steps: int = 50
+    batch_size: int = 64
+    lr: float = 1e-4
+    gamma: float = 2.0            # teacher's RCFG scale (distill)
+    ys: int = 16                  # teacher's |Y_S| (distill)
+    beta: float = 0.05            # KL weight to the starting policy (rl)
+    temperature: float = 1.0
+    top_p: float = 1.0
+    eval_every: int = 10          # policy samples scored every this many steps (and at 0)
+    eval_n: int = 128
+    save_every: int = 10
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise FinetuneError(f"unknown run kind {self.kind!r}; allowed: {', '.join(KINDS)}")
+        for name in ("steps", "batch_size", "eval_every", "eval_n", "save_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise FinetuneError(f"{name} must be a positive integer, got {value!r}")
+        if self.kind == "rl" and self.batch_size < 2:
+            raise FinetuneError("rl needs batch_size >= 2 (advantages compare molecules)")
+        for name in ("lr", "temperature"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise FinetuneError(f"{name} must be > 0, got {value}")
+        if not 0 < self.top_p <= 1:
+            raise FinetuneError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not (math.isfinite(self.beta) and self.beta >= 0):
+            raise FinetuneError(f"beta must be >= 0, got {self.beta}")
+        if not math.isfinite(self.gamma):
+            raise FinetuneError(f"gamma must be a finite number, got {self.gamma}")
+        if not isinstance(self.ys, int) or not 2 <= self.ys <= 64:
+            raise FinetuneError(f"|Y_S| (ys) must be an integer from 2 to 64, got {self.ys!r}")
+        Reward.from_dict(self.reward)  # RewardError names the problem
+
+
+@dataclass
+class Run:
+    """What a step function needs: settings, the start checkpoint, the frozen start model
+    (teacher or reference), the trained copy, random state and the reward."""
+
+    cfg: FinetuneConfig
+    start: object                 # Checkpoint
+    frozen: torch.nn.Module
+    policy: torch.nn.Module
+    device: torch.device
+    reward: Reward
+    r_bank: np.ndarray
+    rng: np.random.Generator
+    gen: torch.Generator
+    extra: dict = field(default_factory=dict)
+
+    def score(self, sequences: list[list[int]]):
+        """Properties and reward of decoded token sequences (invalid: reward NaN)."""
+        return score_molecules([self.start.tokenizer.decode(s) for s in sequences],
+                               self.reward)
+
+    def evaluate(self, seed: int) -> dict:
+        """Mean reward (invalid = 0), validity and uniqueness of `eval_n` policy samples."""
+        policy_ckpt = replace(self.start, model=self.policy)
+        res = sample(policy_ckpt, self.reward,
+                     SampleSettings(method="base", n=self.cfg.eval_n, seed=seed,
+                                    temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+                                    device=str(self.device)))
+        s = res.summary
+        return {"eval_reward": s["mean_reward"], "eval_validity": s["validity"],
+                "eval_uniqueness": s["uniqueness"]}
+
+
+def _step_function(kind: str):
+    from engine.train.distill import distill_step  # noqa: PLC0415
+    from engine.train.rl import rl_step  # noqa: PLC0415
+
+    return {"distill": distill_step, "rl": rl_step}[kind]
+
+
+def read_history(out: Path | str) -> list[dict]:
+    """The records of a run folder's `history.jsonl` ([] when there is none yet); a line
+    cut short by a killed process is skipped."""
+    path = Path(out) / "history.jsonl"
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
+             on_step=None) -> list[dict]:
+    """Run `cfg.steps` steps of `cfg.kind`, saving to `cfg.out`; returns the history.
+
+    Raises FinetuneError when `out` already holds a run and `resume` is False (nothing is
+    overwritten), and CheckpointError for a bad start checkpoint.
+    """
+    out = Path(cfg.out)
+    state_file = out / "train_state.json"
+    if state_file.is_file() and not resume:
+        raise FinetuneError(f"{out} already holds a run; resume it (--resume) or choose "
+                            "another folder")
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    start = load_checkpoint(cfg.checkpoint or None, device=device)
+    frozen = start.model.eval().requires_grad_(False)
+    policy = copy.deepcopy(frozen).requires_grad_(True).train()
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, betas=(0.9, 0.95),
+                                  weight_decay=0.0)
+    step, history = 0, []
+    if resume and state_file.is_file():
+        policy.load_state_dict(load_checkpoint(out, device=device).model.state_dict())
+        step, history = load_train_state(out, optimizer)
+    reward = Reward.from_dict(cfg.reward)
+    run = Run(cfg, start, frozen, policy, device, reward, bank_rewards(start, reward),
+              np.random.default_rng(cfg.seed + 7919 * step),
+              torch.Generator(device=device).manual_seed(cfg.seed * 1000 + step))
+    extra = {"data": start.meta.get("data", {}),
+             "training": {**asdict(cfg), "start": str(start.path), "device": str(device),
+                          "start_training": start.meta.get("training", {})}}
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "history.jsonl"
+    log.write_text("".join(json.dumps(h) + "\n" for h in history))
+
+    def record(rec: dict):
+        history.append(rec)
+        with open(log, "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+        if on_step is not None:
+            on_step(rec)
+
+    def save(final: bool):
+        extra["training"].update(steps_done=step, finished=final)
+        save_checkpoint(out, policy, start.tokenizer, start.prop_mean, start.prop_std,
+                        start.bank, extra)
+        save_train_state(out, optimizer, step, history)
+
+    if step == 0:
+        save(final=False)
+        record({"step": 0, **run.evaluate(cfg.seed)})
+    step_fn = _step_function(cfg.kind)
+    bar = None
+    if progress:
+        from tqdm import tqdm  # noqa: PLC0415
+
+        bar = tqdm(total=cfg.steps, initial=step, desc=cfg.kind, unit="step")
+    while step < cfg.steps:
+        optimizer.zero_grad(set_to_none=True)
+        rec = step_fn(run)
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            rec.update(run.evaluate(cfg.seed + step))
+        record({"step": step, **rec})
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{rec['loss']:.3f}")
+        if step % cfg.save_every == 0 and step < cfg.steps:
+            save(final=False)
+    if bar is not None:
+        bar.close()
+    save(final=True)
+    return history

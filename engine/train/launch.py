@@ -1,0 +1,147 @@
+"""Distillation and RL runs as real background processes.
+
+`launch` starts `python -m engine distill|rl ...` in its own session with its output in
+the run folder, so a run outlives the dashboard that started it; `run_state` reads what a
+run is doing from its folder alone (any process, any session can watch it); `stop` ends it
+and `--resume` continues it from its last save.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine.chem.rewards import Reward
+from engine.model.checkpoint import CONFIG_FILE
+from engine.train.finetune import KINDS, FinetuneError, read_history
+
+REPO = Path(__file__).resolve().parents[2]
+PROCESS_FILE, LOG_FILE, REWARD_FILE = "process.json", "run.log", "reward.toml"
+OPTIONS = ("steps", "batch_size", "lr", "gamma", "ys", "beta", "temperature", "top_p",
+           "eval_every", "eval_n", "save_every", "seed", "device", "threads")
+
+
+def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | None = None,
+           resume: bool = False, **options) -> int:
+    """Start a run in the background; returns its process id.
+
+    `options` are the CLI's (`steps`, `lr`, ...). Raises FinetuneError for an unknown kind
+    or option, for a folder that already holds a run (unless `resume`), and for a run
+    that is still going.
+    """
+    if kind not in KINDS:
+        raise FinetuneError(f"unknown run kind {kind!r}; allowed: {', '.join(KINDS)}")
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise FinetuneError(f"unknown run options {unknown}; allowed: {', '.join(OPTIONS)}")
+    out = Path(out).resolve()
+    state = run_state(out)
+    if state["status"] == "running":
+        raise FinetuneError(f"{out} is still running (process {state['pid']}); stop it first")
+    if state["status"] != "empty" and not resume:
+        raise FinetuneError(f"{out} already holds a run; resume it or choose another folder")
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume or not (out / REWARD_FILE).is_file():
+        reward.save(out / REWARD_FILE)
+    cmd = [sys.executable, "-m", "engine", kind, "--reward", str(out / REWARD_FILE),
+           "--out", str(out)]
+    if checkpoint:
+        cmd += ["--checkpoint", str(Path(checkpoint).resolve())]
+    for name, value in options.items():
+        if value is not None:
+            cmd += [f"--{name.replace('_', '-')}", str(value)]
+    if resume:
+        cmd.append("--resume")
+    with open(out / LOG_FILE, "a") as log:
+        log.write(f"$ {' '.join(cmd)}\n")
+        log.flush()
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    (out / PROCESS_FILE).write_text(json.dumps({"pid": proc.pid, "kind": kind,
+                                                "started": time.time(), "command": cmd}))
+    return proc.pid
+
+
+def _alive(pid: int, out: Path) -> bool:
+    """Whether process `pid` still runs (reaping it when it is our own finished child)
+    and, where /proc exists, is still this run's (a recycled pid is not)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        try:
+            return str(out) in cmdline.read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            return False
+    return True
+
+
+def run_state(out: Path | str) -> dict:
+    """What a run folder shows: `status` (empty, running, finished, stopped or failed),
+    `kind`, `pid`, `step` (last recorded), `steps` (planned), `history` and `log_tail`."""
+    out = Path(out).resolve()
+    proc = _read_json(out / PROCESS_FILE)
+    training = _read_json(out / CONFIG_FILE).get("training", {})
+    history = read_history(out)
+    log = out / LOG_FILE
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    starts = [i for i, line in enumerate(lines) if line.startswith("$ ")]
+    latest = lines[starts[-1] + 1:] if starts else lines     # the last launch's output
+    pid = proc.get("pid")
+    if pid and _alive(int(pid), out):
+        status = "running"
+    elif training.get("finished"):
+        status = "finished"
+    elif not training and not proc:
+        status = "empty"
+    elif any(line.startswith(("error:", "Traceback")) for line in latest):
+        status = "failed"
+    else:
+        status = "stopped"
+    return {"status": status, "kind": training.get("kind") or proc.get("kind"), "pid": pid,
+            "step": history[-1]["step"] if history else 0, "steps": training.get("steps"),
+            "history": history, "log_tail": lines[-12:]}
+
+
+def stop(out: Path | str, timeout: float = 10.0) -> bool:
+    """Ask a running run to end (SIGTERM to its process group, SIGKILL after `timeout`);
+    True when it was running. Its last save stays; resume continues from there."""
+    out = Path(out).resolve()
+    state = run_state(out)
+    if state["status"] != "running":
+        return False
+    pid = int(state["pid"])
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.time() + timeout
+    while time.time() < deadline and _alive(pid, out):
+        time.sleep(0.1)
+    if _alive(pid, out):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    with open(out / LOG_FILE, "a") as log:
+        log.write("stopped by request\n")
+    return True
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,52 @@
+"""RL fine-tuning of the unconditional branch: group-normalized policy gradient with a KL
+penalty to the starting policy (RCFG.md, "RL fine-tuning")."""
+from __future__ import annotations
+
+import torch
+
+from engine.sampling.decoder import DecodePlan, decode, pad_sequences, token_logprobs
+
+
+def group_advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """A = (r - mean) / (std + eps) over the batch (B,); all-equal rewards give zeros."""
+    return (rewards - rewards.mean()) / (rewards.std(unbiased=False) + eps)
+
+
+def rl_loss(logp: torch.Tensor, ref_logp: torch.Tensor, mask: torch.Tensor,
+            rewards: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """-mean(A * log pi(x)) + beta * KL; returns (loss, KL per molecule (B,)).
+
+    logp, ref_logp (B, T) per-token log-probabilities of the sampled tokens under the policy
+    and the frozen reference, mask (B, T), rewards (B,). The KL is the per-token estimate
+    exp(d) - d - 1 with d = log ref - log pi (>= 0, exactly 0 where they agree), summed
+    over each molecule's tokens.
+    """
+    adv = group_advantages(rewards).detach()
+    seq_logp = (logp * mask).sum(1)                                            # (B,)
+    d = (ref_logp - logp) * mask
+    kl = ((torch.exp(d) - d - 1.0) * mask).sum(1)                              # (B,)
+    return -(adv * seq_logp).mean() + beta * kl.mean(), kl.detach()
+
+
+def rl_step(run) -> dict:
+    """One step: G molecules from the policy, rewards, the loss (gradients left in
+    `run.policy`)."""
+    cfg, tok, device = run.cfg, run.start.tokenizer, run.device
+    P = run.policy.cfg.n_props
+    n = cfg.batch_size
+    plan = DecodePlan("base", torch.zeros((n, 1, P), device=device),
+                      torch.zeros((n, 1, P), dtype=torch.bool, device=device))
+    seqs = decode(run.policy, plan, tok.bos_id, tok.eos_id, run.policy.cfg.block_size - 2,
+                  cfg.temperature, cfg.top_p, run.gen)
+    scored = run.score(seqs)
+    rewards = torch.tensor(scored["reward"].fillna(0).to_numpy(), dtype=torch.float32,
+                           device=device)
+    ids = pad_sequences(seqs, tok.bos_id, tok.eos_id, device)
+    mask = (ids[:, 1:] != 0).float()
+    logp = token_logprobs(run.policy, ids)
+    with torch.no_grad():
+        ref = token_logprobs(run.frozen, ids)
+    loss, kl = rl_loss(logp, ref, mask, rewards, cfg.beta)
+    loss.backward()
+    return {"loss": loss.item(), "reward": float(rewards.mean()),
+            "validity": float(scored["valid"].mean()), "kl_per_molecule": float(kl.mean())}

@@ -1,0 +1,60 @@
+"""Background runs are real processes: launched, watched from the folder, stopped, resumed."""
+import time
+
+import pytest
+
+from engine.chem.rewards import load_reward
+from engine.model.checkpoint import load_checkpoint
+from engine.train.finetune import FinetuneError
+from engine.train.launch import launch, run_state, stop
+
+REWARD = load_reward("tiny_fragment")
+SMALL = dict(batch_size=8, eval_n=4, eval_every=2, save_every=1, device="cpu", threads=1)
+
+
+def _wait(out, until, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = run_state(out)
+        if until(state):
+            return state
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; last state {run_state(out)['status']}, "
+                         f"log: {run_state(out)['log_tail']}")
+
+
+def test_launch_watch_stop_resume(tiny_checkpoint, tmp_path):
+    out = tmp_path / "rl"
+    assert run_state(out)["status"] == "empty"
+    pid = launch("rl", REWARD, out, tiny_checkpoint, steps=10_000, **SMALL)
+    state = _wait(out, lambda s: s["step"] >= 2)
+    assert state["status"] == "running" and state["pid"] == pid and state["kind"] == "rl"
+    with pytest.raises(FinetuneError, match="still running"):
+        launch("rl", REWARD, out, tiny_checkpoint, steps=5, **SMALL)
+    assert stop(out)
+    stopped = run_state(out)
+    assert stopped["status"] == "stopped"
+    with pytest.raises(FinetuneError, match="already holds a run"):
+        launch("rl", REWARD, out, tiny_checkpoint, steps=5, **SMALL)
+    target = stopped["step"] + 2
+    launch("rl", REWARD, out, tiny_checkpoint, resume=True, steps=target, **SMALL)
+    done = _wait(out, lambda s: s["status"] == "finished")
+    steps = [h["step"] for h in done["history"]]
+    assert steps == list(range(target + 1))
+    assert load_checkpoint(out).meta["training"]["kind"] == "rl"
+
+
+def test_a_failing_run_reports_its_error(tmp_path):
+    out = tmp_path / "broken"
+    (tmp_path / "not_a_checkpoint").mkdir()
+    launch("distill", REWARD, out, tmp_path / "not_a_checkpoint", steps=2, **SMALL)
+    state = _wait(out, lambda s: s["status"] != "running")
+    assert state["status"] == "failed"
+    assert any("not a checkpoint folder" in line for line in state["log_tail"])
+
+
+def test_unknown_kind_or_option():
+    with pytest.raises(FinetuneError, match="unknown run kind"):
+        launch("ppo", REWARD, "x")
+    with pytest.raises(FinetuneError, match="unknown run options"):
+        launch("rl", REWARD, "x", epochs=3)
