@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,12 @@ def test_existing_run_is_never_overwritten(tiny_checkpoint, tmp_path):
     with pytest.raises(FinetuneError, match="already holds a run"):
         finetune(cfg, progress=False)
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
+    # nor a plain checkpoint folder, nor a run of another kind on --resume
+    plain = replace(cfg, out=str(tiny_checkpoint))
+    with pytest.raises(FinetuneError, match="already holds a run or a checkpoint"):
+        finetune(plain, progress=False)
+    with pytest.raises(FinetuneError, match="holds a run of kind 'rl', not 'distill'"):
+        finetune(replace(cfg, kind="distill"), resume=True, progress=False)
 
 
 def _cli(kind, tiny_checkpoint, out, steps, *extra):

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from engine.chem.rewards import Reward
-from engine.model.checkpoint import load_checkpoint, save_checkpoint
+from engine.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint
 from engine.sampling.sampler import SampleSettings, bank_rewards, sample, score_molecules
 from engine.train.pretrain import load_train_state, pick_device, save_train_state
 
@@ -127,6 +127,13 @@ def read_history(out: Path | str) -> list[dict]:
     return rows
 
 
+def _read_kind(out: Path) -> str | None:
+    try:
+        return json.loads((out / CONFIG_FILE).read_text()).get("training", {}).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
              on_step=None) -> list[dict]:
     """Run `cfg.steps` steps of `cfg.kind`, saving to `cfg.out`; returns the history.
@@ -136,9 +143,15 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
     """
     out = Path(cfg.out)
     state_file = out / "train_state.json"
-    if state_file.is_file() and not resume:
-        raise FinetuneError(f"{out} already holds a run; resume it (--resume) or choose "
-                            "another folder")
+    if not resume and any((out / f).exists() for f in ("train_state.json", CONFIG_FILE,
+                                                        WEIGHTS_FILE)):
+        raise FinetuneError(f"{out} already holds a run or a checkpoint; resume it "
+                            "(--resume) or choose another folder")
+    if resume and state_file.is_file():
+        kind = _read_kind(out)
+        if kind != cfg.kind:
+            raise FinetuneError(f"{out} holds a run of kind {kind or 'pretrain'!r}, not "
+                                f"{cfg.kind!r}; choose another folder")
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     start = load_checkpoint(cfg.checkpoint or None, device=device)
