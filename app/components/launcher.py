@@ -56,7 +56,8 @@ def launch_form() -> None:
         steps = a.number_input("Steps", 1, 100_000, 50 if kind == "distill" else 200,
                                key=f"launch::steps::{kind}")
         batch = b.number_input("Molecules per step", 2, 4096, 64, key="launch::batch")
-        lr = c.number_input("Learning rate", 1e-7, 1e-2, 1e-4, format="%.1e", key="launch::lr")
+        lr = c.number_input("Learning rate", 1e-7, 1e-2, 1e-4, step=1e-5, format="%.1e",
+                             key="launch::lr")
         if kind == "distill":
             gamma = d.number_input("Teacher γ", 0.0, 20.0, 2.0, 0.5, key="launch::gamma")
             ys = st.slider("Teacher |Y_S|", 2, 64, 16, key="launch::ys")
