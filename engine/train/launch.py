@@ -64,13 +64,24 @@ def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | 
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
     (out / PROCESS_FILE).write_text(json.dumps({"pid": proc.pid, "kind": kind,
+                                                "ticks": _start_ticks(proc.pid),
                                                 "started": time.time(), "command": cmd}))
     return proc.pid
 
 
-def _alive(pid: int, out: Path) -> bool:
+def _start_ticks(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, from /proc; None elsewhere).
+    Set at fork, so it tells a recycled pid from ours even before our exec."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()[19]
+
+
+def _alive(pid: int, ticks: str | None = None) -> bool:
     """Whether process `pid` still runs (reaping it when it is our own finished child)
-    and, where /proc exists, is still this run's (a recycled pid is not)."""
+    and, where /proc tells, is the process started then (a recycled pid is not)."""
     try:
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
@@ -82,13 +93,7 @@ def _alive(pid: int, out: Path) -> bool:
         return False
     except PermissionError:
         return True
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():
-        try:
-            return str(out) in cmdline.read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            return False
-    return True
+    return ticks is None or _start_ticks(pid) in (ticks, None)
 
 
 def run_state(out: Path | str) -> dict:
@@ -103,7 +108,7 @@ def run_state(out: Path | str) -> dict:
     starts = [i for i, line in enumerate(lines) if line.startswith("$ ")]
     latest = lines[starts[-1] + 1:] if starts else lines     # the last launch's output
     pid = proc.get("pid")
-    if pid and _alive(int(pid), out):
+    if pid and _alive(int(pid), proc.get("ticks")):
         status = "running"
     elif training.get("finished"):
         status = "finished"
@@ -129,9 +134,10 @@ def stop(out: Path | str, timeout: float = 10.0) -> bool:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.time() + timeout
-    while time.time() < deadline and _alive(pid, out):
+    ticks = _read_json(out / PROCESS_FILE).get("ticks")
+    while time.time() < deadline and _alive(pid, ticks):
         time.sleep(0.1)
-    if _alive(pid, out):
+    if _alive(pid, ticks):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
     with open(out / LOG_FILE, "a") as log:
