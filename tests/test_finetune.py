@@ -1,8 +1,6 @@
 """The run loop shared by distill and rl: settings errors, the run folder, resuming after
 a real process is killed half-way, and the CLI verbs."""
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +13,7 @@ from engine.chem.rewards import RewardError, load_reward
 from engine.cli import main
 from engine.model.checkpoint import load_checkpoint
 from engine.train.finetune import FinetuneConfig, FinetuneError, finetune, read_history
+from engine.train.launch import run_state, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 REWARD = load_reward("tiny_fragment").to_dict()
@@ -67,7 +66,7 @@ def _cli(kind, tiny_checkpoint, out, steps, *extra):
             *extra]
 
 
-def test_a_killed_run_resumes_from_its_last_save(tiny_checkpoint, tmp_path):
+def test_a_stopped_run_resumes_from_its_last_save(tiny_checkpoint, tmp_path):
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "engine",
                              *_cli("rl", tiny_checkpoint, out, 10_000, "--threads", "1")],
@@ -78,8 +77,11 @@ def test_a_killed_run_resumes_from_its_last_save(tiny_checkpoint, tmp_path):
         if state.is_file() and json.loads(state.read_text())["step"] >= 4:
             break
         time.sleep(0.5)
-    os.kill(proc.pid, signal.SIGKILL)
+    # a run started from a terminal is watched and stopped like one the dashboard started
+    assert run_state(out)["status"] == "running" and run_state(out)["pid"] == proc.pid
+    assert stop(out)                            # SIGTERM: the process dies mid-run
     proc.wait()
+    assert run_state(out)["status"] == "stopped"
     saved = json.loads((out / "train_state.json").read_text())["step"]
     assert saved >= 4
     load_checkpoint(out)                        # the last save is a whole checkpoint

@@ -92,7 +92,7 @@ def _short(folder: str) -> str:
 
 
 def launched_folders() -> list[Path]:
-    """Run folders under runs/ started by `launch` (newest first)."""
+    """Distillation / RL run folders under runs/, from here or a terminal (newest first)."""
     root = resources.runs_dir()
     if not root.is_dir():
         return []

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
+import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -171,6 +173,9 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
              "training": {**asdict(cfg), "start": str(start.path), "device": str(device),
                           "start_training": start.meta.get("training", {})}}
     out.mkdir(parents=True, exist_ok=True)
+    from engine.train.launch import record_process  # noqa: PLC0415 (launch imports this module)
+
+    record_process(out, os.getpid(), cfg.kind, sys.argv)
     log = out / "history.jsonl"
     log.write_text("".join(json.dumps(h) + "\n" for h in history))
 

@@ -63,10 +63,16 @@ def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | 
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    (out / PROCESS_FILE).write_text(json.dumps({"pid": proc.pid, "kind": kind,
-                                                "ticks": _start_ticks(proc.pid),
-                                                "started": time.time(), "command": cmd}))
+    record_process(out, proc.pid, kind, cmd)
     return proc.pid
+
+
+def record_process(out: Path, pid: int, kind: str, command: list[str]) -> None:
+    """Write the run's process file (the run itself calls this too, so a run started from
+    a terminal is watched and stopped like one started by `launch`)."""
+    (Path(out) / PROCESS_FILE).write_text(json.dumps(
+        {"pid": pid, "kind": kind, "ticks": _start_ticks(pid), "started": time.time(),
+         "command": command}))
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -131,18 +137,26 @@ def stop(out: Path | str, timeout: float = 10.0) -> bool:
     if state["status"] != "running":
         return False
     pid = int(state["pid"])
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+    _signal(pid, signal.SIGTERM)
     deadline = time.time() + timeout
     ticks = _read_json(out / PROCESS_FILE).get("ticks")
     while time.time() < deadline and _alive(pid, ticks):
         time.sleep(0.1)
     if _alive(pid, ticks):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        _signal(pid, signal.SIGKILL)
     with open(out / LOG_FILE, "a") as log:
         log.write("stopped by request\n")
     return True
+
+
+def _signal(pid: int, sig: int) -> None:
+    """Signal a run: its whole process group when it leads one (started by `launch`),
+    else the process alone (started from a terminal)."""
+    with contextlib.suppress(ProcessLookupError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
 
 
 def _read_json(path: Path) -> dict:
