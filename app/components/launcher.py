@@ -128,13 +128,14 @@ def _curves(kind: str, history: list[dict], key: str) -> None:
     st.plotly_chart(fig, key=key)
 
 
-def run_panel(folder: Path) -> str:
-    """One run: status, curves, log and its stop / resume button; returns the status."""
+def run_panel(folder: Path, newest: bool = False) -> str:
+    """One run: status, curves, log and its stop / resume button; returns the status.
+    Open when it is running or the newest run."""
     state = runs.run_state(folder)
     status, kind = state["status"], state["kind"] or "run"
     steps = state["steps"] or "?"
     title = f"{folder.name} · {kind} · {status}, step {state['step']} of {steps}"
-    with st.expander(title, icon=STATUS_ICONS.get(status), expanded=status == "running",
+    with st.expander(title, icon=STATUS_ICONS.get(status), expanded=newest or status == "running",
                      key=f"launch::panel::{folder}"):
         if state["history"]:
             _curves(kind, state["history"], key=f"launch::curves::{folder}")

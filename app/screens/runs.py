@@ -85,7 +85,7 @@ def _live_runs() -> None:
             st.info("No distillation or RL run yet. Start one above, or from a terminal: "
                     "`python -m engine distill --reward qed_high --out runs/NAME`.")
             return
-        statuses = [launcher.run_panel(folder) for folder in folders]
+        statuses = [launcher.run_panel(f, newest=i == 0) for i, f in enumerate(folders)]
         if running and "running" not in statuses:
             st.rerun()  # the last run ended: redraw the page once, without the timer
 
