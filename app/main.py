@@ -22,12 +22,8 @@ page = st.navigation([
 
 
 def _checkpoint_label(folder: str) -> str:
-    path = Path(folder)
-    try:
-        shown = path.resolve().relative_to(resources.REPO)
-    except ValueError:
-        shown = path
-    training = resources.read_config(path).get("training", {})
+    shown = resources.display_path(folder)
+    training = resources.read_config(Path(folder)).get("training", {})
     if training and not training.get("finished", True):
         return f"{shown} (training, step {training.get('steps_done', '?')})"
     return str(shown)

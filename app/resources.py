@@ -30,6 +30,12 @@ def default_checkpoint() -> Path:
     return Path(os.environ.get(ENV_CHECKPOINT) or DEFAULT_CHECKPOINT)
 
 
+def display_path(folder) -> str:
+    """A folder as shown on screen: relative to the repository when inside it."""
+    path = Path(folder).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def runs_dir() -> Path:
     """Where runs live: `$RCFG_RUNS_DIR` when set, else runs/ in the repository."""
     return Path(os.environ.get(ENV_RUNS) or REPO / "runs")

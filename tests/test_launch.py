@@ -6,7 +6,7 @@ import pytest
 from engine.chem.rewards import load_reward
 from engine.model.checkpoint import load_checkpoint
 from engine.train.finetune import FinetuneError
-from engine.train.launch import launch, run_state, stop
+from engine.train.launch import launch, resume, run_state, stop
 
 REWARD = load_reward("tiny_fragment")
 SMALL = dict(batch_size=8, eval_n=4, eval_every=2, save_every=1, device="cpu", threads=1)
@@ -58,3 +58,28 @@ def test_unknown_kind_or_option():
         launch("ppo", REWARD, "x")
     with pytest.raises(FinetuneError, match="unknown run options"):
         launch("rl", REWARD, "x", epochs=3)
+
+
+
+def test_resume_relaunches_with_the_runs_own_settings(tiny_checkpoint, tmp_path):
+    out = tmp_path / "rl"
+    launch("rl", REWARD, out, tiny_checkpoint, steps=10_000, **{**SMALL, "lr": 3e-4})
+    _wait(out, lambda s: s["step"] >= 2)
+    stop(out)
+    resume(out)
+    _wait(out, lambda s: s["status"] == "running")
+    command = [line for line in run_state(out)["log_tail"] if line.startswith("$ ")][-1]
+    assert "--resume" in command and "--lr 0.0003" in command
+    assert f"--checkpoint {tiny_checkpoint}" in command
+    stop(out)
+
+
+def test_resume_refuses_what_it_cannot_continue(tmp_path):
+    out = tmp_path / "broken"
+    (tmp_path / "not_a_checkpoint").mkdir()
+    launch("rl", REWARD, out, tmp_path / "not_a_checkpoint", steps=2, **SMALL)
+    _wait(out, lambda s: s["status"] == "failed")
+    with pytest.raises(FinetuneError, match="ended before its first save"):
+        resume(out)
+    with pytest.raises(FinetuneError, match="no reward.toml"):
+        resume(tmp_path / "not_a_checkpoint")

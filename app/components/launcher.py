@@ -45,7 +45,7 @@ def launch_form() -> None:
         label = left.selectbox("Reward", list(rewards), key="launch::reward")
         starts = [str(p) for p in resources.checkpoint_choices()]
         start = mid.selectbox(
-            "Start from", starts, key="launch::start", format_func=_short,
+            "Start from", starts, key="launch::start", format_func=resources.display_path,
             help="Distillation: the teacher and the student's starting point. RL: the "
                  "starting policy and the KL reference (pick a distilled run to compare).")
         reward = rewards[label]
@@ -85,12 +85,6 @@ def launch_form() -> None:
                "running if this page is closed.")
 
 
-def _short(folder: str) -> str:
-    path = Path(folder)
-    return str(path.relative_to(resources.REPO)) if path.is_relative_to(resources.REPO) \
-        else str(path)
-
-
 def launched_folders() -> list[Path]:
     """Distillation / RL run folders under runs/, from here or a terminal (newest first)."""
     root = resources.runs_dir()
@@ -101,7 +95,7 @@ def launched_folders() -> list[Path]:
 
 
 def any_running() -> bool:
-    return any(runs.run_state(f)["status"] == "running" for f in launched_folders())
+    return any(runs.is_running(f) for f in launched_folders())
 
 
 def _curves(kind: str, history: list[dict], key: str) -> None:
@@ -150,25 +144,16 @@ def run_panel(folder: Path, newest: bool = False) -> str:
             if st.button("Stop", key=f"launch::stop::{folder}", icon=":material/stop:"):
                 runs.stop(folder)
                 st.rerun()
-        elif status in ("stopped", "failed") and (folder / "reward.toml").is_file():
+        elif status in ("stopped", "failed") and (folder / runs.REWARD_FILE).is_file():
             if st.button("Resume", key=f"launch::resume::{folder}",
                          icon=":material/play_arrow:"):
-                _resume(folder)
+                try:
+                    runs.resume(folder)
+                except USER_ERRORS as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()
         with st.popover("Log", icon=":material/description:"):
             st.code("\n".join(state["log_tail"]) or "(empty)", language=None)
     return status
 
-
-def _resume(folder: Path) -> None:
-    from engine.chem.rewards import Reward  # noqa: PLC0415
-
-    training = resources.read_config(folder).get("training", {})
-    try:
-        reward = Reward.from_file(folder / runs.REWARD_FILE)
-        options = {k: training[k] for k in runs.OPTIONS if k in training and k != "threads"}
-        runs.launch(training.get("kind") or runs.run_state(folder)["kind"], reward, folder,
-                    training.get("start") or None, resume=True, **options)
-    except USER_ERRORS as exc:
-        st.error(str(exc))
-        return
-    st.rerun()

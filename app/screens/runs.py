@@ -16,11 +16,6 @@ NOT_QUALITY = ("format_version", "model", "vocabulary", "properties", "normaliza
                "training", "data")
 
 
-def _name(folder: Path) -> str:
-    return str(folder.relative_to(resources.REPO) if folder.is_relative_to(resources.REPO)
-               else folder)
-
-
 def _status(training: dict) -> str:
     if not training:
         return "no training record"
@@ -54,7 +49,7 @@ def _loss_curves(folder: Path) -> None:
 def _folder(folder: Path, expanded: bool) -> None:
     meta = resources.read_config(folder)
     training, data = meta.get("training", {}), meta.get("data", {})
-    with st.expander(f"{_name(folder)} · {_status(training)}", expanded=expanded,
+    with st.expander(f"{resources.display_path(folder)} · {_status(training)}", expanded=expanded,
                      key=f"runs::{folder}"):
         left, right = st.columns([2, 3])
         with left:

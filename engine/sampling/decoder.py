@@ -76,7 +76,6 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
     row_alive = torch.ones(M, dtype=torch.bool, device=device)  # among the active ones
     out = torch.zeros((M, max_len), dtype=torch.long, device=device)
     lengths = torch.zeros(M, dtype=torch.long, device=device)
-    steps = torch.zeros(M, dtype=torch.long, device=device)
     dists = torch.zeros((M, max_len, logits.shape[-1]), device=device) if record else None
     for t in range(max_len):
         m = alive.shape[0]
@@ -85,9 +84,8 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
         tokens = guidance.sample_tokens(guided, temperature, top_p, generator)  # (m,)
         tokens = torch.where(row_alive, tokens, torch.full_like(tokens, eos_id))
         if record:
-            ids = alive[row_alive]
-            dists[ids, t] = torch.log_softmax(guided[row_alive] / temperature, dim=-1)
-            steps[ids] += 1
+            dists[alive[row_alive], t] = torch.log_softmax(guided[row_alive] / temperature,
+                                                           dim=-1)
         if "c" in state:  # Q-tilt: running log likelihood ratio of each branch
             picked = logp.gather(2, tokens[:, None, None].expand(m, R, 1)).squeeze(2)  # (m, R)
             state["c"] = state["c"] + (picked[:, 1:] - picked[:, :1])
@@ -116,7 +114,8 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
     sequences = [out[i, :lengths[i]].tolist() for i in range(M)]
     if not record:
         return sequences
-    return sequences, [dists[i, :int(steps[i])] for i in range(M)]
+    # a molecule drew one distribution per token plus one for <eos>, unless it hit max_len
+    return sequences, [dists[i, :min(int(lengths[i]) + 1, max_len)] for i in range(M)]
 
 
 def _subset_plan(plan: DecodePlan, keep: torch.Tensor) -> DecodePlan:
@@ -140,13 +139,18 @@ def pad_sequences(sequences: list[list[int]], bos_id: int, eos_id: int, device
     return ids.to(device)
 
 
-def token_logprobs(model, ids: torch.Tensor) -> torch.Tensor:
-    """(B, W) padded ids -> (B, W - 1) log pi(token | prefix, null), 0 at padding.
+def null_logits(model, ids: torch.Tensor) -> torch.Tensor:
+    """(B, W) padded ids -> (B, W - 1, V) next-token logits under the null condition.
 
-    Differentiable: callers choose `no_grad` (scoring) or not (RL)."""
+    Differentiable: callers choose `no_grad` (scoring) or not (training)."""
     zeros = torch.zeros((ids.shape[0], model.cfg.n_props), device=ids.device)
-    logits, _ = model(ids[:, :-1], zeros, zeros.bool())                      # (B, T, V)
-    logp = torch.log_softmax(logits.float(), dim=-1)
+    logits, _ = model(ids[:, :-1], zeros, zeros.bool())
+    return logits
+
+
+def token_logprobs(model, ids: torch.Tensor) -> torch.Tensor:
+    """(B, W) padded ids -> (B, W - 1) log pi(token | prefix, null), 0 at padding."""
+    logp = torch.log_softmax(null_logits(model, ids).float(), dim=-1)      # (B, T, V)
     target = ids[:, 1:]
     return logp.gather(2, target[:, :, None]).squeeze(2) * (target != 0)     # (B, T)
 

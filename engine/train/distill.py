@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.sampling.decoder import decode, pad_sequences
+from engine.sampling.decoder import decode, null_logits, pad_sequences
 from engine.sampling.sampler import SampleSettings, build_plan
 
 
@@ -51,11 +51,9 @@ def distill_step(run) -> dict:
     tok = run.start.tokenizer
     seqs, teacher, mask = teacher_batch(run, run.cfg.batch_size)
     ids = pad_sequences(seqs, tok.bos_id, tok.eos_id, run.device)
-    zeros = torch.zeros((ids.shape[0], run.policy.cfg.n_props), device=run.device)
-    logits, _ = run.policy(ids[:, :-1], zeros, zeros.bool())                   # (B, T, V)
-    loss = distill_loss(teacher, logits, mask)
+    loss = distill_loss(teacher, null_logits(run.policy, ids), mask)
     loss.backward()
     scored = run.score(seqs)
     return {"loss": loss.item(), "kl_per_molecule": loss.item(),
-            "teacher_reward": float(scored["reward"].fillna(0).mean()),
+            "teacher_reward": float(scored["reward"].mean()),
             "teacher_validity": float(scored["valid"].mean())}

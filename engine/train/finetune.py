@@ -12,7 +12,7 @@ import json
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -88,10 +88,9 @@ class Run:
     r_bank: np.ndarray
     rng: np.random.Generator
     gen: torch.Generator
-    extra: dict = field(default_factory=dict)
 
     def score(self, sequences: list[list[int]]):
-        """Properties and reward of decoded token sequences (invalid: reward NaN)."""
+        """Properties and reward of decoded token sequences (invalid: reward 0)."""
         return score_molecules([self.start.tokenizer.decode(s) for s in sequences],
                                self.reward)
 
@@ -201,21 +200,25 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
         from tqdm import tqdm  # noqa: PLC0415
 
         bar = tqdm(total=cfg.steps, initial=step, desc=cfg.kind, unit="step")
-    while step < cfg.steps:
-        optimizer.zero_grad(set_to_none=True)
-        rec = step_fn(run)
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            rec.update(run.evaluate(cfg.seed + step))
-        record({"step": step, **rec})
+    try:
+        while step < cfg.steps:
+            optimizer.zero_grad(set_to_none=True)
+            rec = step_fn(run)
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                rec.update(run.evaluate(cfg.seed + step))
+            record({"step": step, **rec})
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{rec['loss']:.3f}")
+            if step % cfg.save_every == 0 and step < cfg.steps:
+                save(final=False)
+        save(final=True)
+    finally:
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{rec['loss']:.3f}")
-        if step % cfg.save_every == 0 and step < cfg.steps:
-            save(final=False)
-    if bar is not None:
-        bar.close()
-    save(final=True)
+            bar.close()
+        # this process may live on (a notebook, a test): the run is no longer in it
+        record_process(out, None, cfg.kind, sys.argv)
     return history

@@ -14,16 +14,18 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from engine.chem.rewards import Reward
 from engine.model.checkpoint import CONFIG_FILE
-from engine.train.finetune import KINDS, FinetuneError, read_history
+from engine.train.finetune import KINDS, FinetuneConfig, FinetuneError, read_history
 
 REPO = Path(__file__).resolve().parents[2]
 PROCESS_FILE, LOG_FILE, REWARD_FILE = "process.json", "run.log", "reward.toml"
-OPTIONS = ("steps", "batch_size", "lr", "gamma", "ys", "beta", "temperature", "top_p",
-           "eval_every", "eval_n", "save_every", "seed", "device", "threads")
+# the run settings a launch passes on: FinetuneConfig's, less what `launch` takes itself
+OPTIONS = (*(f.name for f in fields(FinetuneConfig)
+             if f.name not in ("kind", "reward", "out", "checkpoint")), "threads")
 
 
 def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | None = None,
@@ -67,12 +69,30 @@ def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | 
     return proc.pid
 
 
-def record_process(out: Path, pid: int, kind: str, command: list[str]) -> None:
+def resume(out: Path | str) -> int:
+    """Start a stopped or failed run again from its last save, with its own reward file and
+    settings; returns the process id. Raises FinetuneError when `out` holds no launched run
+    or one that ended before its first save."""
+    out = Path(out).resolve()
+    if not (out / REWARD_FILE).is_file():
+        raise FinetuneError(f"{out} has no {REWARD_FILE}: only runs started by launch can be "
+                            "resumed here; from a terminal, repeat the command with --resume")
+    training = _read_json(out / CONFIG_FILE).get("training", {})
+    if not training.get("kind"):
+        raise FinetuneError(f"{out} ended before its first save, so there is nothing to "
+                            "resume; start a new run (see its log for why it ended)")
+    options = {k: training[k] for k in OPTIONS if k in training}
+    return launch(training["kind"], Reward.from_file(out / REWARD_FILE), out,
+                  training.get("start"), resume=True, **options)
+
+
+def record_process(out: Path, pid: int | None, kind: str, command: list[str]) -> None:
     """Write the run's process file (the run itself calls this too, so a run started from
-    a terminal is watched and stopped like one started by `launch`)."""
+    a terminal is watched and stopped like one started by `launch`); `pid` None when the
+    run has ended in a process that lives on (a notebook, a test)."""
     (Path(out) / PROCESS_FILE).write_text(json.dumps(
-        {"pid": pid, "kind": kind, "ticks": _start_ticks(pid), "started": time.time(),
-         "command": command}))
+        {"pid": pid, "kind": kind, "ticks": None if pid is None else _start_ticks(pid),
+         "started": time.time(), "command": command}))
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -102,6 +122,12 @@ def _alive(pid: int, ticks: str | None = None) -> bool:
     return ticks is None or _start_ticks(pid) in (ticks, None)
 
 
+def is_running(out: Path | str) -> bool:
+    """Whether the run in `out` has a live process (reads only its process file)."""
+    proc = _read_json(Path(out).resolve() / PROCESS_FILE)
+    return bool(proc.get("pid")) and _alive(int(proc["pid"]), proc.get("ticks"))
+
+
 def run_state(out: Path | str) -> dict:
     """What a run folder shows: `status` (empty, running, finished, stopped or failed),
     `kind`, `pid`, `step` (last recorded), `steps` (planned), `history` and `log_tail`."""
@@ -114,7 +140,7 @@ def run_state(out: Path | str) -> dict:
     starts = [i for i, line in enumerate(lines) if line.startswith("$ ")]
     latest = lines[starts[-1] + 1:] if starts else lines     # the last launch's output
     pid = proc.get("pid")
-    if pid and _alive(int(pid), proc.get("ticks")):
+    if is_running(out):
         status = "running"
     elif training.get("finished"):
         status = "finished"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from engine.sampling.decoder import DecodePlan, decode, pad_sequences, token_logprobs
+from engine.sampling.decoder import decode, pad_sequences, token_logprobs
+from engine.sampling.sampler import SampleSettings, build_plan
 
 
 def group_advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -32,15 +33,12 @@ def rl_step(run) -> dict:
     """One step: G molecules from the policy, rewards, the loss (gradients left in
     `run.policy`)."""
     cfg, tok, device = run.cfg, run.start.tokenizer, run.device
-    P = run.policy.cfg.n_props
-    n = cfg.batch_size
-    plan = DecodePlan("base", torch.zeros((n, 1, P), device=device),
-                      torch.zeros((n, 1, P), dtype=torch.bool, device=device))
+    plan = build_plan(run.start, SampleSettings(method="base"), cfg.batch_size, run.rng,
+                      device, None, None)
     seqs = decode(run.policy, plan, tok.bos_id, tok.eos_id, run.policy.cfg.block_size - 2,
                   cfg.temperature, cfg.top_p, run.gen)
     scored = run.score(seqs)
-    rewards = torch.tensor(scored["reward"].fillna(0).to_numpy(), dtype=torch.float32,
-                           device=device)
+    rewards = torch.tensor(scored["reward"].to_numpy(), dtype=torch.float32, device=device)
     ids = pad_sequences(seqs, tok.bos_id, tok.eos_id, device)
     mask = (ids[:, 1:] != 0).float()
     logp = token_logprobs(run.policy, ids)
