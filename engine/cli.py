@@ -163,7 +163,8 @@ def _cmd_finetune(args) -> int:
     cfg = FinetuneConfig(kind=args.verb, reward=load_reward(args.reward).to_dict(),
                          out=str(args.out), checkpoint=str(args.checkpoint or ""),
                          steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                         gamma=args.gamma, ys=args.ys, beta=args.beta,
+                         gamma=args.gamma, ys=args.ys, teacher_keep=args.teacher_keep,
+                         beta=args.beta,
                          temperature=args.temperature, top_p=args.top_p,
                          eval_every=args.eval_every, eval_n=args.eval_n,
                          save_every=args.save_every, seed=args.seed, device=args.device)
@@ -190,6 +191,9 @@ def _finetune_parser(verbs, kind: str, help_text: str, steps: int, lr: float):
     ft.add_argument("--lr", type=float, default=lr)
     ft.add_argument("--gamma", type=float, default=2.0, help="teacher guidance scale (distill)")
     ft.add_argument("--ys", type=int, default=16, help="teacher |Y_S| (distill)")
+    ft.add_argument("--teacher-keep", choices=("all", "valid"), default="all",
+                    help="teacher molecules in the distillation loss: all (as RCFG.md) or "
+                         "only those RDKit parses (distill)")
     ft.add_argument("--beta", type=float, default=0.05, help="KL weight (rl)")
     ft.add_argument("--temperature", type=float, default=1.0)
     ft.add_argument("--top-p", type=float, default=1.0)

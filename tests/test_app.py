@@ -2,6 +2,7 @@
 and its charts, a reward change re-scores without sampling, a bad reward is refused with
 the engine's message while the previous one stays, and one selection is shared by grid,
 table and export. Uses the tiny checkpoint from conftest through $RCFG_CHECKPOINT."""
+import json
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -270,3 +271,21 @@ def test_runs_page_starts_and_watches_a_real_run(app, tmp_path, monkeypatch):
     assert app.get("plotly_chart")
     _start_button(app).click().run()            # the same name again: refused
     assert "already holds a run" in app.error[0].value
+
+
+def test_runs_page_passes_the_teacher_filter_to_a_distillation(app, tmp_path, monkeypatch):
+    from engine.train.launch import PROCESS_FILE, stop  # noqa: PLC0415
+
+    monkeypatch.setenv("RCFG_RUNS_DIR", str(tmp_path))
+    app.switch_page("screens/runs.py").run()
+    app.radio(key="launch::kind").set_value("distill").run()
+    app.text_input(key="launch::name::distill").set_value("student")
+    app.checkbox(key="launch::valid_only").check()
+    _start_button(app).click().run()
+    assert not app.exception, app.exception
+    assert "Started distill run `student`" in app.success[0].value
+    try:
+        command = json.loads((tmp_path / "student" / PROCESS_FILE).read_text())["command"]
+        assert command[command.index("--teacher-keep") + 1] == "valid"
+    finally:
+        stop(tmp_path / "student")

@@ -9,9 +9,9 @@ import torch
 from engine.chem.rewards import Reward, Term
 from engine.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from engine.sampling.decoder import DecodePlan, decode, pad_sequences
-from engine.train.distill import distill_loss, teacher_batch
+from engine.train.distill import distill_loss, distill_step, teacher_batch
 from engine.sampling.sampler import bank_rewards
-from engine.train.finetune import FinetuneConfig, Run, finetune
+from engine.train.finetune import FinetuneConfig, FinetuneError, Run, finetune
 
 REWARD = Reward(name="small polar", terms=(Term("mw", "minimize", 250.0, 400.0),
                                            Term("tpsa", "range", 60.0, 90.0, ramp=30.0)))
@@ -106,3 +106,46 @@ def test_student_moves_towards_the_teacher(tmp_path):
     # the null-condition path trains every weight except the property encoder
     assert untouched == {n for n, _ in start.model.named_parameters()
                          if n.startswith("cond_mlp")}
+
+
+def _run(cfg, ckpt, seed):
+    policy = load_checkpoint(cfg.checkpoint).model
+    return Run(cfg, ckpt, ckpt.model, policy, torch.device("cpu"), REWARD,
+               bank_rewards(ckpt, REWARD), np.random.default_rng(seed),
+               torch.Generator().manual_seed(seed))
+
+
+def test_valid_only_teacher_leaves_invalid_molecules_out(tmp_path):
+    """Two runs with the same seeds draw the same teacher batch: the step's loss is the KL
+    over the RDKit-valid molecules only. On the shipped model (the tiny test model writes
+    no valid molecule); RCFG there writes some invalid ones in 48."""
+    ckpt = load_checkpoint(DEFAULT_CHECKPOINT)
+    cfg = _cfg(DEFAULT_CHECKPOINT, tmp_path / "v", teacher_keep="valid", batch_size=48)
+    seqs, teacher, mask = teacher_batch(_run(cfg, ckpt, 5), 48)
+    valid = _run(cfg, ckpt, 5).score(seqs)["valid"].to_numpy(dtype=bool)
+    assert 0 < valid.sum() < 48
+    rec = distill_step(_run(cfg, ckpt, 5))
+    assert rec["teacher_kept"] == valid.sum()
+    assert rec["teacher_validity"] == pytest.approx(valid.mean())
+    kept = [s for s, v in zip(seqs, valid) if v]
+    width = max(len(s) for s in kept) + 1
+    logits = _null(ckpt, kept)
+    rows = torch.as_tensor(np.flatnonzero(valid))
+    expected = distill_loss(teacher[rows, :width], logits, mask[rows, :width])
+    assert rec["loss"] == pytest.approx(float(expected), rel=1e-4)
+    everything = distill_loss(teacher, _null(ckpt, seqs), mask)
+    assert float(everything) != pytest.approx(float(expected), rel=1e-3)
+
+
+def _null(ckpt, seqs):
+    ids = pad_sequences(seqs, ckpt.tokenizer.bos_id, ckpt.tokenizer.eos_id, "cpu")
+    P = ckpt.model.cfg.n_props
+    with torch.no_grad():
+        logits, _ = ckpt.model(ids[:, :-1], torch.zeros(len(seqs), P),
+                               torch.zeros(len(seqs), P, dtype=torch.bool))
+    return logits
+
+
+def test_unknown_teacher_filter_is_refused(tiny_checkpoint, tmp_path):
+    with pytest.raises(FinetuneError, match="teacher_keep must be one of all, valid"):
+        _cfg(tiny_checkpoint, tmp_path / "x", teacher_keep="reward")

@@ -61,7 +61,11 @@ def launch_form() -> None:
         if kind == "distill":
             gamma = d.number_input("Teacher γ", 0.0, 20.0, 2.0, 0.5, key="launch::gamma")
             ys = st.slider("Teacher |Y_S|", 2, 64, 16, key="launch::ys")
-            extra = {"gamma": gamma, "ys": ys}
+            valid_only = st.checkbox(
+                "Learn only from valid teacher molecules", key="launch::valid_only",
+                help="Leave the teacher molecules RDKit rejects out of the loss, so the "
+                     "student does not learn the teacher's invalid SMILES.")
+            extra = {"gamma": gamma, "ys": ys, "teacher_keep": "valid" if valid_only else "all"}
         else:
             beta = d.number_input("KL weight β", 0.0, 10.0, 0.05, 0.01, format="%.3f",
                                   key="launch::beta")

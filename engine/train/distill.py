@@ -2,10 +2,12 @@
 
 Teacher: the frozen model sampling with RCFG for a reward. Student: a copy of the model
 used with the null condition. Loss: full-vocabulary KL(p_teacher || p_student) summed over
-the generated positions, mean over molecules (RCFG.md, "Distillation").
+the generated positions, mean over molecules (RCFG.md, "Distillation"). With
+`teacher_keep="valid"` the teacher molecules RDKit rejects are left out of the loss.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from engine.sampling.decoder import decode, null_logits, pad_sequences
@@ -50,10 +52,19 @@ def distill_step(run) -> dict:
     """One step: a teacher batch, the KL loss on the student (gradients left in `run.policy`)."""
     tok = run.start.tokenizer
     seqs, teacher, mask = teacher_batch(run, run.cfg.batch_size)
+    scored = run.score(seqs)
+    rec = {"teacher_reward": float(scored["reward"].mean()),
+           "teacher_validity": float(scored["valid"].mean())}
+    if run.cfg.teacher_keep == "valid":
+        keep = scored["valid"].to_numpy(dtype=bool)
+        rec["teacher_kept"] = int(keep.sum())
+        if not keep.any():                    # nothing to learn from: no update this step
+            return {"loss": 0.0, "kl_per_molecule": 0.0, **rec}
+        seqs = [s for s, k in zip(seqs, keep) if k]
+        rows = torch.as_tensor(np.flatnonzero(keep), device=run.device)
+        width = max(len(s) for s in seqs) + 1
+        teacher, mask = teacher[rows, :width], mask[rows, :width]
     ids = pad_sequences(seqs, tok.bos_id, tok.eos_id, run.device)
     loss = distill_loss(teacher, null_logits(run.policy, ids), mask)
     loss.backward()
-    scored = run.score(seqs)
-    return {"loss": loss.item(), "kl_per_molecule": loss.item(),
-            "teacher_reward": float(scored["reward"].mean()),
-            "teacher_validity": float(scored["valid"].mean())}
+    return {"loss": loss.item(), "kl_per_molecule": loss.item(), **rec}

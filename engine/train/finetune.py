@@ -24,6 +24,7 @@ from engine.sampling.sampler import SampleSettings, bank_rewards, sample, score_
 from engine.train.pretrain import load_train_state, pick_device, save_train_state
 
 KINDS = ("distill", "rl")
+TEACHER_KEEP = ("all", "valid")   # teacher molecules that enter the distillation loss
 
 
 class FinetuneError(ValueError):
@@ -41,6 +42,7 @@ class FinetuneConfig:
     lr: float = 1e-4
     gamma: float = 2.0            # teacher's RCFG scale (distill)
     ys: int = 16                  # teacher's |Y_S| (distill)
+    teacher_keep: str = "all"     # "valid": drop teacher molecules RDKit rejects (distill)
     beta: float = 0.05            # KL weight to the starting policy (rl)
     temperature: float = 1.0
     top_p: float = 1.0
@@ -71,6 +73,9 @@ class FinetuneConfig:
             raise FinetuneError(f"gamma must be a finite number, got {self.gamma}")
         if not isinstance(self.ys, int) or not 2 <= self.ys <= 64:
             raise FinetuneError(f"|Y_S| (ys) must be an integer from 2 to 64, got {self.ys!r}")
+        if self.teacher_keep not in TEACHER_KEEP:
+            raise FinetuneError(f"teacher_keep must be one of {', '.join(TEACHER_KEEP)}, "
+                                f"got {self.teacher_keep!r}")
         Reward.from_dict(self.reward)  # RewardError names the problem
 
 
