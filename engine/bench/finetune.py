@@ -74,10 +74,11 @@ def _evaluate(folder: Path, reward, n: int, device: str) -> dict:
 
 def run_reward(reward, key: str, seed: int, args, start_eval: dict) -> dict:
     row = {"start": start_eval}
+    folder = {v: args.runs / f"{key}-s{seed}-{v}" for v in VARIANTS}
     for variant in VARIANTS:
-        out = args.runs / f"{key}-s{seed}-{variant}"
-        start = (str(args.runs / f"{key}-s{seed}-distill-valid")
-                 if variant == "rl-student" else str(args.checkpoint or ""))
+        out = folder[variant]
+        start = (str(folder["distill-valid"]) if variant == "rl-student"
+                 else str(args.checkpoint or ""))
         wall = _run(_config(variant, reward, out, start, args, seed))
         row[variant] = {**_evaluate(out, reward, args.eval_n, args.device), "wall_s": wall,
                         "curve": [(h["step"], h["eval_reward"]) for h in read_history(out)

@@ -124,7 +124,11 @@ def _alive(pid: int, ticks: str | None = None) -> bool:
 
 def is_running(out: Path | str) -> bool:
     """Whether the run in `out` has a live process (reads only its process file)."""
-    proc = _read_json(Path(out).resolve() / PROCESS_FILE)
+    return _lives(_read_json(Path(out).resolve() / PROCESS_FILE))
+
+
+def _lives(proc: dict) -> bool:
+    """Whether the process a process file records is still running."""
     return bool(proc.get("pid")) and _alive(int(proc["pid"]), proc.get("ticks"))
 
 
@@ -140,7 +144,7 @@ def run_state(out: Path | str) -> dict:
     starts = [i for i, line in enumerate(lines) if line.startswith("$ ")]
     latest = lines[starts[-1] + 1:] if starts else lines     # the last launch's output
     pid = proc.get("pid")
-    if is_running(out):
+    if _lives(proc):
         status = "running"
     elif training.get("finished"):
         status = "finished"
@@ -159,13 +163,12 @@ def stop(out: Path | str, timeout: float = 10.0) -> bool:
     """Ask a running run to end (SIGTERM to its process group, SIGKILL after `timeout`);
     True when it was running. Its last save stays; resume continues from there."""
     out = Path(out).resolve()
-    state = run_state(out)
-    if state["status"] != "running":
+    proc = _read_json(out / PROCESS_FILE)
+    if not _lives(proc):
         return False
-    pid = int(state["pid"])
+    pid, ticks = int(proc["pid"]), proc.get("ticks")
     _signal(pid, signal.SIGTERM)
     deadline = time.time() + timeout
-    ticks = _read_json(out / PROCESS_FILE).get("ticks")
     while time.time() < deadline and _alive(pid, ticks):
         time.sleep(0.1)
     if _alive(pid, ticks):
