@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +30,10 @@ def _decode_smiles(ckpt, plan: DecodePlan, seed: int, chunk: int, device,
     gen = torch.Generator(device=device).manual_seed(seed)
     tok, out = ckpt.tokenizer, []
     for start in range(0, plan.values.shape[0], chunk):
-        sub = DecodePlan(plan.method, plan.values[start:start + chunk],
-                         plan.mask[start:start + chunk])
+        sub = replace(plan, values=plan.values[start:start + chunk],
+                      mask=plan.mask[start:start + chunk], top_p=top_p)
         seqs = decode(ckpt.model, sub, tok.bos_id, tok.eos_id, ckpt.model.cfg.block_size - 2,
-                      1.0, top_p, gen)
+                      gen).sequences
         out += [tok.decode(s) for s in seqs]
     return out
 

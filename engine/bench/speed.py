@@ -53,7 +53,7 @@ def batched(ckpt, plan: DecodePlan, device, seed: int = 0) -> tuple[float, int, 
     _sync(device)
     t0 = time.perf_counter()
     seqs = decode(counter, plan, ckpt.tokenizer.bos_id, ckpt.tokenizer.eos_id,
-                  ckpt.model.cfg.block_size - 2, 1.0, 0.95, gen)
+                  ckpt.model.cfg.block_size - 2, gen).sequences
     _sync(device)
     return time.perf_counter() - t0, counter.rows, sum(len(s) + 1 for s in seqs)
 
@@ -73,13 +73,14 @@ def sequential_reference(ckpt, plan: DecodePlan, device, seed: int = 0) -> tuple
     caches = [model.new_cache(M, device) for _ in range(R)]
     logits = [model.prefill(plan.values[:, r], plan.mask[:, r], tok.bos_id, caches[r])
               for r in range(R)]
-    state = {"adv": guidance.advantages(plan.rewards)} if plan.method == "rcfg" else {}
+    state = ({"adv": guidance.advantages(plan.rewards, plan.advantage)}
+             if plan.method == "rcfg" else {})
     alive = torch.ones(M, dtype=torch.bool, device=device)
     rows = M * R
     for _ in range(model.cfg.block_size - 2):
         logp = torch.stack([torch.log_softmax(x.float(), -1) for x in logits], 1)  # (M, R, V)
         guided = guided_logprobs(plan, logp, state)
-        tokens = guidance.sample_tokens(guided, 1.0, 0.95, gen)
+        tokens = guidance.sample_tokens(guided, plan.temperature, plan.top_p, gen)
         tokens = torch.where(alive, tokens, torch.full_like(tokens, tok.eos_id))
         alive &= tokens != tok.eos_id
         if not bool(alive.any()):
@@ -100,6 +101,8 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", help="checkpoint folder (default: the shipped one)")
     parser.add_argument("--app-n", type=int, default=256,
                         help="molecules of the dashboard's default request (RCFG, K=8)")
+    parser.add_argument("--grammar-n", type=int, default=1024,
+                        help="molecules per grammar-mask timing (base and RCFG K=16)")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, device=device)
@@ -113,8 +116,9 @@ def main(argv=None) -> int:
     target = target_vector(ckpt, r_bank, None)
     for k in args.ks:
         # K = 1: the null row plus one conditional row, i.e. the CFG layout
+        # both without masks: this table compares batching, not the masks
         s = SampleSettings(method="cfg" if k == 1 else "rcfg", ys=max(k, 2), n=args.n,
-                           device=str(device))
+                           device=str(device), grammar=False, plausibility=0.0)
         plan = build_plan(ckpt, s, args.n, np.random.default_rng(0), device, r_bank, target)
         wall, row_tokens, _ = batched(ckpt, plan, device)
         ref_wall, _ = sequential_reference(ckpt, plan, device)
@@ -128,6 +132,19 @@ def main(argv=None) -> int:
         plan = build_plan(ckpt, s, n, np.random.default_rng(0), device, r_bank, None)
         wall, row_tokens, _ = batched(ckpt, plan, device)
         print(f"| {rows} | {k} | {n / wall:.1f} | {row_tokens / wall:,.0f} |", flush=True)
+    print("\n| method | grammar mask | molecules | s | molecules/s | overhead |\n"
+          "|---|---|---|---|---|---|")
+    for method, k in (("base", 2), ("rcfg", 16)):
+        n = args.grammar_n
+        walls = {}
+        for on in (False, True, False, True):  # interleaved, best of two
+            s = SampleSettings(method=method, ys=k, n=n, device=str(device), grammar=on)
+            plan = build_plan(ckpt, s, n, np.random.default_rng(0), device, r_bank, None)
+            wall = batched(ckpt, plan, device)[0]
+            walls[on] = min(walls.get(on, wall), wall)
+        for on in (False, True):
+            print(f"| {method} | {'on' if on else 'off'} | {n} | {walls[on]:.2f} | "
+                  f"{n / walls[on]:.1f} | {walls[on] / walls[False] - 1:+.1%} |", flush=True)
     t0 = time.perf_counter()
     result = sample(ckpt, reward, SampleSettings(method="rcfg", ys=8, n=args.app_n,
                                                  device=str(device)))

@@ -8,23 +8,25 @@ Finished molecules are dropped from the batch; decoding stops when all have ende
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from engine.sampling import guidance
-
-ROW_METHODS = {"base": "null", "conditional": "target", "cfg": "null+target",
-               "rcfg": "null+ys", "qtilt": "null+ys"}
+from engine.sampling.grammar import SmilesGrammar
+from engine.sampling.methods import method as get_method
 
 
 @dataclass
 class DecodePlan:
-    """What one chunk of molecules decodes with.
+    """Everything one chunk of molecules decodes with.
 
     values (M, R, P) normalized condition vectors and mask (M, R, P); for `rcfg`/`qtilt`
-    rewards (M, K) of the Y_S vectors (rows 1..K).
+    rewards (M, K) of the Y_S vectors (rows 1..K). `method` is a key of
+    `engine.sampling.methods.METHODS` whose rule is applied (best-of-N decodes as `base`).
+    `grammar` masks the tokens that would make a SMILES unparsable (None: no mask);
+    `plausibility` is alpha of the plausibility constraint on guided methods (0: off).
     """
 
     method: str
@@ -32,34 +34,55 @@ class DecodePlan:
     mask: torch.Tensor
     rewards: torch.Tensor | None = None
     gamma: float = 0.0
+    temperature: float = 1.0
+    top_p: float = 1.0
+    advantage: str = "z"
+    plausibility: float = 0.0
+    q_weights: str = "posterior"
+    grammar: SmilesGrammar | None = None
+
+
+@dataclass
+class Decoded:
+    """Token sequences (without <bos>/<eos>), one per molecule; with `record`, also the
+    sampling distribution of every step, log softmax(masked guided / T) before top-p, as
+    one (steps, V) tensor per molecule (steps = length + 1 when it ended with <eos>)."""
+
+    sequences: list[list[int]]
+    dists: list[torch.Tensor] | None = None
 
 
 def guided_logprobs(plan: DecodePlan, logp: torch.Tensor, state: dict) -> torch.Tensor:
     """(M, R, V) fp32 log-probs -> (M, V) guided log-weights."""
-    method = plan.method
-    if method in ("base", "conditional"):
+    rule = get_method(plan.method).rule
+    if rule == "none":
         return logp[:, 0]
-    if method == "cfg":
+    if rule == "cfg":
         return guidance.cfg(logp[:, 0], logp[:, 1], plan.gamma)
-    if method == "rcfg":
+    if rule == "rcfg":
         return guidance.rcfg(logp[:, 0], logp[:, 1:], state["adv"], plan.gamma)
-    if method == "qtilt":
-        return guidance.qtilt(logp[:, 1:], state["c"], plan.rewards, plan.gamma)
-    raise ValueError(f"unknown decoding method {method!r}; allowed: {', '.join(ROW_METHODS)}")
+    return guidance.qtilt(logp[:, 1:], state["c"], plan.rewards, plan.gamma)
+
+
+def allowed_tokens(plan: DecodePlan, logp: torch.Tensor, state: dict) -> torch.Tensor | None:
+    """(M, V) bool of the tokens each molecule may sample next (None: all): the grammar
+    mask, then, for guided methods, the plausibility constraint on the base row."""
+    allowed = plan.grammar.allowed(state) if plan.grammar is not None else None
+    if get_method(plan.method).guided and plan.plausibility > 0:
+        allowed = guidance.plausible(logp[:, 0], plan.plausibility, allowed)
+    return allowed
 
 
 @torch.no_grad()
 def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
-           temperature: float, top_p: float, generator: torch.Generator,
-           on_finished=None, compact_fraction: float = 0.125, record: bool = False):
-    """Sample one token sequence per molecule (without <bos>/<eos>); M = plan.values.shape[0].
+           generator: torch.Generator, on_finished=None, compact_fraction: float = 0.125,
+           record: bool = False) -> Decoded:
+    """Sample one token sequence per molecule; M = plan.values.shape[0].
 
     A sequence that reaches `max_len` tokens without <eos> is returned as it stands (it
     usually decodes to an invalid SMILES). `on_finished(n)` is called with the number of
-    molecules that ended at each step. With `record`, also returns the sampling
-    distribution of every step, log softmax(guided / temperature) before top-p, as one
-    (steps, V) tensor per molecule (steps = length + 1 when it ended with <eos>): the
-    teacher signal for distillation.
+    molecules that ended at each step. With `record`, the result also holds the teacher
+    signal for distillation (see `Decoded`).
     """
     device = plan.values.device
     M, R, P = plan.values.shape
@@ -67,11 +90,13 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
     logits = model.prefill(plan.values.reshape(M * R, P), plan.mask.reshape(M * R, P),
                            bos_id, cache)                                   # (M*R, V)
     state: dict[str, torch.Tensor] = {}
-    rewards = plan.rewards
     if plan.method == "rcfg":
-        state["adv"] = guidance.advantages(rewards)
+        state["adv"] = guidance.advantages(plan.rewards, plan.advantage)
     if plan.method == "qtilt":
-        state["c"] = torch.zeros_like(rewards)
+        state["c"] = torch.zeros_like(plan.rewards)
+    if plan.grammar is not None:
+        state.update(plan.grammar.init(M, device))
+    track_posterior = plan.method == "qtilt" and plan.q_weights == "posterior"
     alive = torch.arange(M, device=device)           # molecule ids of the active rows
     row_alive = torch.ones(M, dtype=torch.bool, device=device)  # among the active ones
     out = torch.zeros((M, max_len), dtype=torch.long, device=device)
@@ -80,15 +105,20 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
     for t in range(max_len):
         m = alive.shape[0]
         logp = torch.log_softmax(logits.float(), dim=-1).view(m, R, -1)  # (m, R, V)
-        guided = guided_logprobs(plan, logp, state)                                  # (m, V)
-        tokens = guidance.sample_tokens(guided, temperature, top_p, generator)  # (m,)
-        tokens = torch.where(row_alive, tokens, torch.full_like(tokens, eos_id))
+        guided = guided_logprobs(plan, logp, state)                       # (m, V)
+        allowed = allowed_tokens(plan, logp, state)
+        if allowed is not None:
+            guided = guided.masked_fill(~allowed, float("-inf"))
+        tokens = guidance.sample_tokens(guided, plan.temperature, plan.top_p, generator)
+        tokens = torch.where(row_alive, tokens, torch.full_like(tokens, eos_id))  # (m,)
         if record:
-            dists[alive[row_alive], t] = torch.log_softmax(guided[row_alive] / temperature,
-                                                           dim=-1)
-        if "c" in state:  # Q-tilt: running log likelihood ratio of each branch
+            dists[alive[row_alive], t] = torch.log_softmax(
+                guided[row_alive] / plan.temperature, dim=-1)
+        if track_posterior:  # Q-tilt: running log likelihood ratio of each branch
             picked = logp.gather(2, tokens[:, None, None].expand(m, R, 1)).squeeze(2)  # (m, R)
             state["c"] = state["c"] + (picked[:, 1:] - picked[:, :1])
+        if plan.grammar is not None:
+            state = plan.grammar.advance(state, tokens)
         ended = row_alive & (tokens == eos_id)
         going = row_alive & ~ended
         out[alive[going], t] = tokens[going]
@@ -107,26 +137,17 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
             rows = (keep[:, None] * R + torch.arange(R, device=device)).reshape(-1)
             cache.select(rows)
             alive, tokens, row_alive = alive[keep], tokens[keep], row_alive[keep]
-            plan = _subset_plan(plan, keep)
+            plan = replace(plan, values=plan.values[keep], mask=plan.mask[keep],
+                           rewards=None if plan.rewards is None else plan.rewards[keep])
             state = {k: v[keep] for k, v in state.items()}
         logits = model.decode_step(tokens.repeat_interleave(R), cache)   # (m*R, V)
     out, lengths = out.cpu().numpy(), lengths.cpu().numpy()
     sequences = [out[i, :lengths[i]].tolist() for i in range(M)]
     if not record:
-        return sequences
+        return Decoded(sequences)
     # a molecule drew one distribution per token plus one for <eos>, unless it hit max_len
-    return sequences, [dists[i, :min(int(lengths[i]) + 1, max_len)] for i in range(M)]
-
-
-def _subset_plan(plan: DecodePlan, keep: torch.Tensor) -> DecodePlan:
-    return DecodePlan(plan.method, plan.values[keep], plan.mask[keep],
-                      None if plan.rewards is None else plan.rewards[keep], plan.gamma)
-
-
-def rows_per_molecule(method: str, ys: int) -> int:
-    """Forward rows per output molecule (best_of_n decodes 1 + K base molecules)."""
-    return {"base": 1, "conditional": 1, "cfg": 2, "rcfg": 1 + ys, "qtilt": 1 + ys,
-            "best_of_n": 1 + ys}[method]
+    return Decoded(sequences, [dists[i, :min(int(lengths[i]) + 1, max_len)]
+                               for i in range(M)])
 
 
 def pad_sequences(sequences: list[list[int]], bos_id: int, eos_id: int, device

@@ -5,16 +5,27 @@ log-weights (M, V); temperature and top-p are applied afterwards by `sample_toke
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 
-def advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Z-scores of rewards (M, K) within each molecule's Y_S (population std).
+def advantages(rewards: torch.Tensor, rule: str = "z", eps: float = 1e-6) -> torch.Tensor:
+    """Advantages of rewards (M, K) within each molecule's Y_S.
 
-    All-equal rewards give all-zero advantages, so RCFG falls back to plain sampling.
+    `z`: (r - mean) / (std + eps), population std (the paper's rule). `relative`:
+    (r - mean) / (mean + eps), the first-order expansion of log Q around the prior mean
+    (docs/METHOD.md). All-equal rewards give all-zero advantages, so RCFG falls back to
+    plain sampling; so does an all-zero Y_S under `relative`.
     """
-    centred = rewards - rewards.mean(dim=1, keepdim=True)
-    return centred / (rewards.std(dim=1, unbiased=False, keepdim=True) + eps)
+    mean = rewards.mean(dim=1, keepdim=True)
+    if rule == "z":
+        scale = rewards.std(dim=1, unbiased=False, keepdim=True)
+    elif rule == "relative":
+        scale = mean
+    else:
+        raise ValueError(f"unknown advantage rule {rule!r}; allowed: z, relative")
+    return (rewards - mean) / (scale + eps)
 
 
 def rcfg(l0: torch.Tensor, lk: torch.Tensor, adv: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -47,6 +58,25 @@ def qtilt(lk: torch.Tensor, c: torch.Tensor, rewards: torch.Tensor, gamma: float
     out = (1.0 - gamma) * mix + gamma * tilted
     no_reward = (rewards <= 0).all(dim=1)                          # (M,)
     return torch.where(no_reward[:, None], mix, out)
+
+
+def plausible(l0: torch.Tensor, alpha: float, allowed: torch.Tensor | None = None
+              ) -> torch.Tensor | None:
+    """Adaptive plausibility constraint: (M, V) bool, True where the base model gives
+    pi(a) >= alpha * max_b pi(b), the maximum taken over the `allowed` tokens (M, V) when
+    given; the result is then also within `allowed`. l0 (M, V) base log-probs.
+
+    alpha = 0 keeps every token: returns `allowed` unchanged (None when none was given).
+    The base model's most likely allowed token always stays, so no row is left empty.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"plausibility alpha must be in [0, 1], got {alpha}")
+    if alpha == 0.0:
+        return allowed
+    if allowed is not None:
+        l0 = l0.masked_fill(~allowed, float("-inf"))
+    keep = l0 >= l0.max(dim=-1, keepdim=True).values + math.log(alpha)
+    return keep if allowed is None else keep & allowed
 
 
 def sample_tokens(logits: torch.Tensor, temperature: float, top_p: float,

@@ -11,12 +11,14 @@ import pandas as pd
 import torch
 
 from engine.chem.properties import PROPERTY_NAMES, batch_properties
-from engine.sampling.decoder import DecodePlan, base_log_likelihood, decode, rows_per_molecule
+from engine.sampling import methods as M
+from engine.sampling.decoder import DecodePlan, base_log_likelihood, decode
+from engine.sampling.grammar import SmilesGrammar
 from engine.train.pretrain import pick_device
 
-METHODS = ("base", "conditional", "cfg", "rcfg", "qtilt", "best_of_n")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-SETTING_COLUMNS = ("method", "gamma", "ys", "temperature", "top_p", "seed")
+SETTING_COLUMNS = ("method", "gamma", "ys", "advantage", "plausibility", "grammar",
+                   "temperature", "top_p", "seed")
 
 
 class SamplingError(ValueError):
@@ -26,20 +28,34 @@ class SamplingError(ValueError):
 @dataclass
 class SampleSettings:
     method: str = "rcfg"
-    gamma: float = 2.0
-    ys: int = 16                        # K = |Y_S|; N = 1 + K for best_of_n
+    gamma: float = M.DEFAULT_GAMMA
+    ys: int = M.DEFAULT_YS              # K = |Y_S|; N = 1 + K for best_of_n
     n: int = 256
-    temperature: float = 1.0
-    top_p: float = 0.95
+    temperature: float = M.DEFAULT_TEMPERATURE
+    top_p: float = M.DEFAULT_TOP_P
     seed: int = 0
+    advantage: str = M.DEFAULT_ADVANTAGE          # RCFG: z or relative
+    plausibility: float = M.DEFAULT_PLAUSIBILITY  # alpha for guided methods, 0 = off
+    q_weights: str = M.DEFAULT_Q_WEIGHTS          # Q-tilt: posterior or prior
+    grammar: bool = True                # mask tokens that would make a SMILES unparsable
     device: str = "auto"
     target: dict[str, float] | None = None   # replaces y* for conditional / cfg
     max_rows: int = 8192                # forward rows per chunk (halved on CUDA OOM)
     precision: str = "fp32"             # "bf16" / "fp16" autocast the network on CUDA
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise SamplingError(f"unknown method {self.method!r}; allowed: {', '.join(METHODS)}")
+        if self.method not in M.METHODS:
+            raise SamplingError(f"unknown method {self.method!r}; allowed: "
+                                f"{', '.join(M.METHODS)}")
+        if self.advantage not in M.ADVANTAGES:
+            raise SamplingError(f"unknown advantage rule {self.advantage!r}; allowed: "
+                                f"{', '.join(M.ADVANTAGES)}")
+        if self.q_weights not in M.Q_WEIGHTS:
+            raise SamplingError(f"unknown Q-tilt weights {self.q_weights!r}; allowed: "
+                                f"{', '.join(M.Q_WEIGHTS)}")
+        if not (isinstance(self.plausibility, (int, float)) and 0 <= self.plausibility <= 1):
+            raise SamplingError(f"plausibility must be a number from 0 (off) to 1, got "
+                                f"{self.plausibility!r}")
         if not isinstance(self.ys, int) or not 2 <= self.ys <= 64:
             raise SamplingError(f"|Y_S| (ys) must be an integer from 2 to 64, got {self.ys!r}")
         if not isinstance(self.n, int) or self.n < 1:
@@ -66,7 +82,7 @@ class SampleSettings:
 
     @property
     def rows_per_molecule(self) -> int:
-        return rows_per_molecule(self.method, self.ys)
+        return M.METHODS[self.method].rows_per_molecule(self.ys)
 
 
 @dataclass
@@ -97,26 +113,30 @@ def build_plan(ckpt, s: SampleSettings, n: int, rng: np.random.Generator, device
     of the Y_S vectors drawn from the bank with `rng`. `target` is (raw (25,), mask (25,))
     for `conditional` and `cfg`."""
     P = len(PROPERTY_NAMES)
+    knobs = dict(temperature=s.temperature, top_p=s.top_p, advantage=s.advantage,
+                 plausibility=s.plausibility, q_weights=s.q_weights,
+                 grammar=SmilesGrammar(ckpt.tokenizer.itos) if s.grammar else None)
     norm = lambda raw: torch.as_tensor(np.nan_to_num(ckpt.normalize(raw)),  # noqa: E731
                                        dtype=torch.float32, device=device)
     null_v = torch.zeros((n, 1, P), device=device)
     null_m = torch.zeros((n, 1, P), dtype=torch.bool, device=device)
-    if s.method in ("base", "best_of_n"):
-        return DecodePlan("base", null_v, null_m)
-    if s.method in ("conditional", "cfg"):
+    rows = M.METHODS[s.method].rows
+    if rows == "null":
+        return DecodePlan("base", null_v, null_m, **knobs)
+    if rows in ("target", "null+target"):
         raw, mask = target
         tv = norm(raw)[None, None].expand(n, 1, P)
         tm = torch.as_tensor(mask, device=device)[None, None].expand(n, 1, P)
-        if s.method == "conditional":
-            return DecodePlan("conditional", tv, tm)
-        return DecodePlan("cfg", torch.cat([null_v, tv], 1), torch.cat([null_m, tm], 1),
-                          gamma=s.gamma)
+        if rows == "target":
+            return DecodePlan(s.method, tv, tm, **knobs)
+        return DecodePlan(s.method, torch.cat([null_v, tv], 1), torch.cat([null_m, tm], 1),
+                          gamma=s.gamma, **knobs)
     idx = rng.integers(0, len(r_bank), size=(n, s.ys))              # Y_S, fresh per molecule
     ys = norm(ckpt.bank_values()[idx.reshape(-1)]).view(n, s.ys, P)
     values = torch.cat([null_v, ys], 1)                               # (n, 1+K, P)
     mask = torch.cat([null_m, torch.ones((n, s.ys, P), dtype=torch.bool, device=device)], 1)
     rewards = torch.as_tensor(r_bank[idx], dtype=torch.float32, device=device)
-    return DecodePlan(s.method, values, mask, rewards, s.gamma)
+    return DecodePlan(s.method, values, mask, rewards, s.gamma, **knobs)
 
 
 def sample(ckpt, reward, settings: SampleSettings, progress=None,
@@ -129,12 +149,10 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
     of base samples) enables the normalized score. Raises SamplingError on bad settings.
     """
     s = settings
-    needs_reward = s.method in ("rcfg", "qtilt", "best_of_n") or (
-        s.method in ("conditional", "cfg") and not s.target)
-    if reward is None and needs_reward:
+    spec = M.METHODS[s.method]
+    if reward is None and (spec.reward == "yes" or spec.reward == "or_target" and not s.target):
         raise SamplingError(f"method {s.method} needs a reward"
-                            + ("" if s.method in ("rcfg", "qtilt", "best_of_n")
-                               else " or a target vector"))
+                            + (" or a target vector" if spec.reward == "or_target" else ""))
     device = pick_device(s.device)
     if s.precision != "fp32" and device.type != "cuda":
         raise SamplingError(f"precision {s.precision} needs a CUDA device; on {device} use fp32")
@@ -142,7 +160,7 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
     model, tok = ckpt.model, ckpt.tokenizer
     t0 = time.perf_counter()
     r_bank = bank_rewards(ckpt, reward) if reward is not None else None
-    target = (target_vector(ckpt, r_bank, s.target) if s.method in ("conditional", "cfg")
+    target = (target_vector(ckpt, r_bank, s.target) if spec.rows in ("target", "null+target")
               else None)
     decoded_n = s.n * (1 + s.ys) if s.method == "best_of_n" else s.n
     per_mol_rows = 1 if s.method == "best_of_n" else s.rows_per_molecule
@@ -166,8 +184,8 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
             # the network may run in half precision; guidance itself is always fp32
             with (torch.autocast("cuda", dtype=PRECISIONS[s.precision])
                   if s.precision != "fp32" else contextlib.nullcontext()):
-                sequences += decode(model, plan, tok.bos_id, tok.eos_id, max_len,
-                                    s.temperature, s.top_p, gen, on_finished=finished)
+                sequences += decode(model, plan, tok.bos_id, tok.eos_id, max_len, gen,
+                                    on_finished=finished).sequences
         except torch.OutOfMemoryError:
             if n == 1:
                 raise

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from engine.sampling.decoder import decode, null_logits, pad_sequences
-from engine.sampling.sampler import SampleSettings, build_plan
+from engine.sampling.sampler import build_plan
 
 
 def distill_loss(teacher_logp: torch.Tensor, student_logits: torch.Tensor,
@@ -32,12 +32,11 @@ def teacher_batch(run, n: int) -> tuple[list[list[int]], torch.Tensor, torch.Ten
     """n molecules sampled by the RCFG teacher: token sequences, padded teacher
     log-probabilities (n, W - 1, V) aligned with `pad_sequences` ids, and their mask."""
     cfg, ckpt, tok = run.cfg, run.start, run.start.tokenizer
-    settings = SampleSettings(method="rcfg", gamma=cfg.gamma, ys=cfg.ys, n=n,
-                              temperature=cfg.temperature, top_p=cfg.top_p)
-    plan = build_plan(ckpt, settings, n, run.rng, run.device, run.r_bank, None)
-    seqs, dists = decode(run.frozen, plan, tok.bos_id, tok.eos_id,
-                         ckpt.model.cfg.block_size - 2, cfg.temperature, cfg.top_p,
-                         run.gen, record=True)
+    plan = build_plan(ckpt, cfg.sample_settings("rcfg", n), n, run.rng, run.device,
+                      run.r_bank, None)
+    decoded = decode(run.frozen, plan, tok.bos_id, tok.eos_id, ckpt.model.cfg.block_size - 2,
+                     run.gen, record=True)
+    seqs, dists = decoded.sequences, decoded.dists
     width = max(len(s) for s in seqs) + 1                  # positions <bos> .. <eos>
     V = dists[0].shape[-1]
     teacher = torch.zeros((n, width, V), device=run.device)

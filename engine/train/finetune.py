@@ -20,7 +20,9 @@ import torch
 
 from engine.chem.rewards import Reward
 from engine.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint
-from engine.sampling.sampler import SampleSettings, bank_rewards, sample, score_molecules
+from engine.sampling import methods as M
+from engine.sampling.sampler import (SampleSettings, SamplingError, bank_rewards, sample,
+                                     score_molecules)
 from engine.train.pretrain import load_train_state, pick_device, save_train_state
 
 KINDS = ("distill", "rl")
@@ -40,8 +42,11 @@ class FinetuneConfig:
     steps: int = 50
     batch_size: int = 64
     lr: float = 1e-4
-    gamma: float = 2.0            # teacher's RCFG scale (distill)
-    ys: int = 16                  # teacher's |Y_S| (distill)
+    gamma: float = M.DEFAULT_GAMMA                # teacher's RCFG scale (distill)
+    ys: int = M.DEFAULT_YS                        # teacher's |Y_S| (distill)
+    advantage: str = M.DEFAULT_ADVANTAGE          # teacher's advantage rule (distill)
+    plausibility: float = M.DEFAULT_PLAUSIBILITY  # teacher's plausibility alpha (distill)
+    grammar: bool = True          # grammar-safe decoding for teacher and policy samples
     teacher_keep: str = "all"     # "valid": drop teacher molecules RDKit rejects (distill)
     beta: float = 0.05            # KL weight to the starting policy (rl)
     temperature: float = 1.0
@@ -61,22 +66,25 @@ class FinetuneConfig:
                 raise FinetuneError(f"{name} must be a positive integer, got {value!r}")
         if self.kind == "rl" and self.batch_size < 2:
             raise FinetuneError("rl needs batch_size >= 2 (advantages compare molecules)")
-        for name in ("lr", "temperature"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise FinetuneError(f"{name} must be > 0, got {value}")
-        if not 0 < self.top_p <= 1:
-            raise FinetuneError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise FinetuneError(f"lr must be > 0, got {self.lr}")
         if not (math.isfinite(self.beta) and self.beta >= 0):
             raise FinetuneError(f"beta must be >= 0, got {self.beta}")
-        if not math.isfinite(self.gamma):
-            raise FinetuneError(f"gamma must be a finite number, got {self.gamma}")
-        if not isinstance(self.ys, int) or not 2 <= self.ys <= 64:
-            raise FinetuneError(f"|Y_S| (ys) must be an integer from 2 to 64, got {self.ys!r}")
+        try:  # the sampling settings are checked where they are defined
+            self.sample_settings("rcfg", 1)
+        except SamplingError as exc:
+            raise FinetuneError(str(exc)) from None
         if self.teacher_keep not in TEACHER_KEEP:
             raise FinetuneError(f"teacher_keep must be one of {', '.join(TEACHER_KEEP)}, "
                                 f"got {self.teacher_keep!r}")
         Reward.from_dict(self.reward)  # RewardError names the problem
+
+    def sample_settings(self, method: str, n: int, seed: int = 0) -> SampleSettings:
+        """How this run samples: the RCFG teacher (distill) or the policy itself (`base`)."""
+        return SampleSettings(method=method, n=n, seed=seed, gamma=self.gamma, ys=self.ys,
+                              advantage=self.advantage, plausibility=self.plausibility,
+                              grammar=self.grammar, temperature=self.temperature,
+                              top_p=self.top_p, device=self.device)
 
 
 @dataclass
@@ -102,10 +110,9 @@ class Run:
     def evaluate(self, seed: int) -> dict:
         """Mean reward (invalid = 0), validity and uniqueness of `eval_n` policy samples."""
         policy_ckpt = replace(self.start, model=self.policy)
-        res = sample(policy_ckpt, self.reward,
-                     SampleSettings(method="base", n=self.cfg.eval_n, seed=seed,
-                                    temperature=self.cfg.temperature, top_p=self.cfg.top_p,
-                                    device=str(self.device)))
+        settings = replace(self.cfg.sample_settings("base", self.cfg.eval_n, seed),
+                           device=str(self.device))
+        res = sample(policy_ckpt, self.reward, settings)
         s = res.summary
         return {"eval_reward": s["mean_reward"], "eval_validity": s["validity"],
                 "eval_uniqueness": s["uniqueness"]}

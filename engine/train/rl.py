@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from engine.sampling.decoder import decode, pad_sequences, token_logprobs
-from engine.sampling.sampler import SampleSettings, build_plan
+from engine.sampling.sampler import build_plan
 
 
 def group_advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -33,10 +33,10 @@ def rl_step(run) -> dict:
     """One step: G molecules from the policy, rewards, the loss (gradients left in
     `run.policy`)."""
     cfg, tok, device = run.cfg, run.start.tokenizer, run.device
-    plan = build_plan(run.start, SampleSettings(method="base"), cfg.batch_size, run.rng,
-                      device, None, None)
+    plan = build_plan(run.start, cfg.sample_settings("base", cfg.batch_size),
+                      cfg.batch_size, run.rng, device, None, None)
     seqs = decode(run.policy, plan, tok.bos_id, tok.eos_id, run.policy.cfg.block_size - 2,
-                  cfg.temperature, cfg.top_p, run.gen)
+                  run.gen).sequences
     scored = run.score(seqs)
     rewards = torch.tensor(scored["reward"].to_numpy(), dtype=torch.float32, device=device)
     ids = pad_sequences(seqs, tok.bos_id, tok.eos_id, device)

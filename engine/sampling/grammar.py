@@ -1,0 +1,144 @@
+"""Grammar-safe SMILES decoding: per row, the tokens that keep the string parsable.
+
+The decoder asks `allowed(state)` for an (m, V) mask before sampling and calls
+`advance(state, tokens)` after it. The state is a dict of tensors with the molecules on
+dim 0, so the decoder's row compaction selects it like any other per-molecule tensor.
+
+What is tracked per row: the class of the last two tokens, the open branches (a stack of
+branch-point atoms), the open ring-bond labels (the atom each was opened on), the atom
+the current atom hangs from, and the ring bonds already closed on the current atom. What
+is masked: a `)` without an open `(` or right after it, `(` or a ring label where no atom
+precedes, a bond after a bond, `<eos>` while a branch or ring bond is open or after a
+bond, and a ring closure that would bond an atom to itself or to an atom it is already
+bonded to (`C11`, `C1C1`, `C12CC12`). An atom is always allowed, so every row keeps at
+least one token. Aromaticity (kekulization) and valence are chemistry, not grammar, and
+stay with the model.
+"""
+from __future__ import annotations
+
+import re
+
+import torch
+
+START, ATOM, RING, OPEN, CLOSE, BOND, DOT, EOS, NEVER = range(9)
+BONDS = {"-", "=", "#", "$", "/", "\\", ":"}
+NOT_SMILES = {"<pad>", "<bos>", "+", "@", "?", ">", "~"}   # never valid outside brackets
+MAX_DEPTH = 16
+
+
+def token_class(token: str, eos: str = "<eos>") -> tuple[int, int]:
+    """(class, ring label or -1) of one vocabulary token."""
+    if token == eos:
+        return EOS, -1
+    if token in NOT_SMILES:
+        return NEVER, -1
+    if token == "(":
+        return OPEN, -1
+    if token == ")":
+        return CLOSE, -1
+    if token in BONDS:
+        return BOND, -1
+    if token == ".":
+        return DOT, -1
+    if re.fullmatch(r"[0-9]|%[0-9]{2}", token):
+        return RING, int(token.lstrip("%"))
+    return ATOM, -1
+
+
+class SmilesGrammar:
+    """The token classes of one vocabulary (`itos`), and the mask and update rules."""
+
+    def __init__(self, itos: list[str], eos: str = "<eos>"):
+        classes = [token_class(t, eos) for t in itos]
+        self.cls = torch.tensor([c for c, _ in classes])                       # (V,)
+        labels = sorted({lab for c, lab in classes if c == RING})
+        self.n_labels = max(1, len(labels))
+        slot = {lab: i for i, lab in enumerate(labels)}
+        # ring slot of each token, -1 for non-ring tokens
+        self.slot = torch.tensor([slot[lab] if c == RING else -1 for c, lab in classes])
+        self.ring_tokens = torch.nonzero(self.slot >= 0).squeeze(1)            # (L',)
+
+    def init(self, m: int, device) -> dict[str, torch.Tensor]:
+        """The state of m empty strings."""
+        long = dict(dtype=torch.long, device=device)
+        L = self.n_labels
+        return {"g_prev": torch.full((m,), START, **long),
+                "g_prev2": torch.full((m,), START, **long),
+                "g_atoms": torch.zeros(m, **long),
+                "g_cur": torch.full((m,), -1, **long),
+                "g_link": torch.full((m,), -1, **long),
+                "g_depth": torch.zeros(m, **long),
+                "g_stack": torch.full((m, MAX_DEPTH), -1, **long),
+                "g_ring_at": torch.full((m, L), -1, **long),     # atom a label was opened on
+                "g_closed": torch.full((m, L), -1, **long)}      # partners closed on g_cur
+
+    def allowed(self, st: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(m, V) bool: the tokens that keep each row's string parsable."""
+        prev, depth = st["g_prev"], st["g_depth"]
+        after_atom = (prev == ATOM) | (prev == RING)
+        rings_open = (st["g_ring_at"] >= 0).any(1)
+        by_class = torch.stack([
+            torch.zeros_like(after_atom),                                  # START
+            torch.ones_like(after_atom),                                   # ATOM
+            after_atom | ((prev == BOND) & ((st["g_prev2"] == ATOM)
+                                            | (st["g_prev2"] == RING))),  # RING
+            (after_atom | (prev == CLOSE)) & (depth < MAX_DEPTH),          # OPEN
+            (after_atom | (prev == CLOSE)) & (depth > 0),                  # CLOSE
+            after_atom | (prev == OPEN) | (prev == CLOSE),                 # BOND
+            (after_atom | (prev == CLOSE)) & (depth == 0),                 # DOT
+            (after_atom | (prev == CLOSE)) & (depth == 0) & ~rings_open
+            & (st["g_atoms"] > 0),                                         # EOS
+            torch.zeros_like(after_atom),                                  # NEVER
+        ], dim=1)                                                          # (m, 9)
+        cls = self.cls.to(prev.device)
+        mask = by_class[:, cls]                                            # (m, V)
+        if len(self.ring_tokens):
+            mask[:, self.ring_tokens.to(prev.device)] &= self._ring_ok(st)[
+                :, self.slot[self.ring_tokens].to(prev.device)]
+        return mask
+
+    def _ring_ok(self, st) -> torch.Tensor:
+        """(m, L) bool: using each label now opens it, or closes it onto another atom
+        not yet bonded to the current one."""
+        at = st["g_ring_at"]                                               # (m, L)
+        bonded = ((at == st["g_cur"][:, None]) | (at == st["g_link"][:, None])
+                  | (at[:, :, None] == st["g_closed"][:, None, :]).any(2))
+        return (at < 0) | ~bonded
+
+    def advance(self, st: dict[str, torch.Tensor], tokens: torch.Tensor) -> dict:
+        """The state after appending `tokens` (m,) to each row."""
+        dev = tokens.device
+        cls = self.cls.to(dev)[tokens]
+        rows = torch.arange(tokens.shape[0], device=dev)
+        st = dict(st)
+        atom, ring = cls == ATOM, cls == RING
+        opened, closed = cls == OPEN, cls == CLOSE
+        # a new atom hangs from the current one, except at the start or after a dot
+        new_link = torch.where((st["g_prev"] == START) | (st["g_prev"] == DOT),
+                               torch.full_like(st["g_cur"], -1), st["g_cur"])
+        st["g_link"] = torch.where(atom, new_link, st["g_link"])
+        st["g_closed"] = torch.where(atom[:, None], torch.full_like(st["g_closed"], -1),
+                                     st["g_closed"])
+        st["g_cur"] = torch.where(atom, st["g_atoms"], st["g_cur"])
+        st["g_atoms"] = st["g_atoms"] + atom.long()
+        if ring.any():
+            slot = self.slot.to(dev)[tokens].clamp_min(0)                  # (m,)
+            was = st["g_ring_at"][rows, slot]
+            closing, opening = ring & (was >= 0), ring & (was < 0)
+            ring_at, closed_on = st["g_ring_at"].clone(), st["g_closed"].clone()
+            ring_at[rows, slot] = torch.where(opening, st["g_cur"],
+                                              torch.where(closing, -1, was))
+            closed_on[rows, slot] = torch.where(closing, was, closed_on[rows, slot])
+            st["g_ring_at"], st["g_closed"] = ring_at, closed_on
+        if opened.any():
+            stack = st["g_stack"].clone()
+            d = st["g_depth"].clamp_max(MAX_DEPTH - 1)
+            stack[rows, d] = torch.where(opened, st["g_cur"], stack[rows, d])
+            st["g_stack"] = stack
+        depth = st["g_depth"] + opened.long() - closed.long()
+        if closed.any():
+            back = st["g_stack"][rows, depth.clamp_min(0)]
+            st["g_cur"] = torch.where(closed, back, st["g_cur"])
+        st["g_depth"] = depth
+        st["g_prev2"], st["g_prev"] = st["g_prev"], cls
+        return st
