@@ -1,5 +1,6 @@
 """How the 25 properties and the sampling methods are named and grouped on screen."""
 from engine.chem.properties import PROPERTY_NAMES
+from engine.sampling import methods as M
 
 LABELS = {
     "mw": "Molecular weight (Da)", "heavy_atoms": "Heavy atoms",
@@ -35,15 +36,12 @@ STEPS = {"mw": 10.0, "molar_refractivity": 5.0, "logp": 0.25, "tpsa": 5.0, "qed"
          "sa_score": 0.25, "np_likeness": 0.25, "fsp3": 0.05, "aromatic_atom_fraction": 0.05,
          "bertz_complexity": 50.0, **{p: 1.0 for p in COUNTS}}
 
-METHODS = {"rcfg": "RCFG", "qtilt": "Q-tilt", "cfg": "CFG toward y*",
-           "conditional": "Conditional on y*", "best_of_n": "Best-of-N", "base": "Base model"}
-METHOD_HELP = (
-    "RCFG: reward-weighted CFG over |Y_S| prior vectors per molecule (1 + |Y_S| rows). "
-    "Q-tilt: the exact posterior-weighted tilt (same cost). CFG: guidance toward the "
-    "bank's best vector y* (2 rows). Conditional: sample given y* (1 row). Best-of-N: "
-    "N = 1 + |Y_S| base samples, keep the best (same cost as RCFG). Base: unguided.")
-USES_GAMMA = {"rcfg", "qtilt", "cfg"}
-USES_YS = {"rcfg", "qtilt", "best_of_n"}
+METHODS = {k: m.label for k, m in M.METHODS.items()}
+METHOD_HELP = " ".join(f"{m.label}: {m.summary}." for m in M.METHODS.values())
+USES_GAMMA = {k for k, m in M.METHODS.items() if m.uses_gamma}
+USES_YS = {k for k, m in M.METHODS.items() if m.uses_ys}
+GUIDED = {k for k, m in M.METHODS.items() if m.guided}
+ADVANTAGES = {"relative": "relative: (r − mean) / mean", "z": "z-score: (r − mean) / std"}
 
 
 def label(column: str) -> str:

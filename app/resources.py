@@ -123,7 +123,7 @@ def _base_sets() -> tuple[OrderedDict, threading.Lock]:
 
 
 def _base_id(ckpt_key: str, s: SampleSettings) -> tuple:
-    return ckpt_key, s.n, s.seed, s.temperature, s.top_p
+    return ckpt_key, s.n, s.seed, s.temperature, s.top_p, s.grammar
 
 
 def has_base_set(ckpt_key: str, settings: SampleSettings) -> bool:
@@ -136,7 +136,7 @@ def has_base_set(ckpt_key: str, settings: SampleSettings) -> bool:
 def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
              progress=None) -> tuple[pd.DataFrame, dict]:
     """The base model's molecules (and run summary) for the checkpoint and the n, seed,
-    temperature and top-p of `settings`: sampled once per process, shared read-only by all
+    temperature, top-p and grammar mask of `settings`: sampled once per process, shared read-only by all
     sessions (the last BASE_SETS kept). Only the properties matter; re-score them for any
     reward. Not an st.cache_data function because `progress` draws a progress bar, which
     a cached function may not do."""
@@ -147,7 +147,8 @@ def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
             store.move_to_end(key)
             return store[key]
     base = SampleSettings(method="base", n=settings.n, seed=settings.seed,
-                          temperature=settings.temperature, top_p=settings.top_p)
+                          temperature=settings.temperature, top_p=settings.top_p,
+                          grammar=settings.grammar)
     result = sample(ckpt, reward, base, progress=progress)
     with lock:
         store[key] = (result.molecules, result.summary)

@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from engine.sampling import methods as M
+
 DEFAULT_CACHE = Path.home() / ".cache" / "rcfg-studio"
 
 
@@ -78,13 +80,16 @@ def _cmd_sample(args) -> int:
     settings = SampleSettings(method=method, gamma=args.gamma, ys=args.ys, n=args.n,
                               temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                               device=args.device, target=target or None,
-                              precision=args.precision)
+                              precision=args.precision, advantage=args.advantage,
+                              plausibility=args.plausibility, q_weights=args.q_weights,
+                              grammar=not args.no_grammar)
     ckpt = load_checkpoint(args.checkpoint)
     base_mean = None
     if method != "base" and args.reward and not args.no_reference:
         ref = sample(ckpt, reward, SampleSettings(method="base", n=args.n, seed=args.seed + 1,
                                                   temperature=args.temperature,
-                                                  top_p=args.top_p, device=args.device),
+                                                  top_p=args.top_p, device=args.device,
+                                                  grammar=not args.no_grammar),
                      progress=_bar("base reference"))
         base_mean = ref.summary["mean_reward"]
     result = sample(ckpt, reward, settings, progress=_bar(method), base_mean_reward=base_mean)
@@ -164,6 +169,8 @@ def _cmd_finetune(args) -> int:
                          out=str(args.out), checkpoint=str(args.checkpoint or ""),
                          steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                          gamma=args.gamma, ys=args.ys, teacher_keep=args.teacher_keep,
+                         advantage=args.advantage, plausibility=args.plausibility,
+                         grammar=not args.no_grammar,
                          beta=args.beta,
                          temperature=args.temperature, top_p=args.top_p,
                          eval_every=args.eval_every, eval_n=args.eval_n,
@@ -189,10 +196,12 @@ def _finetune_parser(verbs, kind: str, help_text: str, steps: int, lr: float):
     ft.add_argument("--steps", type=int, default=steps)
     ft.add_argument("--batch-size", type=int, default=64)
     ft.add_argument("--lr", type=float, default=lr)
-    ft.add_argument("--gamma", type=float, default=2.0, help="teacher guidance scale (distill)")
-    ft.add_argument("--ys", type=int, default=16, help="teacher |Y_S| (distill)")
+    ft.add_argument("--gamma", type=float, default=M.DEFAULT_GAMMA,
+                    help="teacher guidance scale (distill)")
+    ft.add_argument("--ys", type=int, default=M.DEFAULT_YS, help="teacher |Y_S| (distill)")
+    _guidance_options(ft, "teacher's ")
     ft.add_argument("--teacher-keep", choices=("all", "valid"), default="all",
-                    help="teacher molecules in the distillation loss: all (as RCFG.md) or "
+                    help="teacher molecules in the distillation loss: all (as docs/METHOD.md) or "
                          "only those RDKit parses (distill)")
     ft.add_argument("--beta", type=float, default=0.05, help="KL weight (rl)")
     ft.add_argument("--temperature", type=float, default=1.0)
@@ -208,6 +217,42 @@ def _finetune_parser(verbs, kind: str, help_text: str, steps: int, lr: float):
     ft.set_defaults(func=_cmd_finetune)
 
 
+def _cmd_tradeoff(args) -> int:
+    from engine.chem.rewards import load_reward  # noqa: PLC0415
+    from engine.model.checkpoint import load_checkpoint  # noqa: PLC0415
+    from engine.sampling.sampler import SampleSettings  # noqa: PLC0415
+    from engine.sampling.tradeoff import (reward_pair, term_pair, tradeoff,  # noqa: PLC0415
+                                          weightings)
+
+    if args.reward is not None and args.terms is None:
+        raise UsageError("--reward needs --terms A B: the properties of two of its terms, "
+                         "e.g. --terms tpsa logp")
+    if args.rewards is not None and args.terms is not None:
+        raise UsageError("--terms goes with --reward (two terms of one reward); --rewards A B "
+                         "compares two whole rewards")
+    pair = (term_pair(load_reward(args.reward), *args.terms) if args.reward is not None
+            else reward_pair(*map(load_reward, args.rewards)))
+    settings = SampleSettings(method=args.method, gamma=args.gamma, ys=args.ys, n=args.n,
+                              temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+                              device=args.device, precision=args.precision,
+                              advantage=args.advantage, plausibility=args.plausibility,
+                              q_weights=args.q_weights, grammar=not args.no_grammar)
+    result = tradeoff(load_checkpoint(args.checkpoint), pair, settings,
+                      weightings(args.weightings), progress=_bar(f"trade-off, {args.method}"))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result.molecules.to_csv(args.out, index=False)
+    print(f"A = {pair.a.name}, B = {pair.b.name}; desirabilities are means over valid "
+          "molecules ± standard error")
+    for row in result.front.itertuples():
+        print(f"w(A) {row.weighting:.2f}: validity {row.validity:.3f}, mean reward "
+              f"{row.mean_reward:.3f}, A {row.mean_a:.3f} ± {row.se_a:.3f}, "
+              f"B {row.mean_b:.3f} ± {row.se_b:.3f}  [{row.steering}]")
+    s = result.summary
+    print(f"wrote {len(result.molecules)} molecules to {args.out} ({s['wall_time_s']:.1f} s "
+          f"on {s['device']}, one batch for {args.weightings} weightings)")
+    return 0
+
+
 def _cmd_rewards(args) -> int:
     from engine.chem.rewards import PRESET_DIR, list_presets  # noqa: PLC0415
 
@@ -219,6 +264,18 @@ def _cmd_rewards(args) -> int:
         print(f"{r.key:<{width}}  {support:<7}  {r.name}: {r.description}")
     print(f"{len(presets)} presets in {PRESET_DIR}; use a key or a .toml path with --reward")
     return 0
+
+
+def _guidance_options(parser, whose: str) -> None:
+    parser.add_argument("--advantage", choices=M.ADVANTAGES, default=M.DEFAULT_ADVANTAGE,
+                        help=f"{whose}RCFG advantage rule: z-scores of the Y_S rewards, or "
+                             "relative (r - mean) / mean (docs/METHOD.md)")
+    parser.add_argument("--plausibility", type=float, default=M.DEFAULT_PLAUSIBILITY,
+                        metavar="ALPHA", help=f"{whose}plausibility constraint for guided "
+                        "methods: keep tokens the base model gives at least ALPHA x its top "
+                        "token's probability (0 = off)")
+    parser.add_argument("--no-grammar", action="store_true",
+                        help="turn off grammar-safe decoding (for measurement)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,16 +315,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sa = verbs.add_parser("sample", help="sample molecules (optionally guided by a reward)")
     sa.add_argument("--n", type=int, default=100)
-    sa.add_argument("--method", choices=("base", "conditional", "cfg", "rcfg", "qtilt",
-                                         "best_of_n"),
+    sa.add_argument("--method", choices=tuple(M.METHODS),
                     help="default: base, or conditional when --condition is given")
     sa.add_argument("--reward", help="a preset name (see `rewards`) or a reward TOML file")
-    sa.add_argument("--gamma", type=float, default=2.0, help="guidance scale")
-    sa.add_argument("--ys", type=int, default=16, help="|Y_S| (K), 2..64; N = 1 + K for best_of_n")
+    sa.add_argument("--gamma", type=float, default=M.DEFAULT_GAMMA, help="guidance scale")
+    sa.add_argument("--ys", type=int, default=M.DEFAULT_YS,
+                    help="|Y_S| (K), 2..64; N = 1 + K for best_of_n")
+    _guidance_options(sa, "")
+    sa.add_argument("--q-weights", choices=M.Q_WEIGHTS, default=M.DEFAULT_Q_WEIGHTS,
+                    help="Q-tilt branch weights: the running posterior, or uniform (the "
+                         "exact-prior estimate)")
     sa.add_argument("--condition", action="append", metavar="NAME=VALUE",
                     help="target property value (repeatable); properties left out are free")
-    sa.add_argument("--temperature", type=float, default=1.0)
-    sa.add_argument("--top-p", type=float, default=0.95)
+    sa.add_argument("--temperature", type=float, default=M.DEFAULT_TEMPERATURE)
+    sa.add_argument("--top-p", type=float, default=M.DEFAULT_TOP_P)
     sa.add_argument("--seed", type=int, default=0)
     sa.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
     sa.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
@@ -291,6 +352,36 @@ def build_parser() -> argparse.ArgumentParser:
                      "unconditional branch", steps=50, lr=1e-4)
     _finetune_parser(verbs, "rl", "RL fine-tuning of the unconditional branch for a reward",
                      steps=200, lr=1e-4)
+
+    to = verbs.add_parser("tradeoff", help="sample weightings between two terms of a reward "
+                          "(or two rewards) in one batch and print the front")
+    pick = to.add_mutually_exclusive_group(required=True)
+    pick.add_argument("--reward", help="preset key or .toml file whose --terms are traded off")
+    pick.add_argument("--rewards", nargs=2, metavar=("A", "B"),
+                      help="two rewards (preset keys or .toml files) traded off as "
+                           "w r_A + (1 - w) r_B")
+    to.add_argument("--terms", nargs=2, metavar=("A", "B"),
+                    help="with --reward: two of its terms' properties, e.g. tpsa logp")
+    to.add_argument("--weightings", type=int, default=5,
+                    help="weightings from all-A to all-B (5: w = 1, 0.75, 0.5, 0.25, 0 on A)")
+    to.add_argument("--n", type=int, default=100, help="molecules per weighting")
+    to.add_argument("--method", choices=tuple(M.METHODS), default="rcfg",
+                    help="a method whose molecules depend on the reward")
+    to.add_argument("--gamma", type=float, default=M.DEFAULT_GAMMA, help="guidance scale")
+    to.add_argument("--ys", type=int, default=M.DEFAULT_YS, help="|Y_S| (K), 2..64")
+    _guidance_options(to, "")
+    to.add_argument("--q-weights", choices=M.Q_WEIGHTS, default=M.DEFAULT_Q_WEIGHTS,
+                    help="Q-tilt branch weights")
+    to.add_argument("--temperature", type=float, default=M.DEFAULT_TEMPERATURE)
+    to.add_argument("--top-p", type=float, default=M.DEFAULT_TOP_P)
+    to.add_argument("--seed", type=int, default=0)
+    to.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
+    to.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                    help="network precision on CUDA (guidance is always fp32)")
+    to.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the shipped one)")
+    to.add_argument("--out", type=Path, default=Path("tradeoff.csv"),
+                    help="one row per molecule, with its `weighting` (the weight on A)")
+    to.set_defaults(func=_cmd_tradeoff)
 
     rw = verbs.add_parser("rewards", help="list the reward presets")
     rw.set_defaults(func=_cmd_rewards)

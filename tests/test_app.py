@@ -16,6 +16,7 @@ from app.components.export import export_table
 from app.components.reward_editor import REWARD
 from engine.chem.rewards import load_reward
 from engine.model.checkpoint import load_checkpoint
+from engine.sampling import methods as M
 from engine.sampling.sampler import SETTING_COLUMNS, SampleSettings, score_molecules
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
@@ -78,8 +79,13 @@ def metric(at: AppTest, label: str) -> str:
 
 def test_explore_defaults(app):
     assert app.selectbox(key="s::method").value == "rcfg"
-    assert app.slider(key="s::ys").value == 8
-    assert app.number_input(key="s::n").value == 256
+    # the engine's defaults, not a copy of them
+    assert app.slider(key="s::ys").value == M.DEFAULT_YS
+    assert app.slider(key="s::gamma").value == M.DEFAULT_GAMMA
+    assert app.selectbox(key="s::advantage").value == M.DEFAULT_ADVANTAGE
+    assert app.slider(key="s::plausibility").value == M.DEFAULT_PLAUSIBILITY
+    assert app.checkbox(key="s::grammar").value is True
+    assert app.number_input(key="s::n").value == 192
     assert app.selectbox(key="rw::preset").value == "cns_penetrant"
     assert any("-badge[" in m.value and ("CPU" in m.value or "GPU" in m.value)
                for m in app.markdown)

@@ -93,3 +93,44 @@ def test_temperature_sharpens():
     cold = guidance.sample_tokens(logits, 0.25, 1.0, gen).float().mean()
     warm = guidance.sample_tokens(logits, 1.0, 1.0, gen).float().mean()
     assert cold < 0.25 < warm == pytest.approx(0.4, abs=0.04)
+
+
+def test_relative_advantages_divide_by_the_mean():
+    adv = guidance.advantages(torch.tensor([[0.8, 1.0], [0.2, 0.2], [0.0, 0.0]]), "relative")
+    torch.testing.assert_close(adv[0], torch.tensor([-0.1 / 0.9, 0.1 / 0.9]), atol=1e-5,
+                               rtol=0)
+    assert torch.all(adv[1:] == 0)  # equal (or all-zero) rewards: no guidance
+    # where the prior already scores well, z-scores push mean/std times harder
+    r = torch.tensor([[0.8, 0.9, 1.0]])
+    ratio = guidance.advantages(r, "z") / guidance.advantages(r, "relative")
+    torch.testing.assert_close(ratio[0, 0], r.mean() / r.std(unbiased=False), atol=1e-3,
+                               rtol=0)
+    with pytest.raises(ValueError, match="allowed: z, relative"):
+        guidance.advantages(r, "rank")
+
+
+def test_plausibility_keeps_tokens_near_the_base_maximum():
+    l0 = _logp([0.5, 0.3, 0.04, 0.16])
+    keep = guidance.plausible(l0, 0.1)                     # threshold 0.05
+    assert keep.tolist() == [[True, True, False, True]]
+    assert guidance.plausible(l0, 0.0) is None             # alpha 0: nothing masked
+    assert guidance.plausible(l0, 1.0).tolist() == [[True, False, False, False]]
+
+
+def test_plausibility_is_relative_to_the_best_allowed_token():
+    l0 = _logp([0.5, 0.3, 0.04, 0.16])
+    allowed = torch.tensor([[False, False, True, True]])   # the grammar removed the top two
+    keep = guidance.plausible(l0, 0.5, allowed)            # 0.5 * 0.16 = 0.08
+    assert keep.tolist() == [[False, False, False, True]]  # never empty
+    assert guidance.plausible(l0, 0.0, allowed) is allowed
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        guidance.plausible(l0, 1.5)
+
+
+def test_qtilt_with_uniform_weights_is_the_prior_estimate():
+    """c = 0 (prior weights): N(a) - M(a) = log sum_i r_i pi_i(a) - log sum_i pi_i(a)."""
+    lk = torch.log_softmax(torch.randn(1, 3, 4), -1)
+    r = torch.tensor([[0.2, 0.5, 0.9]])
+    out = guidance.qtilt(lk, torch.zeros(1, 3), r, gamma=1.0)
+    expected = torch.log((r[0, :, None] * lk[0].exp()).sum(0) / 3)
+    torch.testing.assert_close(out[0], expected, atol=1e-5, rtol=0)

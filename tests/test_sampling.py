@@ -184,3 +184,22 @@ def test_cli_errors(tiny_checkpoint, tmp_path, capsys, argv, message):
                  "--out", str(tmp_path / "x.csv"), "--device", "cpu", *argv])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(advantage="rank"), "allowed: z, relative"),
+    (dict(plausibility=1.5), "from 0 \\(off\\) to 1"),
+    (dict(plausibility=-0.1), "from 0 \\(off\\) to 1"),
+    (dict(q_weights="uniform"), "allowed: posterior, prior"),
+])
+def test_bad_guidance_settings_name_what_is_allowed(kw, match):
+    with pytest.raises(SamplingError, match=match):
+        SampleSettings(**kw)
+
+
+def test_qtilt_prior_weights_differ_from_the_posterior(ckpt):
+    runs = {w: sample(ckpt, REWARD, SampleSettings(method="qtilt", q_weights=w, n=12, ys=3,
+                                                   seed=4, device="cpu")).molecules
+            for w in ("posterior", "prior")}
+    assert (runs["posterior"]["smiles"] != runs["prior"]["smiles"]).any()
+    assert {"advantage", "plausibility", "grammar"} <= set(runs["prior"].columns)

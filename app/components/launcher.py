@@ -16,6 +16,7 @@ from app import resources
 from app.components import reward_editor
 from engine.chem.rewards import list_presets
 from engine.errors import USER_ERRORS
+from engine.sampling import methods as M
 from engine.train import launch as runs
 
 KIND_LABELS = {"distill": "Distil the RCFG teacher into the model",
@@ -59,8 +60,12 @@ def launch_form() -> None:
         lr = c.number_input("Learning rate", 1e-7, 1e-2, 1e-4, step=1e-5, format="%.1e",
                              key="launch::lr")
         if kind == "distill":
-            gamma = d.number_input("Teacher γ", 0.0, 20.0, 2.0, 0.5, key="launch::gamma")
-            ys = st.slider("Teacher |Y_S|", 2, 64, 16, key="launch::ys")
+            gamma = d.number_input("Teacher γ", 0.0, 20.0, M.DEFAULT_GAMMA, 0.5,
+                                   key="launch::gamma",
+                                   help="The RCFG teacher uses the sampler's defaults for "
+                                        "everything else (advantage rule, plausibility α, "
+                                        "grammar-safe SMILES).")
+            ys = st.slider("Teacher |Y_S|", 2, 64, M.DEFAULT_YS, key="launch::ys")
             valid_only = st.checkbox(
                 "Learn only from valid teacher molecules", key="launch::valid_only",
                 help="Leave the teacher molecules RDKit rejects out of the loss, so the "

@@ -31,7 +31,10 @@ def base_molecules(run: state.Run, reward):
 def _summary(run_id: str, reward_toml: str, _run, _reward) -> dict:
     base_mean = float(base_molecules(_run, _reward)["reward"].mean())
     r_star = float(bank_rewards(_run.ckpt, _reward).max())
-    out = summarize(molecules(_run, _reward), set(_run.ckpt.bank["smiles"]), r_star, base_mean)
+    bank = set(_run.ckpt.bank["smiles"])
+    out = summarize(molecules(_run, _reward), bank, r_star, base_mean)
+    base = summarize(base_molecules(_run, _reward), bank, r_star, base_mean)
+    out.update(base_validity=base["validity"], base_mean_reward_valid=base["mean_reward_valid"])
     keep = ("wall_time_s", "molecules_per_s", "device", "forward_rows_per_molecule")
     return {**out, **{k: _run.summary[k] for k in keep if k in _run.summary}}
 
@@ -41,17 +44,29 @@ def summary(run: state.Run, reward) -> dict:
     return _summary(run.id, reward.to_toml(), run, reward)
 
 
+LOW_VALIDITY = 0.8   # below this a run's invalid molecules dominate its score
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def metrics(run: state.Run, reward) -> None:
     s = summary(run, reward)
     mean, base = s["mean_reward"], s["base_mean_reward"]
     score = s["normalized_score"]
+    method = labels.METHODS[run.settings["method"]]
+    if s["validity"] < LOW_VALIDITY:
+        st.warning(f"Only {s['validity']:.0%} of these SMILES are valid (base model "
+                   f"{s['base_validity']:.0%}); invalid molecules score 0 and pull the mean "
+                   "down. Lower γ, raise the plausibility α or keep grammar-safe SMILES on.",
+                   icon=":material/warning:")
     row = st.columns(4)
     row[0].metric("Mean reward", f"{mean:.3f}", f"{mean - base:+.3f} vs base", border=True,
-                  help=f"{labels.METHODS[run.settings['method']]}: mean over all output "
-                       "molecules; invalid SMILES score 0.")
+                  help=f"{method}: mean over all output molecules; invalid SMILES score 0.")
     row[1].metric("Base model", f"{base:.3f}", border=True,
                   help=f"Mean reward of the base model's {len(run.base)} molecules (same n, "
-                       "seed, temperature and top-p).")
+                       "seed, temperature, top-p and grammar mask).")
     row[2].metric("Normalized score", "n/a" if score is None else f"{score:.2f}", border=True,
                   help=f"(mean - base) / (r(y*) - base): 0 = base model, 1 = the best vector "
                        f"of the prior bank, r(y*) = {s['r_star']:.3f}.")
@@ -61,14 +76,23 @@ def metrics(run: state.Run, reward) -> None:
                   help=f"Sampling and scoring on {s.get('device', '?')}, "
                        f"{s.get('forward_rows_per_molecule', '?')} forward rows per molecule "
                        "(base comparison set not included).")
-    row = st.columns(4)
-    row[0].metric("Validity", f"{s['validity']:.1%}", border=True,
-                  help="Share of SMILES that RDKit parses and sanitizes.")
-    row[1].metric("Uniqueness", f"{s['uniqueness']:.1%}", border=True,
+    row = st.columns([1.3, 1.3, 1, 1, 0.8])
+    valid_mean, valid_base = s["mean_reward_valid"], s["base_mean_reward_valid"]
+    row[0].metric("Mean reward, valid only", _fmt(valid_mean),
+                  None if None in (valid_mean, valid_base) else
+                  f"{valid_mean - valid_base:+.3f} vs base ({valid_base:.3f})", border=True,
+                  help="Mean reward over the valid molecules alone, for the method and the "
+                       "base model: how well guidance steers, apart from validity.")
+    row[1].metric("Validity", f"{s['validity']:.1%}",
+                  f"{s['validity'] - s['base_validity']:+.1%} vs base "
+                  f"({s['base_validity']:.1%})", border=True,
+                  help="Share of SMILES that RDKit parses and sanitizes, for the method and "
+                       "the base model.")
+    row[2].metric("Uniqueness", f"{s['uniqueness']:.1%}", border=True,
                   help="Distinct canonical SMILES among the valid ones.")
-    row[2].metric("Novelty", f"{s['novelty']:.1%}", border=True,
+    row[3].metric("Novelty", f"{s['novelty']:.1%}", border=True,
                   help="Distinct valid molecules that are not in the prior bank.")
-    row[3].metric("Molecules", f"{s['n']:,}", border=True)
+    row[4].metric("Molecules", f"{s['n']:,}", border=True)
 
 
 def distribution(run: state.Run, reward) -> None:

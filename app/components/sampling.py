@@ -8,6 +8,7 @@ from dataclasses import asdict
 import streamlit as st
 
 from app import labels, resources, state
+from engine.sampling import methods as M
 from engine.sampling.sampler import SampleSettings, rescore, sample
 
 ss = st.session_state
@@ -18,28 +19,52 @@ RATES = "s::rows_per_s"  # {"guided": .., "base": ..} forward rows/s measured th
 # No GPU default: GPUs vary too much.
 DEFAULT_CPU_RATES = {"guided": 250.0, "base": 55.0}
 WARN_SECONDS = 120.0
+DEFAULT_N = 192   # with K = 16 on a 2-core CPU: about 15 s to the first plots
 
 
 def controls() -> SampleSettings:
     """The sampling widgets (they survive page switches); returns the settings."""
     method = st.selectbox("Method", list(labels.METHODS), format_func=labels.METHODS.get,
                           key="s::method", help=labels.METHOD_HELP, persist_state="session")
-    gamma = st.slider("γ, guidance strength", 0.0, 8.0, 2.0, 0.25, key="s::gamma",
+    gamma = st.slider("γ, guidance strength", 0.0, 8.0, M.DEFAULT_GAMMA, 0.25, key="s::gamma",
                       disabled=method not in labels.USES_GAMMA, persist_state="session",
-                      help="RCFG / Q-tilt tilt strength (γ = 1: Q-tilt samples p(x) r(x)); "
-                           "CFG weight w.")
-    ys = st.slider("|Y_S|, prior vectors per molecule", 2, 64, 8, key="s::ys",
-                   disabled=method not in labels.USES_YS, persist_state="session",
-                   help="K vectors drawn from the prior bank per molecule (1 + K forward rows); "
-                        "Best-of-N draws N = 1 + K base molecules.")
-    n = st.number_input("Molecules", 1, 5000, 256, 64, key="s::n", persist_state="session")
-    temperature = st.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="s::temperature",
-                            persist_state="session")
-    top_p = st.slider("Top-p (nucleus)", 0.05, 1.0, 0.95, 0.01, key="s::top_p",
-                      persist_state="session")
-    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="s::seed", persist_state="session")
+                      help="How hard the reward steers: 0 = the unguided model, larger = "
+                           "greedier and less diverse. For CFG, the weight w.")
+    ys = st.slider("|Y_S|, reference molecules per molecule", 2, 64, M.DEFAULT_YS,
+                   key="s::ys", disabled=method not in labels.USES_YS, persist_state="session",
+                   help="Each generated molecule is steered by the property profiles of K "
+                        "random training molecules, contrasted by their reward (1 + K "
+                        "forward passes per token). Best-of-N keeps the best of N = 1 + K.")
+    n = st.number_input("Molecules", 1, 5000, DEFAULT_N, 64, key="s::n",
+                        persist_state="session")
+    with st.expander("Decoding details"):
+        guided = method in labels.GUIDED
+        advantage = st.selectbox(
+            "Advantage rule", list(labels.ADVANTAGES), format_func=labels.ADVANTAGES.get,
+            index=list(labels.ADVANTAGES).index(M.DEFAULT_ADVANTAGE), key="s::advantage",
+            disabled=method != "rcfg", persist_state="session",
+            help="How RCFG weighs the reference profiles. Relative is gentle where most "
+                 "molecules already score well; z-scores (the paper's rule) push equally "
+                 "hard on every reward and break more SMILES where the model already does well.")
+        plausibility = st.slider(
+            "Plausibility α", 0.0, 0.3, M.DEFAULT_PLAUSIBILITY, 0.01, key="s::plausibility",
+            disabled=not guided, persist_state="session",
+            help="Guidance may only choose among tokens the unguided model finds plausible: "
+                 "at least α × its top token's probability. 0 = off. Keeps guided SMILES "
+                 "valid.")
+        grammar = st.checkbox("Grammar-safe SMILES", True, key="s::grammar",
+                              persist_state="session",
+                              help="Never emit a token that makes the SMILES unparsable "
+                                   "(unclosed rings or branches). Off only to measure it.")
+        temperature = st.slider("Temperature", 0.1, 2.0, M.DEFAULT_TEMPERATURE, 0.05,
+                                key="s::temperature", persist_state="session")
+        top_p = st.slider("Top-p (nucleus)", 0.05, 1.0, M.DEFAULT_TOP_P, 0.01, key="s::top_p",
+                          persist_state="session")
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="s::seed", persist_state="session")
     return SampleSettings(method=method, gamma=float(gamma), ys=int(ys), n=int(n),
-                          temperature=float(temperature), top_p=float(top_p), seed=int(seed))
+                          temperature=float(temperature), top_p=float(top_p), seed=int(seed),
+                          advantage=advantage, plausibility=float(plausibility),
+                          grammar=bool(grammar))
 
 
 def estimate(s: SampleSettings, ckpt_key: str, on_gpu: bool) -> None:

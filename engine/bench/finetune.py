@@ -5,7 +5,7 @@ its own samples.
 every reward and seed, in `--runs DIR/<reward>-s<seed>-<variant>`:
 
 - `distill-all`: distillation of the RCFG teacher (K = 16, gamma 2) on its whole batch
-  (RCFG.md);
+  (as in the paper);
 - `distill-valid`: the same, leaving the teacher's invalid molecules out of the loss;
 - `rl-base`: RL from the start model;
 - `rl-student`: RL from the `distill-valid` student (its start and KL reference).

@@ -41,6 +41,11 @@ class DecodePlan:
     q_weights: str = "posterior"
     grammar: SmilesGrammar | None = None
 
+    def take(self, index) -> DecodePlan:
+        """The plan of molecules `index` (a slice or an index tensor), knobs unchanged."""
+        return replace(self, values=self.values[index], mask=self.mask[index],
+                       rewards=None if self.rewards is None else self.rewards[index])
+
 
 @dataclass
 class Decoded:
@@ -137,8 +142,7 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
             rows = (keep[:, None] * R + torch.arange(R, device=device)).reshape(-1)
             cache.select(rows)
             alive, tokens, row_alive = alive[keep], tokens[keep], row_alive[keep]
-            plan = replace(plan, values=plan.values[keep], mask=plan.mask[keep],
-                           rewards=None if plan.rewards is None else plan.rewards[keep])
+            plan = plan.take(keep)
             state = {k: v[keep] for k, v in state.items()}
         logits = model.decode_step(tokens.repeat_interleave(R), cache)   # (m*R, V)
     out, lengths = out.cpu().numpy(), lengths.cpu().numpy()

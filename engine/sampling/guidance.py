@@ -45,7 +45,7 @@ def posterior_weights(c: torch.Tensor) -> torch.Tensor:
 
 
 def qtilt(lk: torch.Tensor, c: torch.Tensor, rewards: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Q-tilt: (1 - gamma) M(a) + gamma N(a) (see RCFG.md).
+    """Q-tilt: (1 - gamma) M(a) + gamma N(a) (see docs/METHOD.md).
 
     lk (M, K, V) branch log-probs, c (M, K) cumulative log likelihood ratios of each branch
     over the tokens so far, rewards (M, K) >= 0. Molecules whose rewards are all zero get

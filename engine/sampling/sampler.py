@@ -17,8 +17,8 @@ from engine.sampling.grammar import SmilesGrammar
 from engine.train.pretrain import pick_device
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-SETTING_COLUMNS = ("method", "gamma", "ys", "advantage", "plausibility", "grammar",
-                   "temperature", "top_p", "seed")
+SETTING_COLUMNS = ("method", "gamma", "ys", "advantage", "plausibility", "q_weights",
+                   "grammar", "temperature", "top_p", "seed")
 
 
 class SamplingError(ValueError):
@@ -139,6 +139,52 @@ def build_plan(ckpt, s: SampleSettings, n: int, rng: np.random.Generator, device
     return DecodePlan(s.method, values, mask, rewards, s.gamma, **knobs)
 
 
+def prepare_device(ckpt, s: SampleSettings) -> torch.device:
+    """The device `s` asks for, with the checkpoint moved there; raises SamplingError when
+    half precision is asked for off CUDA."""
+    device = pick_device(s.device)
+    if s.precision != "fp32" and device.type != "cuda":
+        raise SamplingError(f"precision {s.precision} needs a CUDA device; on {device} use fp32")
+    ckpt.to(device)
+    return device
+
+
+def decode_molecules(ckpt, s: SampleSettings, total: int, rows_per_molecule: int, device,
+                     progress, plan_for) -> list[list[int]]:
+    """Token sequences of `total` molecules, decoded in chunks of at most `s.max_rows`
+    forward rows; `plan_for(start, n)` is the DecodePlan of molecules start..start+n-1.
+    A CUDA out-of-memory error halves the chunk and retries it (re-raised at one molecule).
+    `progress(done, total)` is called as molecules finish."""
+    model, tok = ckpt.model, ckpt.tokenizer
+    gen = torch.Generator(device=device).manual_seed(s.seed)
+    done = 0
+
+    def finished(k: int):
+        nonlocal done
+        done += k
+        if progress is not None:
+            progress(min(done, total), total)
+
+    sequences: list[list[int]] = []
+    chunk = max(1, s.max_rows // rows_per_molecule)
+    max_len = model.cfg.block_size - 2
+    while len(sequences) < total:
+        n = min(chunk, total - len(sequences))
+        plan = plan_for(len(sequences), n)
+        try:
+            # the network may run in half precision; guidance itself is always fp32
+            with (torch.autocast("cuda", dtype=PRECISIONS[s.precision])
+                  if s.precision != "fp32" else contextlib.nullcontext()):
+                sequences += decode(model, plan, tok.bos_id, tok.eos_id, max_len, gen,
+                                    on_finished=finished).sequences
+        except torch.OutOfMemoryError:
+            if n == 1:
+                raise
+            torch.cuda.empty_cache()
+            chunk = n // 2
+    return sequences
+
+
 def sample(ckpt, reward, settings: SampleSettings, progress=None,
            base_mean_reward: float | None = None) -> SampleResult:
     """Sample `settings.n` molecules with the chosen method and score them with `reward`.
@@ -153,10 +199,7 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
     if reward is None and (spec.reward == "yes" or spec.reward == "or_target" and not s.target):
         raise SamplingError(f"method {s.method} needs a reward"
                             + (" or a target vector" if spec.reward == "or_target" else ""))
-    device = pick_device(s.device)
-    if s.precision != "fp32" and device.type != "cuda":
-        raise SamplingError(f"precision {s.precision} needs a CUDA device; on {device} use fp32")
-    ckpt.to(device)
+    device = prepare_device(ckpt, s)
     model, tok = ckpt.model, ckpt.tokenizer
     t0 = time.perf_counter()
     r_bank = bank_rewards(ckpt, reward) if reward is not None else None
@@ -165,32 +208,9 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
     decoded_n = s.n * (1 + s.ys) if s.method == "best_of_n" else s.n
     per_mol_rows = 1 if s.method == "best_of_n" else s.rows_per_molecule
     rng = np.random.default_rng(s.seed)
-    gen = torch.Generator(device=device).manual_seed(s.seed)
-    done = 0
-
-    def finished(k: int):
-        nonlocal done
-        done += k
-        if progress is not None:
-            progress(min(done, decoded_n), decoded_n)
-
-    sequences: list[list[int]] = []
-    chunk = max(1, s.max_rows // per_mol_rows)
-    max_len = model.cfg.block_size - 2
-    while len(sequences) < decoded_n:
-        n = min(chunk, decoded_n - len(sequences))
-        plan = build_plan(ckpt, s, n, rng, device, r_bank, target)
-        try:
-            # the network may run in half precision; guidance itself is always fp32
-            with (torch.autocast("cuda", dtype=PRECISIONS[s.precision])
-                  if s.precision != "fp32" else contextlib.nullcontext()):
-                sequences += decode(model, plan, tok.bos_id, tok.eos_id, max_len, gen,
-                                    on_finished=finished).sequences
-        except torch.OutOfMemoryError:
-            if n == 1:
-                raise
-            torch.cuda.empty_cache()
-            chunk = n // 2
+    sequences = decode_molecules(
+        ckpt, s, decoded_n, per_mol_rows, device, progress,
+        lambda start, n: build_plan(ckpt, s, n, rng, device, r_bank, target))
     frame = score_molecules([tok.decode(seq) for seq in sequences], reward)
     if s.method == "best_of_n":
         frame = best_of_groups(frame, 1 + s.ys)
@@ -237,14 +257,17 @@ def rescore(frame: pd.DataFrame, reward) -> pd.DataFrame:
 
 def summarize(frame: pd.DataFrame, bank_smiles: set[str], r_star: float | None,
               base_mean_reward: float | None) -> dict:
-    """Mean reward, normalized score, validity, uniqueness and novelty of a result table.
+    """Mean reward (invalid = 0, and over valid molecules only), normalized score,
+    validity, uniqueness and novelty of a result table.
 
-    Reward figures are None for a table without a `reward` column."""
+    Reward figures are None for a table without a `reward` column (and the valid-only mean
+    when no molecule is valid)."""
     valid = frame["valid"].to_numpy(bool)
     unique = set(frame.loc[valid, "smiles"])
-    mean_r = None
+    mean_r = mean_valid = None
     if "reward" in frame:
         mean_r = float(frame["reward"].fillna(0).mean()) if len(frame) else 0.0
+        mean_valid = float(frame.loc[valid, "reward"].mean()) if valid.any() else None
     score = None
     if (mean_r is not None and r_star is not None and base_mean_reward is not None
             and r_star - base_mean_reward > 1e-12):
@@ -252,6 +275,7 @@ def summarize(frame: pd.DataFrame, bank_smiles: set[str], r_star: float | None,
     return {
         "n": int(len(frame)),
         "mean_reward": mean_r,
+        "mean_reward_valid": mean_valid,     # over valid molecules only: why a run won or lost
         "base_mean_reward": base_mean_reward,
         "r_star": r_star,
         "normalized_score": score,

@@ -2,7 +2,7 @@
 
 Teacher: the frozen model sampling with RCFG for a reward. Student: a copy of the model
 used with the null condition. Loss: full-vocabulary KL(p_teacher || p_student) summed over
-the generated positions, mean over molecules (RCFG.md, "Distillation"). With
+the generated positions, mean over molecules (docs/METHOD.md, "Distillation"). With
 `teacher_keep="valid"` the teacher molecules RDKit rejects are left out of the loss.
 """
 from __future__ import annotations

@@ -55,8 +55,11 @@ def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | 
     if checkpoint:
         cmd += ["--checkpoint", str(Path(checkpoint).resolve())]
     for name, value in options.items():
-        if value is not None:
-            cmd += [f"--{name.replace('_', '-')}", str(value)]
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):       # switches on by default: the CLI has --no-NAME
+            cmd += [] if value else [f"--no-{flag}"]
+        elif value is not None:
+            cmd += [f"--{flag}", str(value)]
     if resume:
         cmd.append("--resume")
     with open(out / LOG_FILE, "a") as log:

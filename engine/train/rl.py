@@ -1,5 +1,5 @@
 """RL fine-tuning of the unconditional branch: group-normalized policy gradient with a KL
-penalty to the starting policy (RCFG.md, "RL fine-tuning")."""
+penalty to the starting policy (docs/METHOD.md, "RL fine-tuning")."""
 from __future__ import annotations
 
 import torch
