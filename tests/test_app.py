@@ -103,7 +103,9 @@ def test_generate_draws_the_run(app):
     assert len(runs) == 1 and runs[0].settings["n"] == 12 and len(runs[0].molecules) == 12
     assert metric(app, "Molecules") == "12"
     assert {"Mean reward", "Base model", "Normalized score", "Validity", "Uniqueness",
-            "Novelty", "Time"} <= {m.label for m in app.metric}
+            "Novelty", "Time", "Mean reward, valid only"} <= {m.label for m in app.metric}
+    # the tiny test model writes no valid SMILES: the run is flagged, with what to change
+    assert any("are valid" in w.value and "plausibility" in w.value for w in app.warning)
     assert len(app.get("plotly_chart")) == 6  # 5 reward curves + the reward distribution
     for view in ("Pareto", "Molecules", "3D", "Table", "History"):
         show(app, view)
@@ -295,3 +297,16 @@ def test_runs_page_passes_the_teacher_filter_to_a_distillation(app, tmp_path, mo
         assert command[command.index("--teacher-keep") + 1] == "valid"
     finally:
         stop(tmp_path / "student")
+
+
+def test_headline_compares_validity_and_valid_only_reward_with_base(app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    app.run()
+    assert not app.exception, app.exception
+    assert not [w for w in app.warning if "are valid" in w.value]   # all 40 are valid
+    validity = next(m for m in app.metric if m.label == "Validity")
+    assert validity.value == "100.0%" and "vs base (100.0%)" in validity.delta
+    valid_only = next(m for m in app.metric if m.label == "Mean reward, valid only")
+    reward = load_reward("cns_penetrant")
+    expected = score_molecules(run.molecules["smiles"].tolist(), reward)["reward"].mean()
+    assert valid_only.value == f"{expected:.3f}"

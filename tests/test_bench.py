@@ -3,21 +3,42 @@ import json
 
 import pytest
 
-from engine.bench import effect, finetune, speed
+from engine.bench import effect, finetune, speed, sweep
 
 
 def test_effect_benchmark_writes_a_row_per_preset(tiny_checkpoint, tmp_path, capsys):
-    out = tmp_path / "effect.json"
-    argv = ["--n", "3", "--n-k64", "2", "--checkpoint", str(tiny_checkpoint), "--device", "cpu",
-            "--presets", "drug_like", "qed_high", "--out", str(out)]
+    out, png = tmp_path / "effect.json", tmp_path / "effect.png"
+    argv = ["--n", "3", "--checkpoint", str(tiny_checkpoint), "--device", "cpu",
+            "--presets", "drug_like", "qed_high", "--out", str(out), "--plot", str(png)]
     assert effect.main(argv) == 0
     results = json.loads(out.read_text())
     assert set(results["presets"]) == {"drug_like", "qed_high"}
     row = results["presets"]["drug_like"]
-    assert row["rcfg_k64"]["n"] == 2 and row["rcfg_k16"]["n"] == 3
-    assert row["base"]["normalized_score"] == 0.0
+    assert set(effect.COLUMNS) <= set(row)
+    assert row["rcfg_k64"]["rows_per_molecule"] == 65 and row["best_of_n65"]["n"] == 3
+    assert row["rcfg_k16"]["n"] == 3 and "normalized_se" in row["qtilt_k16"]
+    # best-of-N never does worse than the base molecules it picks from, per group
+    assert row["best_of_n65"]["mean_reward"] >= row["best_of_n17"]["mean_reward"]
     assert "| drug_like |" in capsys.readouterr().out
+    assert png.stat().st_size > 10_000
     assert effect.main(argv) == 0  # a re-run reuses the saved rows
+
+
+def test_sweep_benchmark_resumes_and_ranks_settings(tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "sweep.json"
+    argv = ["--n", "4", "--ys", "2", "--checkpoint", str(tiny_checkpoint), "--device", "cpu",
+            "--presets", "drug_like", "--settings", "z:1:0", "relative:2:0.1",
+            "--out", str(out)]
+    assert sweep.main(argv) == 0
+    cells = json.loads(out.read_text())["presets"]["drug_like"]["cells"]
+    assert set(cells) == {"z:1:0", "relative:2:0.1"}
+    assert all({"se", "normalized_score", "validity"} <= set(c) for c in cells.values())
+    assert "| relative:2:0.1 | 1 |" in capsys.readouterr().out
+    stamp = out.stat().st_mtime_ns
+    assert sweep.main(argv) == 0                 # every cell measured: nothing re-run
+    assert out.stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError):
+        sweep.main([*argv[:-3], "z:1", "--out", str(out)])
 
 
 def test_speed_benchmark_compares_with_the_sequential_reference(tiny_checkpoint, capsys):

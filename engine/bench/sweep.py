@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.bench.stats import cell
 from engine.chem.rewards import list_presets, load_reward
 from engine.model.checkpoint import load_checkpoint
 from engine.sampling.sampler import SampleSettings, bank_rewards, rescore, sample
@@ -37,24 +38,6 @@ def parse_setting(key: str) -> tuple[str, float, float]:
     """`rule:gamma:alpha` -> (rule, gamma, alpha); raises ValueError on a malformed key."""
     rule, gamma, alpha = key.split(":")
     return rule, float(gamma), float(alpha)
-
-
-def cell(rewards: np.ndarray, valid: np.ndarray, smiles, base: dict | None,
-         r_star: float) -> dict:
-    """Mean reward with its standard error, normalized score with the standard error of
-    the difference to base, validity and uniqueness of one sample."""
-    n = len(rewards)
-    mean, se = float(rewards.mean()), float(rewards.std(ddof=1) / np.sqrt(n))
-    out = {"n": n, "mean_reward": mean, "se": se, "validity": float(valid.mean()),
-           "mean_reward_valid": float(rewards[valid].mean()) if valid.any() else 0.0,
-           "uniqueness": len(set(np.asarray(smiles)[valid])) / max(1, int(valid.sum()))}
-    if base is not None:
-        span = max(r_star - base["mean_reward"], 1e-12)
-        out["normalized_score"] = (mean - base["mean_reward"]) / span
-        out["normalized_se"] = float(np.hypot(se, base["se"]) / span)
-        out["delta_over_se"] = (mean - base["mean_reward"]) / max(np.hypot(se, base["se"]),
-                                                                  1e-12)
-    return out
 
 
 def summarize(results: dict, settings: list[str]) -> list[dict]:
