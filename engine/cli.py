@@ -248,8 +248,9 @@ def _cmd_tradeoff(args) -> int:
               f"{row.mean_reward:.3f}, A {row.mean_a:.3f} ± {row.se_a:.3f}, "
               f"B {row.mean_b:.3f} ± {row.se_b:.3f}  [{row.steering}]")
     s = result.summary
+    batches = "one batch" if s["batches"] == 1 else f"{s['batches']} batches"
     print(f"wrote {len(result.molecules)} molecules to {args.out} ({s['wall_time_s']:.1f} s "
-          f"on {s['device']}, one batch for {args.weightings} weightings)")
+          f"on {s['device']}, {batches} for {args.weightings} weightings)")
     return 0
 
 

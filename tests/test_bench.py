@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from engine.bench import effect, finetune, speed, sweep
+from engine.bench import effect, finetune, speed, sweep, validity
 
 
 def test_effect_benchmark_writes_a_row_per_preset(tiny_checkpoint, tmp_path, capsys):
@@ -65,3 +65,18 @@ def test_finetune_benchmark_runs_every_variant_and_reuses_finished_runs(tiny_che
     assert json.loads(out.read_text())["rewards"]["qed_high"]["0"]["rl-base"]["wall_s"] is None
     with pytest.raises(SystemExit, match="other settings"):
         finetune.main([*argv[:4], "3", *argv[5:]])
+
+
+def test_validity_benchmark_sorts_failures_by_cause(tiny_checkpoint, tmp_path, capsys):
+    assert validity.failure("C1CC") == "unparsable"
+    assert validity.failure("c1cccc1") == "kekulize"
+    assert validity.failure("C(C)(C)(C)(C)C") == "valence"
+    assert validity.failure("c1ccccc1") == "ok" and validity.failure("") == "empty"
+    out = tmp_path / "validity.json"
+    assert validity.main(["--n", "6", "--checkpoint", str(tiny_checkpoint), "--device", "cpu",
+                          "--out", str(out)]) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert len(runs) == 6
+    for row in runs.values():  # every invalid molecule has one cause
+        invalid = round((1 - row["validity"]) * 6)
+        assert sum(row[k] for k in validity.CAUSES) == invalid

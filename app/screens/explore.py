@@ -3,7 +3,7 @@ import streamlit as st
 
 from app import resources, state
 from app.components import (export, grid, history, pareto, results, reward_editor, sampling,
-                            table, viewer3d)
+                            table, tradeoff, viewer3d)
 from engine.errors import USER_ERRORS
 from engine.sampling.sampler import SamplingError
 
@@ -41,6 +41,7 @@ with right:
         else:
             state.add_run(run)
             ss[SHOWN] = run.id
+    tradeoff.render(ckpt, ckpt_key, reward, settings)
     runs = state.runs()
     if not runs:
         st.info("Set up the reward on the left and the sampler in the sidebar, then press "

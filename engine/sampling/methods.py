@@ -14,8 +14,8 @@ Q_WEIGHTS = ("posterior", "prior")      # Q-tilt branch weights: running posteri
 
 DEFAULT_GAMMA = 2.0
 DEFAULT_YS = 16
-DEFAULT_ADVANTAGE = "relative"
-DEFAULT_PLAUSIBILITY = 0.05
+DEFAULT_ADVANTAGE = "z"
+DEFAULT_PLAUSIBILITY = 0.2
 DEFAULT_Q_WEIGHTS = "posterior"
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_P = 0.95

@@ -10,6 +10,7 @@ desirability of A and of B; the per-weighting means are the achieved front.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from dataclasses import dataclass, replace
@@ -122,6 +123,26 @@ def term_pair(reward: Reward, prop_a: str, prop_b: str) -> Pair:
     return Pair(a, b, within=reward)
 
 
+def conflicting_terms(reward: Reward, values) -> tuple[str, str]:
+    """The two terms of `reward` whose desirabilities are least correlated over `values`
+    (e.g. the prior bank, (N, 25)): the pair most worth trading off. A term that is the
+    same for every molecule (e.g. molecular weight below the bound for all of MOSES) has
+    nothing to trade and is only picked when fewer than two others vary; ties go to term
+    order. Raises RewardError for a reward with fewer than two terms."""
+    props = reward.properties
+    if len(props) < 2:
+        raise RewardError(f"reward {reward.name!r} has {len(props)} term; a trade-off needs two")
+    d = reward.desirabilities(values)
+    d = d[~np.isnan(d).any(axis=1)]                                        # (N, terms)
+    varies = [j for j in range(len(props)) if len(d) > 1 and d[:, j].std() > 0]
+    if len(varies) < 2:
+        return props[0], props[1]
+    corr = np.corrcoef(d[:, varies].T)
+    corr[np.diag_indices_from(corr)] = np.inf
+    i, j = np.unravel_index(int(np.argmin(corr)), corr.shape)
+    return props[varies[min(i, j)]], props[varies[max(i, j)]]
+
+
 def reward_pair(reward_a: Reward, reward_b: Reward) -> Pair:
     """A and B are two rewards; weighting w steers with w r_A + (1 - w) r_B (a `Blend`, since
     two rewards with other aggregates or shared properties are not one `Reward`). Raises
@@ -184,7 +205,7 @@ class TradeoffResult:
     front: pd.DataFrame      # one row per weighting (see `front`)
     pair: Pair
     settings: SampleSettings
-    summary: dict            # wall_time_s, molecules_per_s, device, forward_rows_per_molecule
+    summary: dict            # wall_time_s, molecules_per_s, device, batches, rows per molecule
 
 
 def tradeoff(ckpt, pair: Pair, settings: SampleSettings, weights=WEIGHTS,
@@ -192,9 +213,9 @@ def tradeoff(ckpt, pair: Pair, settings: SampleSettings, weights=WEIGHTS,
     """Sample `settings.n` molecules per weighting in one batched decode (chunked only when
     the rows exceed `settings.max_rows`) and score each with its own weighting's reward.
 
-    Each weighting draws its Y_S with `settings.seed`, so all weightings see the same prior
-    vectors and differ only by their rewards: weighting w's molecules are drawn as
-    `sample(ckpt, pair.reward_at(w), settings)` would draw them.
+    Each weighting draws its Y_S with `settings.seed` (the vectors `sample` would draw), so
+    all weightings see the same prior vectors and differ only by their rewards; one token
+    generator runs through the whole batch.
     `progress(done, total)` over all weightings' molecules. Raises SamplingError on bad
     weights or settings (see `check_weights`, `check_settings`).
     """
@@ -219,7 +240,9 @@ def tradeoff(ckpt, pair: Pair, settings: SampleSettings, weights=WEIGHTS,
         frame[col] = getattr(s, col)
     wall = time.perf_counter() - t0
     summary = {"wall_time_s": wall, "molecules_per_s": len(frame) / wall,
-               "device": str(device), "forward_rows_per_molecule": s.rows_per_molecule}
+               "device": str(device), "forward_rows_per_molecule": s.rows_per_molecule,
+               # decode calls, as chunked by max_rows (a CUDA out-of-memory retry adds more)
+               "batches": math.ceil(len(frame) / max(1, s.max_rows // s.rows_per_molecule))}
     return TradeoffResult(frame, front(frame, pair), pair, s, summary)
 
 
