@@ -279,6 +279,21 @@ def _guidance_options(parser, whose: str) -> None:
                         help="turn off grammar-safe decoding (for measurement)")
 
 
+def _decoding_options(parser) -> None:
+    """The sampling options that `sample` and `tradeoff` share, besides the guidance ones."""
+    parser.add_argument("--q-weights", choices=M.Q_WEIGHTS, default=M.DEFAULT_Q_WEIGHTS,
+                        help="Q-tilt branch weights: the running posterior, or uniform (the "
+                             "exact-prior estimate)")
+    parser.add_argument("--temperature", type=float, default=M.DEFAULT_TEMPERATURE)
+    parser.add_argument("--top-p", type=float, default=M.DEFAULT_TOP_P)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                        help="network precision on CUDA (guidance is always fp32)")
+    parser.add_argument("--checkpoint", type=Path,
+                        help="checkpoint folder (default: the shipped one)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -323,18 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--ys", type=int, default=M.DEFAULT_YS,
                     help="|Y_S| (K), 2..64; N = 1 + K for best_of_n")
     _guidance_options(sa, "")
-    sa.add_argument("--q-weights", choices=M.Q_WEIGHTS, default=M.DEFAULT_Q_WEIGHTS,
-                    help="Q-tilt branch weights: the running posterior, or uniform (the "
-                         "exact-prior estimate)")
     sa.add_argument("--condition", action="append", metavar="NAME=VALUE",
                     help="target property value (repeatable); properties left out are free")
-    sa.add_argument("--temperature", type=float, default=M.DEFAULT_TEMPERATURE)
-    sa.add_argument("--top-p", type=float, default=M.DEFAULT_TOP_P)
-    sa.add_argument("--seed", type=int, default=0)
-    sa.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
-    sa.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-                    help="network precision on CUDA (guidance is always fp32)")
-    sa.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the shipped one)")
+    _decoding_options(sa)
     sa.add_argument("--no-reference", action="store_true",
                     help="skip the base-model reference sample (no normalized score)")
     sa.add_argument("--out", type=Path, default=Path("samples.csv"))
@@ -371,15 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     to.add_argument("--gamma", type=float, default=M.DEFAULT_GAMMA, help="guidance scale")
     to.add_argument("--ys", type=int, default=M.DEFAULT_YS, help="|Y_S| (K), 2..64")
     _guidance_options(to, "")
-    to.add_argument("--q-weights", choices=M.Q_WEIGHTS, default=M.DEFAULT_Q_WEIGHTS,
-                    help="Q-tilt branch weights")
-    to.add_argument("--temperature", type=float, default=M.DEFAULT_TEMPERATURE)
-    to.add_argument("--top-p", type=float, default=M.DEFAULT_TOP_P)
-    to.add_argument("--seed", type=int, default=0)
-    to.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
-    to.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-                    help="network precision on CUDA (guidance is always fp32)")
-    to.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: the shipped one)")
+    _decoding_options(to)
     to.add_argument("--out", type=Path, default=Path("tradeoff.csv"),
                     help="one row per molecule, with its `weighting` (the weight on A)")
     to.set_defaults(func=_cmd_tradeoff)

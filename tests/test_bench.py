@@ -39,6 +39,10 @@ def test_sweep_benchmark_resumes_and_ranks_settings(tiny_checkpoint, tmp_path, c
     assert out.stat().st_mtime_ns == stamp
     with pytest.raises(ValueError):
         sweep.main([*argv[:-3], "z:1", "--out", str(out)])
+    div = tmp_path / "diversity.json"
+    assert sweep.main([*argv[:-1], str(div), "--diversity"]) == 0
+    row = json.loads(div.read_text())["presets"]["drug_like"]
+    assert {"intdiv1", "scaffold_diversity"} <= set(row["base"]) & set(row["cells"]["z:1:0"])
 
 
 def test_speed_benchmark_compares_with_the_sequential_reference(tiny_checkpoint, capsys):

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from engine.sampling import methods as M
+
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "docs" / "screenshots"
@@ -106,9 +108,9 @@ def test_generate_select_and_download(browser_page, app_url):
     page.goto(app_url)
     page.get_by_role("button", name="Generate").wait_for()
     slider = page.locator('input[type=range][aria-label^="|Y_S|"]')
-    assert slider.input_value() == "8"
+    assert slider.input_value() == str(M.DEFAULT_YS)
     slider.focus()
-    for _ in range(4):
+    for _ in range(M.DEFAULT_YS - 4):
         slider.press("ArrowLeft")
     settle(page)
     assert slider.input_value() == "4"

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.bench.stats import cell
+from engine.chem.diversity import internal_diversity, scaffold_diversity
 from engine.chem.rewards import list_presets, load_reward
 from engine.model.checkpoint import load_checkpoint
 from engine.sampling.sampler import SampleSettings, bank_rewards, rescore, sample
@@ -38,6 +39,12 @@ def parse_setting(key: str) -> tuple[str, float, float]:
     """`rule:gamma:alpha` -> (rule, gamma, alpha); raises ValueError on a malformed key."""
     rule, gamma, alpha = key.split(":")
     return rule, float(gamma), float(alpha)
+
+
+def diversity(frame) -> dict:
+    """IntDiv1 and scaffold diversity of a sample's valid molecules."""
+    valid = frame.loc[frame["valid"].to_numpy(bool), "smiles"].tolist()
+    return {"intdiv1": internal_diversity(valid), "scaffold_diversity": scaffold_diversity(valid)}
 
 
 def summarize(results: dict, settings: list[str]) -> list[dict]:
@@ -84,6 +91,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ys", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-grammar", action="store_true", help="measure without the mask")
+    parser.add_argument("--diversity", action="store_true",
+                        help="also record IntDiv1 and scaffold diversity of every cell")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--checkpoint", type=Path)
     parser.add_argument("--out", type=Path, help="results JSON (default: "
@@ -103,7 +112,8 @@ def main(argv=None) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     grammar = not args.no_grammar
     results = json.loads(out.read_text()) if out.is_file() else {}
-    header = {"n": n, "ys": args.ys, "seed": args.seed, "grammar": grammar}
+    header = {"n": n, "ys": args.ys, "seed": args.seed, "grammar": grammar,
+              **({"diversity": True} if args.diversity else {})}
     if results.get("header") != header:
         results = {"header": header, "presets": {}}
     results.update(machine=f"{platform.machine()} {platform.processor()}".strip(),
@@ -124,6 +134,8 @@ def main(argv=None) -> int:
         row["r_star"] = r_star
         row["base"] = cell(base["reward"].to_numpy(), base["valid"].to_numpy(bool),
                            base["smiles"], None, r_star)
+        if args.diversity:
+            row["base"].update(diversity(base))
         for key in todo:
             rule, gamma, alpha = parse_setting(key)
             t0 = time.perf_counter()
@@ -134,6 +146,8 @@ def main(argv=None) -> int:
             row["cells"][key] = cell(m["reward"].to_numpy(), m["valid"].to_numpy(bool),
                                      m["smiles"], row["base"], r_star)
             row["cells"][key]["wall_time_s"] = time.perf_counter() - t0
+            if args.diversity:
+                row["cells"][key].update(diversity(m))
             out.write_text(json.dumps(results, indent=1))
             c = row["cells"][key]
             print(f"{reward.key} {key}: {c['mean_reward']:.3f} +- {c['se']:.3f} (base "

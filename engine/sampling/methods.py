@@ -12,10 +12,10 @@ from dataclasses import dataclass
 ADVANTAGES = ("z", "relative")          # RCFG weights: z-scores or (r - mean) / mean
 Q_WEIGHTS = ("posterior", "prior")      # Q-tilt branch weights: running posterior or uniform
 
-DEFAULT_GAMMA = 2.0
+DEFAULT_GAMMA = 1.0
 DEFAULT_YS = 16
 DEFAULT_ADVANTAGE = "z"
-DEFAULT_PLAUSIBILITY = 0.2
+DEFAULT_PLAUSIBILITY = 0.1
 DEFAULT_Q_WEIGHTS = "posterior"
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_P = 0.95
