@@ -27,7 +27,7 @@ def _cfg(**kw):
     ("kind", "ppo", "unknown run kind 'ppo'; allowed: distill, rl"),
     ("steps", 0, "steps must be a positive integer"),
     ("batch_size", 1, "rl needs batch_size >= 2"),
-    ("top_p", 1.5, "top_p must be in (0, 1]"),
+    ("top_p", 1.5, "top-p must be in (0, 1]"),
     ("lr", -1.0, "lr must be > 0"),
     ("beta", -0.1, "beta must be >= 0"),
     ("ys", 1, "|Y_S| (ys) must be an integer from 2 to 64"),
@@ -107,6 +107,6 @@ def test_distill_cli_writes_a_loadable_student(tiny_checkpoint, tmp_path, capsys
 
 def test_cli_errors_are_one_line(tiny_checkpoint, tmp_path, capsys):
     assert main(_cli("rl", tiny_checkpoint, tmp_path / "r", 2, "--top-p", "2")) == 2
-    assert "top_p must be in (0, 1]" in capsys.readouterr().err
+    assert "top-p must be in (0, 1]" in capsys.readouterr().err
     assert main(["distill", "--reward", "no_such_preset", "--out", str(tmp_path / "d")]) == 2
     assert "no_such_preset" in capsys.readouterr().err
