@@ -19,7 +19,6 @@ RATES = "s::rows_per_s"  # {"guided": .., "base": ..} forward rows/s measured th
 # No GPU default: GPUs vary too much.
 DEFAULT_CPU_RATES = {"guided": 250.0, "base": 55.0}
 WARN_SECONDS = 120.0
-DEFAULT_N = 192   # with K = 16 on a 2-core CPU: about 15 s to the first plots
 
 
 def controls() -> SampleSettings:
@@ -35,7 +34,7 @@ def controls() -> SampleSettings:
                    help="Each generated molecule is steered by the property profiles of K "
                         "random training molecules, contrasted by their reward (1 + K "
                         "forward passes per token). Best-of-N keeps the best of N = 1 + K.")
-    n = st.number_input("Molecules", 1, 5000, DEFAULT_N, 64, key="s::n",
+    n = st.number_input("Molecules", 1, 5000, M.DEFAULT_N, 64, key="s::n",
                         persist_state="session")
     with st.expander("Decoding details"):
         guided = method in labels.GUIDED

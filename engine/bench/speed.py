@@ -16,6 +16,7 @@ import torch
 from engine.chem.rewards import load_reward
 from engine.model.checkpoint import load_checkpoint
 from engine.sampling import guidance
+from engine.sampling import methods as M
 from engine.sampling.decoder import DecodePlan, decode, guided_logprobs
 from engine.sampling.sampler import (SampleSettings, bank_rewards, build_plan, sample,
                                      target_vector)
@@ -99,8 +100,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-rows", type=int, nargs="+", default=[512, 2048, 8192])
     parser.add_argument("--reward", default="drug_like")
     parser.add_argument("--checkpoint", help="checkpoint folder (default: the shipped one)")
-    parser.add_argument("--app-n", type=int, default=256,
-                        help="molecules of the dashboard's default request (RCFG, K=8)")
+    parser.add_argument("--app-n", type=int, default=M.DEFAULT_N,
+                        help="molecules of the dashboard's default request (RCFG, defaults)")
     parser.add_argument("--grammar-n", type=int, default=1024,
                         help="molecules per grammar-mask timing (base and RCFG K=16)")
     args = parser.parse_args(argv)
@@ -146,9 +147,10 @@ def main(argv=None) -> int:
             print(f"| {method} | {'on' if on else 'off'} | {n} | {walls[on]:.2f} | "
                   f"{n / walls[on]:.1f} | {walls[on] / walls[False] - 1:+.1%} |", flush=True)
     t0 = time.perf_counter()
-    result = sample(ckpt, reward, SampleSettings(method="rcfg", ys=8, n=args.app_n,
+    result = sample(ckpt, reward, SampleSettings(method="rcfg", n=args.app_n,
                                                  device=str(device)))
-    print(f"\nDashboard default request ({args.app_n} molecules, RCFG K=8, scored): "
+    print(f"\nDashboard default request ({args.app_n} molecules, RCFG K={M.DEFAULT_YS}, "
+          f"gamma {M.DEFAULT_GAMMA:g}, scored): "
           f"{time.perf_counter() - t0:.1f} s end to end; validity "
           f"{result.summary['validity']:.3f}")
     return 0

@@ -59,8 +59,8 @@ def main(argv=None) -> int:
     ckpt, reward = load_checkpoint(args.checkpoint), load_reward(args.reward)
     results = {"n": args.n, "reward": reward.key, "date": time.strftime("%Y-%m-%d"),
                "runs": {}}
-    print("| run | grammar mask | validity | unparsable | kekulization | valence | other |\n"
-          "|---|---|---|---|---|---|---|")
+    print("| run | grammar mask | validity | " + " | ".join(CAUSES) + " |\n|"
+          + "---|" * (3 + len(CAUSES)))
     for name, kw in RUNS.items():
         for grammar in (False, True):
             frame = sample(ckpt, reward, SampleSettings(**kw, n=args.n, seed=args.seed,

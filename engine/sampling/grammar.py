@@ -57,6 +57,15 @@ class SmilesGrammar:
         # ring slot of each token, -1 for non-ring tokens
         self.slot = torch.tensor([slot[lab] if c == RING else -1 for c, lab in classes])
         self.ring_tokens = torch.nonzero(self.slot >= 0).squeeze(1)            # (L',)
+        self._tables: dict = {}   # device -> (cls, slot, ring_tokens, their slots)
+
+    def tables(self, device) -> tuple[torch.Tensor, ...]:
+        """The vocabulary tables on `device`, copied once (this runs every decoding step)."""
+        key = str(device)
+        if key not in self._tables:
+            self._tables[key] = tuple(t.to(device) for t in (
+                self.cls, self.slot, self.ring_tokens, self.slot[self.ring_tokens]))
+        return self._tables[key]
 
     def init(self, m: int, device) -> dict[str, torch.Tensor]:
         """The state of m empty strings."""
@@ -90,11 +99,10 @@ class SmilesGrammar:
             & (st["g_atoms"] > 0),                                         # EOS
             torch.zeros_like(after_atom),                                  # NEVER
         ], dim=1)                                                          # (m, 9)
-        cls = self.cls.to(prev.device)
+        cls, _, ring_tokens, ring_slots = self.tables(prev.device)
         mask = by_class[:, cls]                                            # (m, V)
-        if len(self.ring_tokens):
-            mask[:, self.ring_tokens.to(prev.device)] &= self._ring_ok(st)[
-                :, self.slot[self.ring_tokens].to(prev.device)]
+        if len(ring_tokens):
+            mask[:, ring_tokens] &= self._ring_ok(st)[:, ring_slots]
         return mask
 
     def _ring_ok(self, st) -> torch.Tensor:
@@ -108,7 +116,8 @@ class SmilesGrammar:
     def advance(self, st: dict[str, torch.Tensor], tokens: torch.Tensor) -> dict:
         """The state after appending `tokens` (m,) to each row."""
         dev = tokens.device
-        cls = self.cls.to(dev)[tokens]
+        cls_table, slot_table, _, _ = self.tables(dev)
+        cls = cls_table[tokens]
         rows = torch.arange(tokens.shape[0], device=dev)
         st = dict(st)
         atom, ring = cls == ATOM, cls == RING
@@ -122,7 +131,7 @@ class SmilesGrammar:
         st["g_cur"] = torch.where(atom, st["g_atoms"], st["g_cur"])
         st["g_atoms"] = st["g_atoms"] + atom.long()
         if ring.any():
-            slot = self.slot.to(dev)[tokens].clamp_min(0)                  # (m,)
+            slot = slot_table[tokens].clamp_min(0)                         # (m,)
             was = st["g_ring_at"][rows, slot]
             closing, opening = ring & (was >= 0), ring & (was < 0)
             ring_at, closed_on = st["g_ring_at"].clone(), st["g_closed"].clone()

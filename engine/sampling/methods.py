@@ -19,6 +19,9 @@ DEFAULT_PLAUSIBILITY = 0.1
 DEFAULT_Q_WEIGHTS = "posterior"
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_P = 0.95
+# molecules per dashboard request: with K = 16 on a 2-core CPU about 15 s to the first plots
+# (BENCHMARKS.md, "Dashboard"); the speed benchmark times the same request
+DEFAULT_N = 192
 
 
 @dataclass(frozen=True)
