@@ -5,12 +5,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from engine.errors import UserError
 from engine.sampling import methods as M
 
 DEFAULT_CACHE = Path.home() / ".cache" / "rcfg-studio"
 
 
-class UsageError(ValueError):
+class UsageError(UserError):
     """Bad command-line input, reported as one line without a traceback."""
 
 
@@ -66,6 +67,7 @@ def _parse_conditions(items: list[str]) -> dict[str, float]:
 
 
 def _cmd_sample(args) -> int:
+    from engine.chem.alerts import alert_rates, with_alerts  # noqa: PLC0415
     from engine.chem.rewards import load_reward  # noqa: PLC0415
     from engine.model.checkpoint import load_checkpoint  # noqa: PLC0415
     from engine.sampling.sampler import SampleSettings, sample  # noqa: PLC0415
@@ -93,10 +95,12 @@ def _cmd_sample(args) -> int:
                      progress=_bar("base reference"))
         base_mean = ref.summary["mean_reward"]
     result = sample(ckpt, reward, settings, progress=_bar(method), base_mean_reward=base_mean)
-    frame = result.molecules
+    frame = with_alerts(result.molecules)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
     print(_summary_line(result.summary, bool(args.reward)))
+    print(_alert_line(alert_rates(frame),
+                      alert_rates(with_alerts(ref.molecules)) if base_mean is not None else None))
     print(f"wrote {len(frame)} molecules to {args.out}")
     return 0
 
@@ -113,6 +117,22 @@ def _summary_line(summary: dict, with_reward: bool) -> str:
     parts.append(f"{summary['wall_time_s']:.1f} s ({summary['molecules_per_s']:.1f} mol/s "
                  f"on {summary['device']})")
     return ", ".join(parts)
+
+
+def _alert_line(rates: dict, base: dict | None) -> str:
+    """Alert and flag rates over valid molecules, with the base sample's beside them."""
+    from engine.chem.alerts import FAMILY_LABELS  # noqa: PLC0415
+
+    if rates["any_alert"] is None:
+        return "alerts: no valid molecule"
+
+    def pct(key: str) -> str:
+        shown = f"{rates[key]:.1%}"
+        return shown if base is None or base[key] is None else f"{shown} (base {base[key]:.1%})"
+
+    parts = [f"PAINS/Brenk/NIH alert {pct('any_alert')}", f"any flag {pct('any_flag')}"]
+    parts += [f"{FAMILY_LABELS[c]} {pct(c)}" for c in FAMILY_LABELS]
+    return "share of valid molecules with: " + ", ".join(parts)
 
 
 def _bar(label: str):
@@ -135,6 +155,7 @@ def _bar(label: str):
 def _cmd_score(args) -> int:
     import pandas as pd  # noqa: PLC0415
 
+    from engine.chem import alerts  # noqa: PLC0415
     from engine.chem.properties import PROPERTY_NAMES, batch_properties  # noqa: PLC0415
     from engine.chem.rewards import load_reward  # noqa: PLC0415
     from engine.train.data import read_smiles_csv  # noqa: PLC0415
@@ -142,18 +163,20 @@ def _cmd_score(args) -> int:
     reward = load_reward(args.reward)
     smiles = read_smiles_csv(args.input, args.smiles_column)  # raises DataError with the reason
     frame = pd.read_csv(args.input, dtype=str, keep_default_na=False)
-    computed = ["valid", *PROPERTY_NAMES, "reward", *(f"d_{p}" for p in reward.properties)]
+    computed = ["valid", *PROPERTY_NAMES, "reward", *(f"d_{p}" for p in reward.properties),
+                *alerts.COLUMNS]
     replaced = [c for c in computed if c in frame.columns and c != args.smiles_column]
     if replaced:
         print(f"note: recomputing the input's columns {', '.join(replaced)}", file=sys.stderr)
     props = batch_properties(smiles, n_jobs=args.jobs)
     frame = frame.drop(columns=replaced).join(props[["valid", *PROPERTY_NAMES]])
-    scored = reward.evaluate(frame)
+    scored = alerts.with_alerts(reward.evaluate(frame), args.smiles_column)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     scored.to_csv(args.out, index=False)
     print(f"{reward.name}: {len(scored):,} molecules, {int(scored['valid'].sum()):,} valid, "
           f"mean reward {scored['reward'].mean() if len(scored) else 0.0:.3f} "
           f"(invalid = 0); wrote {args.out}")
+    print(_alert_line(alerts.alert_rates(scored), None))
     return 0
 
 
@@ -352,7 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--smiles-column", default="smiles")
     sc.add_argument("--jobs", type=int, help="processes for the properties (default: all cores)")
     sc.add_argument("--out", type=Path, required=True, help="output CSV: input columns, "
-                    "valid, the 25 properties, reward and one d_<property> per term")
+                    "valid, the 25 properties, reward, one d_<property> per term, then the "
+                    "alert and flag columns")
     sc.set_defaults(func=_cmd_score)
 
     _finetune_parser(verbs, "distill", "distill the RCFG teacher for a reward into the "
@@ -389,10 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from engine.errors import USER_ERRORS  # noqa: PLC0415
-
     try:
         return args.func(args)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.chem.alerts import COLUMNS as ALERT_AND_FLAG_COLUMNS
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import (
     PRESET_DIR,
@@ -271,7 +272,10 @@ def test_cli_score_adds_properties_reward_and_desirabilities(tmp_path, capsys):
     assert code == 0
     scored = pd.read_csv(out)
     assert list(scored.columns[:3]) == ["id", "smi", "valid"]
-    assert list(scored.columns[-3:]) == ["reward", "d_heavy_atoms", "d_oxygens"]
+    n_alert = len(ALERT_AND_FLAG_COLUMNS)
+    assert list(scored.columns[-3 - n_alert:-n_alert]) == ["reward", "d_heavy_atoms",
+                                                           "d_oxygens"]
+    assert list(scored.columns[-n_alert:]) == list(ALERT_AND_FLAG_COLUMNS)
     assert set(PROPERTY_NAMES) <= set(scored.columns)
     assert scored["id"].tolist() == ["a", "b", "c"]
     np.testing.assert_allclose(scored["reward"], [1.0, 0.0, 0.0])  # phenol: 7 heavy atoms

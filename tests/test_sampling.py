@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
+from engine.chem.alerts import COLUMNS as ALERT_AND_FLAG_COLUMNS
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import Reward, Term
 from engine.cli import main
@@ -160,7 +161,10 @@ def test_cli_sample_writes_csv(tiny_checkpoint, tmp_path, capsys):
     frame = pd.read_csv(out)
     assert len(frame) == 6
     assert {"smiles", "valid", "reward", "nll", "method", "gamma", "ys", "seed"} <= set(frame)
-    assert "normalized score" in capsys.readouterr().out
+    assert list(frame.columns[-len(ALERT_AND_FLAG_COLUMNS):]) == list(ALERT_AND_FLAG_COLUMNS)
+    printed = capsys.readouterr().out
+    assert "normalized score" in printed
+    assert "share of valid molecules with" in printed or "alerts: no valid molecule" in printed
 
 
 def test_cli_condition_without_reward(tiny_checkpoint, tmp_path):

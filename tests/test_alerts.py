@@ -1,0 +1,96 @@
+"""Structural alerts and sanity flags on hand-checkable molecules."""
+import pandas as pd
+
+from engine.chem import alerts
+from engine.chem.properties import to_mol
+
+RHODANINE = "O=C1C(=Cc2ccccc2)SC(=S)N1"       # a textbook PAINS hit (ene_rhod_A)
+ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+
+
+def flags_of(smiles: str) -> dict:
+    return alerts.mol_alerts(to_mol(smiles))
+
+
+def test_rhodanine_hits_pains_brenk_and_nih_by_name():
+    found = flags_of(RHODANINE)
+    assert found["alert_pains"] and found["alert_brenk"] and found["alert_nih"]
+    assert "PAINS: ene_rhod_A(235)" in found["alerts"]
+    assert "Michael_acceptor_1" in found["alerts"] and "NIH: rhodanine" in found["alerts"]
+
+
+def test_a_clean_drug_raises_no_flag():
+    found = flags_of("CN1CCC[C@H]1c1cccnc1")   # (S)-nicotine: one assigned stereocentre
+    assert not any(found[c] for c in alerts.FAMILY_COLUMNS)
+    assert found["alerts"] == ""
+
+
+def test_unassigned_stereocentres_are_counted_and_assigned_ones_are_not():
+    assert flags_of("CC(N)c1ccccc1")["flag_unassigned_stereo"]
+    assert "unassigned stereocentres: 2" in flags_of("CC(N)C(O)c1ccccc1")["alerts"]
+    assert not flags_of("C[C@H](N)c1ccccc1")["flag_unassigned_stereo"]
+
+
+def test_charged_atoms_but_not_a_nitro_group():
+    assert flags_of("C[N+](C)(C)Cc1ccccc1")["flag_charged"]
+    assert "charged atoms: 1" in flags_of("CC(=O)[O-]")["alerts"]
+    assert not flags_of("O=[N+]([O-])c1ccccc1")["flag_charged"]   # neutral group, drawn +/-
+
+
+def test_long_chain_from_six_acyclic_sp3_carbons():
+    assert alerts.LONG_CHAIN_CARBONS == 6
+    assert flags_of("CCCCCCc1ccccc1")["flag_long_chain"]      # hexyl
+    assert not flags_of("CCCCCc1ccccc1")["flag_long_chain"]   # pentyl
+    assert not flags_of("C1CCCCCC1")["flag_long_chain"]       # ring carbons are no chain
+
+
+def test_rings_larger_than_six_and_macrocycles():
+    assert not flags_of("c1ccc2ccccc2c1")["flag_large_ring"]   # naphthalene: two 6-rings
+    seven = flags_of("C1CCCCCC1")
+    assert seven["flag_large_ring"] and "large ring: 7 atoms" in seven["alerts"]
+    assert "macrocycle: 14 atoms" in flags_of("C1CCCCCCCCCCCCC1")["alerts"]
+
+
+def test_batch_keeps_order_and_marks_invalid_rows_missing():
+    frame = alerts.batch_alerts([RHODANINE, "not a smiles", "", ASPIRIN])
+    assert list(frame.columns) == list(alerts.COLUMNS)
+    assert frame["alert_pains"].tolist()[0] is True
+    assert frame.loc[1, alerts.FAMILY_COLUMNS].isna().all() and frame.loc[1, "alerts"] == ""
+    assert frame.loc[2, alerts.FAMILY_COLUMNS].isna().all()
+    assert not frame.loc[3, "alert_pains"] and frame.loc[3, "alerts"] == "Brenk: phenol_ester"
+
+
+def test_with_alerts_replaces_old_columns_and_keeps_the_index():
+    frame = pd.DataFrame({"smiles": [ASPIRIN, RHODANINE], "alerts": ["stale", "stale"]},
+                         index=[7, 3])
+    out = alerts.with_alerts(frame)
+    assert list(out.index) == [7, 3] and list(out.columns) == ["smiles", *alerts.COLUMNS]
+    assert out.loc[3, "alerts"].startswith("PAINS") and "stale" not in set(out["alerts"])
+
+
+def test_rates_are_over_valid_molecules_only():
+    frame = alerts.with_alerts(pd.DataFrame({"smiles": [RHODANINE, ASPIRIN, "C1CCCCCC1",
+                                                        "xx"]}))
+    rates = alerts.alert_rates(frame)
+    assert rates["alert_pains"] == 1 / 3 and rates["flag_large_ring"] == 1 / 3
+    assert rates["alert_brenk"] == 2 / 3            # rhodanine, and aspirin's phenol ester
+    assert rates["any_alert"] == 2 / 3 and rates["any_flag"] == 1.0
+    assert alerts.flagged(frame).tolist()[3] is False   # invalid: nothing to flag
+    empty = alerts.alert_rates(alerts.with_alerts(pd.DataFrame({"smiles": ["xx"]})))
+    assert empty["any_alert"] is None and empty["alert_pains"] is None
+
+
+def test_cli_score_writes_the_alert_columns_and_rates(tmp_path, capsys):
+    from engine.cli import main  # noqa: PLC0415
+
+    src = tmp_path / "mols.csv"
+    pd.DataFrame({"smiles": [RHODANINE, "CN1CCC[C@H]1c1cccnc1", "nope"]}).to_csv(src,
+                                                                                  index=False)
+    out = tmp_path / "scored.csv"
+    assert main(["score", "--reward", "cns_penetrant", "--in", str(src), "--out", str(out),
+                 "--jobs", "1"]) == 0
+    scored = pd.read_csv(out, keep_default_na=False)
+    assert list(scored.columns[-len(alerts.COLUMNS):]) == list(alerts.COLUMNS)
+    assert scored["alert_pains"].tolist() == ["True", "False", ""]
+    assert scored["alerts"][0].startswith("PAINS: ene_rhod_A")
+    assert "PAINS/Brenk/NIH alert 50.0%" in capsys.readouterr().out
