@@ -15,10 +15,10 @@ import streamlit as st
 import torch
 
 from engine.chem.properties import PROPERTY_NAMES
+from engine.device import pick_device
 from engine.model.checkpoint import CONFIG_FILE, DEFAULT_CHECKPOINT, WEIGHTS_FILE, load_checkpoint
 from engine.sampling.sampler import SampleSettings, sample
 from engine.train import finetune
-from engine.train.pretrain import pick_device
 
 REPO = Path(__file__).resolve().parents[1]
 ENV_CHECKPOINT, ENV_RUNS = "RCFG_CHECKPOINT", "RCFG_RUNS_DIR"

@@ -1,13 +1,12 @@
-"""The error types that carry a message meant for a person (CLI prints them, app shows them)."""
-from engine.chem.rewards import RewardError
-from engine.chem.structures import SmartsError
-from engine.cli import UsageError
-from engine.model.checkpoint import CheckpointError
-from engine.model.tokenizer import TokenizerError
-from engine.sampling.sampler import SamplingError
-from engine.train.data import DataError
-from engine.train.finetune import FinetuneError
+"""The one base class of errors whose message is meant for a person.
 
-USER_ERRORS: tuple[type[Exception], ...] = (DataError, CheckpointError, TokenizerError,
-                                            RewardError, SamplingError, UsageError,
-                                            SmartsError, FinetuneError, FileNotFoundError)
+Every domain error (a bad reward file, checkpoint, data file, setting, run folder...)
+subclasses `UserError`: the CLI prints its message as one line and the dashboard shows it,
+with no traceback. Anything else is a bug and keeps its traceback. This module imports
+nothing, so every layer can use it.
+"""
+
+
+class UserError(ValueError):
+    """Input a person can fix: the message says what was wrong, with the value, and what
+    is allowed. A ValueError, so callers that catch ValueError keep working."""

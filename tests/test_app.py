@@ -15,9 +15,10 @@ from app import state
 from app.components.export import export_table
 from app.components.reward_editor import REWARD
 from engine.chem.rewards import load_reward
+from engine.chem.scoring import score_molecules
 from engine.model.checkpoint import load_checkpoint
 from engine.sampling import methods as M
-from engine.sampling.sampler import SETTING_COLUMNS, SampleSettings, score_molecules
+from engine.sampling.sampler import SETTING_COLUMNS, SampleSettings
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 FIXTURE_SMILES = Path(__file__).parent / "data" / "smiles.csv"

@@ -7,8 +7,9 @@ from streamlit.testing.v1 import AppTest
 
 from app.components.tradeoff import OPEN, PLOT, RESULT, picked
 from engine.chem.rewards import load_reward
+from engine.chem.scoring import score_molecules
 from engine.model.checkpoint import load_checkpoint
-from engine.sampling.sampler import SampleSettings, score_molecules
+from engine.sampling.sampler import SampleSettings
 from engine.sampling.tradeoff import (TradeoffResult, conflicting_terms, front,
                                       score_tradeoff, term_pair)
 from tests.test_app import APP, FIXTURE_SMILES

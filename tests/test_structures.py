@@ -12,7 +12,7 @@ from engine.chem.structures import (
     smarts_pattern,
     to_sdf,
 )
-from engine.errors import USER_ERRORS
+from engine.errors import UserError
 
 
 def test_benzene_pattern_matches_phenol_not_cyclohexane():
@@ -26,7 +26,7 @@ def test_invalid_smarts_has_a_clear_message():
         smarts_pattern("c1ccc(")
     with pytest.raises(SmartsError, match="example: c1ccccc1 for benzene"):
         has_substructure(["CCO"], "c1ccc(")
-    assert issubclass(SmartsError, ValueError) and issubclass(SmartsError, USER_ERRORS)
+    assert issubclass(SmartsError, ValueError) and issubclass(SmartsError, UserError)
 
 
 def test_svg_highlights_only_with_a_match():

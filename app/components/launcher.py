@@ -15,7 +15,7 @@ import streamlit as st
 from app import resources
 from app.components import reward_editor
 from engine.chem.rewards import list_presets
-from engine.errors import USER_ERRORS
+from engine.errors import UserError
 from engine.sampling import methods as M
 from engine.train import launch as runs
 
@@ -87,7 +87,7 @@ def launch_form() -> None:
     try:
         pid = runs.launch(kind, reward, out, start, steps=int(steps), batch_size=int(batch),
                           lr=float(lr), **extra)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         st.error(str(exc))
         return
     st.success(f"Started {kind} run `{name}` (process {pid}); it appears below and keeps "
@@ -158,7 +158,7 @@ def run_panel(folder: Path, newest: bool = False) -> str:
                          icon=":material/play_arrow:"):
                 try:
                     runs.resume(folder)
-                except USER_ERRORS as exc:
+                except UserError as exc:
                     st.error(str(exc))
                 else:
                     st.rerun()

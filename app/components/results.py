@@ -6,7 +6,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import labels, state
-from engine.sampling.sampler import bank_rewards, rescore, summarize
+from engine.chem.scoring import rescore, summarize
+from engine.sampling.sampler import bank_rewards
 
 PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 BASE_COLOR = "#7f7f7f"

@@ -8,8 +8,9 @@ from dataclasses import asdict
 import streamlit as st
 
 from app import labels, resources, state
+from engine.chem.scoring import rescore
 from engine.sampling import methods as M
-from engine.sampling.sampler import SampleSettings, rescore, sample
+from engine.sampling.sampler import SampleSettings, sample
 
 ss = st.session_state
 RATES = "s::rows_per_s"  # {"guided": .., "base": ..} forward rows/s measured this session

@@ -15,7 +15,7 @@ from plotly.colors import sample_colorscale
 
 from app import labels, resources
 from app.components import reward_editor, sampling
-from engine.errors import USER_ERRORS
+from engine.errors import UserError
 from engine.sampling.tradeoff import (METHODS, WEIGHTS, conflicting_terms, reward_pair,
                                       term_pair, weightings)
 from engine.sampling.tradeoff import tradeoff as sample_tradeoff
@@ -74,7 +74,7 @@ def _run(ckpt, ckpt_key: str, reward, sidebar, settings, make_pair, weights) -> 
                                      progress=progress(bar, "Base model comparison set"))
         result = sample_tradeoff(ckpt, pair, settings, weights,
                                  progress=progress(bar, f"{len(weights)} weightings"))
-    except USER_ERRORS as exc:
+    except UserError as exc:
         st.error(f"Trade-off not sampled: {exc}", icon=":material/error:")
         return
     finally:

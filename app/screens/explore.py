@@ -4,8 +4,7 @@ import streamlit as st
 from app import resources, state
 from app.components import (export, grid, history, pareto, results, reward_editor, sampling,
                             table, tradeoff, viewer3d)
-from engine.errors import USER_ERRORS
-from engine.sampling.sampler import SamplingError
+from engine.errors import UserError
 
 ss = st.session_state
 SHOWN = "explore::run"
@@ -14,7 +13,7 @@ VIEWS = ("Distribution", "Pareto", "Molecules", "3D", "Table", "History")
 ckpt_key = resources.checkpoint_key(ss[state.CHECKPOINT])
 try:
     ckpt = resources.load_model(ckpt_key)
-except USER_ERRORS as exc:
+except UserError as exc:
     st.error(f"Cannot load the checkpoint: {exc}\n\nPick another one in the sidebar, or "
              "start the app with RCFG_CHECKPOINT=/path/to/checkpoint.", icon=":material/error:")
     st.stop()
@@ -36,7 +35,7 @@ with right:
     if clicked:
         try:
             run = sampling.generate(ckpt, ckpt_key, reward, settings)
-        except (*USER_ERRORS, SamplingError) as exc:
+        except UserError as exc:
             st.error(f"Sampling failed: {exc}", icon=":material/error:")
         else:
             state.add_run(run)

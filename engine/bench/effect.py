@@ -23,9 +23,9 @@ import numpy as np
 
 from engine.bench.stats import cell
 from engine.chem.rewards import list_presets, load_reward
+from engine.chem.scoring import best_of_groups, rescore
 from engine.model.checkpoint import load_checkpoint
-from engine.sampling.sampler import (SampleSettings, bank_rewards, best_of_groups, rescore,
-                                     sample)
+from engine.sampling.sampler import SampleSettings, bank_rewards, sample
 
 RCFG_KS = (2, 4, 8, 16, 32, 64)
 BON_NS = (17, 65)

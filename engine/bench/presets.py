@@ -18,6 +18,7 @@ import pandas as pd
 
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import PRESET_DIR, Reward, RewardError, list_presets
+from engine.errors import UserError
 
 DEFAULT_BANK = Path(__file__).resolve().parents[2] / "assets" / "model" / "prior_bank.parquet"
 README = PRESET_DIR / "README.md"
@@ -25,7 +26,7 @@ START, END = "<!-- preset-table:start -->", "<!-- preset-table:end -->"
 MIN_STD, MAX_MEAN, MIN_GAP = 0.05, 0.9, 0.1
 
 
-class BankError(ValueError):
+class BankError(UserError):
     """A prior bank that cannot be used, or a README without the table markers."""
 
 

@@ -31,12 +31,12 @@ from engine.chem.diversity import (
 )
 from engine.chem.properties import PROPERTY_NAMES, batch_properties
 from engine.chem.rewards import load_reward
+from engine.device import pick_device
 from engine.model.checkpoint import load_checkpoint, update_meta
 from engine.sampling.decoder import DecodePlan, decode
 from engine.sampling.methods import DEFAULT_YS
 from engine.sampling.sampler import SETTING_COLUMNS, SampleSettings, sample
 from engine.train.data import read_moses
-from engine.train.pretrain import pick_device
 
 UNIQUE_AT = 10_000
 

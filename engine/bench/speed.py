@@ -14,13 +14,13 @@ import numpy as np
 import torch
 
 from engine.chem.rewards import load_reward
+from engine.device import pick_device
 from engine.model.checkpoint import load_checkpoint
 from engine.sampling import guidance
 from engine.sampling import methods as M
 from engine.sampling.decoder import DecodePlan, decode, guided_logprobs
 from engine.sampling.sampler import (SampleSettings, bank_rewards, build_plan, sample,
                                      target_vector)
-from engine.train.pretrain import pick_device
 
 
 class RowCounter(torch.nn.Module):

@@ -23,8 +23,9 @@ import numpy as np
 from engine.bench.stats import cell
 from engine.chem.diversity import internal_diversity, scaffold_diversity
 from engine.chem.rewards import list_presets, load_reward
+from engine.chem.scoring import rescore
 from engine.model.checkpoint import load_checkpoint
-from engine.sampling.sampler import SampleSettings, bank_rewards, rescore, sample
+from engine.sampling.sampler import SampleSettings, bank_rewards, sample
 
 ROOT = Path(__file__).resolve().parents[2]
 COARSE_PRESETS = ("cns_penetrant", "ghose", "veber", "3d_complex", "antibacterial_like",

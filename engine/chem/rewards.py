@@ -18,6 +18,7 @@ import pandas as pd
 
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.reward_io import dump_toml, parse_toml
+from engine.errors import UserError
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "assets" / "rewards"
 GOALS = ("maximize", "minimize", "range")
@@ -30,7 +31,7 @@ REWARD_KEYS = ("name", "description", "aggregate", "out_of_support", "source", "
                "terms")
 
 
-class RewardError(ValueError):
+class RewardError(UserError):
     """A reward that cannot be used: the message names the problem, the value and what is
     allowed."""
 

@@ -16,13 +16,14 @@ from rdkit.Chem import AllChem, rdDepictor
 from rdkit.Chem.Draw import rdMolDraw2D
 
 from engine.chem.properties import to_mol
+from engine.errors import UserError
 
 RDLogger.DisableLog("rdApp.*")
 rdDepictor.SetPreferCoordGen(True)
 CONFORMER_SEED = 0xC0FFEE
 
 
-class SmartsError(ValueError):
+class SmartsError(UserError):
     """A SMARTS pattern RDKit cannot parse."""
 
 

@@ -16,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from engine.chem.properties import PROPERTY_NAMES
+from engine.errors import UserError
 from engine.model.gpt import GPT, GPTConfig
 from engine.model.tokenizer import SmilesTokenizer
 
@@ -25,7 +26,7 @@ FORMAT_VERSION = 1
 BANK_FILE, CONFIG_FILE, WEIGHTS_FILE = "prior_bank.parquet", "config.json", "model.safetensors"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint folder that is missing, corrupt or does not fit this code."""
 
 

@@ -6,6 +6,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from engine.errors import UserError
+
 SMILES_REGEX = re.compile(
     r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|/|:|~|@|\?|>|\*|\$"
     r"|%[0-9]{2}|[0-9])")
@@ -13,7 +15,7 @@ PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 SPECIALS = (PAD, BOS, EOS)
 
 
-class TokenizerError(ValueError):
+class TokenizerError(UserError):
     """A SMILES that cannot be tokenized or has a token outside the vocabulary."""
 
 

@@ -21,11 +21,12 @@ import torch
 
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import Reward, RewardError
+from engine.chem.scoring import score_molecules
 from engine.sampling import methods as M
 from engine.sampling.decoder import DecodePlan, base_log_likelihood
 from engine.sampling.sampler import (SETTING_COLUMNS, SampleSettings, SamplingError,
                                      bank_rewards, build_plan, decode_molecules,
-                                     prepare_device, score_molecules, target_vector)
+                                     prepare_device, target_vector)
 
 WEIGHTS = (1.0, 0.75, 0.5, 0.25, 0.0)
 # Methods whose plan depends on the reward (Y_S rewards or y*): base and best-of-N decode

@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 
 from engine.chem.properties import PROPERTY_NAMES, batch_properties
+from engine.errors import UserError
 
 MOSES_WHEEL = "molsets==0.3.1"
 MOSES_SPLITS = ("train", "test")
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A data file that cannot be used, with what was wrong and what is allowed."""
 
 

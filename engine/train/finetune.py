@@ -19,17 +19,19 @@ import numpy as np
 import torch
 
 from engine.chem.rewards import Reward
+from engine.chem.scoring import score_molecules
+from engine.device import pick_device
+from engine.errors import UserError
 from engine.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint
 from engine.sampling import methods as M
-from engine.sampling.sampler import (SampleSettings, SamplingError, bank_rewards, sample,
-                                     score_molecules)
-from engine.train.pretrain import load_train_state, pick_device, save_train_state
+from engine.sampling.sampler import SampleSettings, SamplingError, bank_rewards, sample
+from engine.train.pretrain import load_train_state, save_train_state
 
 KINDS = ("distill", "rl")
 TEACHER_KEEP = ("all", "valid")   # teacher molecules that enter the distillation loss
 
 
-class FinetuneError(ValueError):
+class FinetuneError(UserError):
     """Run settings or a run folder that cannot be used, with what is allowed."""
 
 

@@ -21,6 +21,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
 from engine.chem.properties import PROPERTY_NAMES
+from engine.device import pick_device
 from engine.model.checkpoint import save_checkpoint
 from engine.model.gpt import GPT, GPTConfig
 from engine.model.tokenizer import SmilesTokenizer, TokenizerError
@@ -65,15 +66,6 @@ class TrainConfig:
             raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
         if self.warmup_steps < 0:
             raise ValueError(f"TrainConfig.warmup_steps must be >= 0, got {self.warmup_steps}")
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """'auto' -> CUDA when available, else CPU; otherwise the named device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but CUDA is not available; use cpu")
-    return torch.device(name)
 
 
 def lr_at(step: int, cfg: TrainConfig, elapsed_min: float = 0.0) -> float:
