@@ -11,11 +11,17 @@ import pytest
 
 from engine.bench import quality
 from engine.chem.diversity import (
+    SimilarityError,
+    butina_clusters,
     fcd_statistics,
     frechet_chemnet_distance,
     internal_diversity,
     murcko_scaffold,
+    pick_diverse,
+    reference_similarity,
     scaffold_diversity,
+    scaffold_table,
+    unique_scaffolds,
 )
 from engine.sampling.methods import DEFAULT_TOP_P, DEFAULT_YS
 from tests.conftest import FIXTURE_CSV
@@ -61,6 +67,64 @@ def test_scaffolds_of_benzene_cyclohexane_and_an_acyclic_molecule():
     assert scaffold_diversity(["Cc1ccccc1", "Oc1ccccc1", "c1ccccc1"]) == pytest.approx(1 / 3)
     assert scaffold_diversity(["CCO", "CCN"]) == 0.0
     assert scaffold_diversity(["nope"]) is None
+
+
+def test_similarity_to_references_names_the_nearest():
+    # ethane and propane share the CH3 environment only: Tanimoto 1 / 5 (see above)
+    table = reference_similarity(["CCC", "CC", "nope", "O"], ["CC", "CCCl"])
+    assert table["similarity"][0] == pytest.approx(0.2) and table["nearest_reference"][0] == "CC"
+    assert table["similarity"][1] == 1.0 and table["nearest_reference"][1] == "CC"
+    assert np.isnan(table["similarity"][2]) and table["nearest_reference"][2] is None
+    assert table["similarity"][3] == 0.0 and table["nearest_reference"][3] == "CC"  # first tie
+
+
+@pytest.mark.parametrize("references, message", [
+    ([], "no reference molecule"), (["  ", ""], "no reference molecule"),
+    (["CC", "C1CC"], "cannot parse: C1CC"),
+])
+def test_unusable_references_are_refused_with_the_reason(references, message):
+    with pytest.raises(SimilarityError, match=message):
+        reference_similarity(["CC"], references)
+
+
+def test_scaffold_table_counts_members_and_mean_reward():
+    frame = pd.DataFrame({"smiles": ["Cc1ccccc1", "Oc1ccccc1", "OC1CCCCC1", "CCO", "Cc1ccccc1",
+                                     "xx"],
+                          "valid": [True, True, True, True, True, False],
+                          "reward": [0.9, 0.5, 0.8, 0.1, 0.9, 0.0]})
+    table = scaffold_table(frame)
+    assert table["scaffold"].tolist() == ["c1ccccc1", "C1CCCCC1", ""]
+    assert table["molecules"].tolist() == [2, 1, 1]        # the duplicate toluene once
+    assert table["mean_reward"].tolist() == pytest.approx([0.7, 0.8, 0.1])
+    assert table["best_reward"].tolist() == pytest.approx([0.9, 0.8, 0.1])
+    assert unique_scaffolds(frame["smiles"]) == 2
+    assert unique_scaffolds(frame["smiles"], frame["reward"], min_reward=0.8) == 2
+    assert unique_scaffolds(frame["smiles"], frame["reward"], min_reward=0.85) == 1
+
+
+def test_butina_puts_near_duplicates_together():
+    smiles = ["CCCCCCO", "CCCCCCCO", "c1ccc2ccccc2c1", "Cc1ccc2ccccc2c1", "oops", "N#N"]
+    clusters = butina_clusters(smiles, distance=0.7)
+    assert clusters[0] == clusters[1] and clusters[2] == clusters[3]
+    assert clusters[0] != clusters[2] and clusters[4] is None
+    assert clusters[5] == 2                            # a singleton, after the two pairs
+    # hexanol and heptanol have the same radius-2 environments: one cluster even at 0
+    zero = butina_clusters(smiles, distance=0.0)
+    assert zero[0] == zero[1] and len(set(zero[:4])) == 3
+    with pytest.raises(SimilarityError, match="from 0 to 1"):
+        butina_clusters(smiles, distance=1.5)
+
+
+def test_maxmin_picks_one_of_each_family_and_extends_a_selection():
+    smiles = ["CCCCCCO", "CCCCCCCO", "c1ccc2ccccc2c1", "Cc1ccc2ccccc2c1", "bad", "O=C=O"]
+    picked = pick_diverse(smiles, 3, seed=1)
+    families = [{0, 1}, {2, 3}, {5}]
+    assert len(picked) == 3 and all(len(f & set(picked)) == 1 for f in families)
+    assert pick_diverse(smiles, 3, seed=1) == picked                  # repeatable
+    more = pick_diverse(smiles, 2, already=[0], seed=1)
+    assert 0 not in more and {2, 3} & set(more) and 5 in more
+    assert len(pick_diverse(smiles, 50)) == 5 and pick_diverse(smiles, 0) == []
+    assert 4 not in pick_diverse(smiles, 50)
 
 
 def test_chemnet_loads_from_the_wheel_without_network_or_full_unpickling(monkeypatch):
