@@ -78,7 +78,8 @@ def mol_alerts(mol: Chem.Mol) -> dict[str, object]:
     what matched ("Brenk: Michael_acceptor_1; unassigned stereocentres: 2"), for one
     sanitized molecule."""
     names = catalog_alerts(mol)
-    stereo, charged, ring = unassigned_stereocentres(mol), charged_atoms(mol), largest_ring_size(mol)
+    stereo, charged = unassigned_stereocentres(mol), charged_atoms(mol)
+    ring = largest_ring_size(mol)
     chain = mol.HasSubstructMatch(_chain_pattern())
     out: dict[str, object] = {column: bool(found) for column, found in names.items()}
     out.update(flag_unassigned_stereo=stereo > 0, flag_charged=charged > 0,
