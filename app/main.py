@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `engine` and `ap
 import streamlit as st  # noqa: E402
 
 from app import resources, state  # noqa: E402
+from engine.train import runfolder  # noqa: E402
 
 st.set_page_config(page_title="RCFG Studio", page_icon="⚗️", layout="wide")
 page = st.navigation([
@@ -23,7 +24,7 @@ page = st.navigation([
 
 def _checkpoint_label(folder: str) -> str:
     shown = resources.display_path(folder)
-    training = resources.read_config(Path(folder)).get("training", {})
+    training = runfolder.training_record(folder)
     if training and not training.get("finished", True):
         return f"{shown} (training, step {training.get('steps_done', '?')})"
     return str(shown)

@@ -3,7 +3,6 @@ tables once per checkpoint. A checkpoint is identified by its folder and the mod
 time of its weights, so a checkpoint refreshed by a running training is picked up."""
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import OrderedDict
@@ -16,9 +15,9 @@ import torch
 
 from engine.chem.properties import PROPERTY_NAMES
 from engine.device import pick_device
-from engine.model.checkpoint import CONFIG_FILE, DEFAULT_CHECKPOINT, WEIGHTS_FILE, load_checkpoint
+from engine.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from engine.sampling.sampler import SampleSettings, sample
-from engine.train import finetune
+from engine.train.runfolder import CONFIG_FILE, WEIGHTS_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 ENV_CHECKPOINT, ENV_RUNS = "RCFG_CHECKPOINT", "RCFG_RUNS_DIR"
@@ -61,19 +60,6 @@ def checkpoint_key(path: Path) -> str:
     weights = Path(path) / WEIGHTS_FILE
     stamp = weights.stat().st_mtime if weights.is_file() else 0.0
     return f"{Path(path).resolve()}@{stamp}"
-
-
-def read_config(path: Path) -> dict:
-    """A folder's config.json as a dict; {} when missing or unreadable."""
-    try:
-        return json.loads((Path(path) / CONFIG_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def read_history(path: Path) -> pd.DataFrame:
-    """history.jsonl of a training folder as a table; empty when absent."""
-    return pd.DataFrame(finetune.read_history(path))
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")

@@ -283,7 +283,8 @@ def test_runs_page_starts_and_watches_a_real_run(app, tmp_path, monkeypatch):
 
 
 def test_runs_page_passes_the_teacher_filter_to_a_distillation(app, tmp_path, monkeypatch):
-    from engine.train.launch import PROCESS_FILE, stop  # noqa: PLC0415
+    from engine.train.launch import stop  # noqa: PLC0415
+    from engine.train.runfolder import PROCESS_FILE  # noqa: PLC0415
 
     monkeypatch.setenv("RCFG_RUNS_DIR", str(tmp_path))
     app.switch_page("screens/runs.py").run()

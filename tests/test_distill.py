@@ -11,7 +11,7 @@ from engine.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from engine.sampling.decoder import DecodePlan, decode, pad_sequences
 from engine.train.distill import distill_loss, distill_step, teacher_batch
 from engine.sampling.sampler import bank_rewards
-from engine.train.finetune import FinetuneConfig, FinetuneError, Run, finetune
+from engine.train.finetune import FinetuneConfig, FinetuneError, StepContext, finetune
 
 REWARD = Reward(name="small polar", terms=(Term("mw", "minimize", 250.0, 400.0),
                                            Term("tpsa", "range", 60.0, 90.0, ramp=30.0)))
@@ -86,9 +86,9 @@ def test_student_moves_towards_the_teacher(tmp_path):
     start = load_checkpoint(DEFAULT_CHECKPOINT)
 
     # a fixed teacher batch, other seeds than the run's, to measure the student on
-    probe = Run(cfg, start, start.model, start.model, torch.device("cpu"), REWARD,
-                bank_rewards(start, REWARD), np.random.default_rng(123),
-                torch.Generator().manual_seed(123))
+    probe = StepContext(cfg, start, start.model, start.model, torch.device("cpu"), REWARD,
+                        bank_rewards(start, REWARD), np.random.default_rng(123),
+                        torch.Generator().manual_seed(123))
     seqs, teacher, mask = teacher_batch(probe, 32)
     ids = pad_sequences(seqs, start.tokenizer.bos_id, start.tokenizer.eos_id, "cpu")
     P = start.model.cfg.n_props
@@ -116,9 +116,9 @@ def test_student_moves_towards_the_teacher(tmp_path):
 
 def _run(cfg, ckpt, seed):
     policy = load_checkpoint(cfg.checkpoint).model
-    return Run(cfg, ckpt, ckpt.model, policy, torch.device("cpu"), REWARD,
-               bank_rewards(ckpt, REWARD), np.random.default_rng(seed),
-               torch.Generator().manual_seed(seed))
+    return StepContext(cfg, ckpt, ckpt.model, policy, torch.device("cpu"), REWARD,
+                       bank_rewards(ckpt, REWARD), np.random.default_rng(seed),
+                       torch.Generator().manual_seed(seed))
 
 
 def test_valid_only_teacher_leaves_invalid_molecules_out(tmp_path):

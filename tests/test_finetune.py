@@ -12,8 +12,9 @@ import pytest
 from engine.chem.rewards import RewardError, load_reward
 from engine.cli import main
 from engine.model.checkpoint import load_checkpoint
-from engine.train.finetune import FinetuneConfig, FinetuneError, finetune, read_history
+from engine.train.finetune import FinetuneConfig, FinetuneError, finetune
 from engine.train.launch import run_state, stop
+from engine.train.runfolder import RunFolderError, read_history
 
 ROOT = Path(__file__).resolve().parents[1]
 REWARD = load_reward("tiny_fragment").to_dict()
@@ -48,14 +49,14 @@ def test_existing_run_is_never_overwritten(tiny_checkpoint, tmp_path):
                batch_size=8, eval_n=4, device="cpu")
     finetune(cfg, progress=False)
     before = (tmp_path / "run" / "model.safetensors").read_bytes()
-    with pytest.raises(FinetuneError, match="already holds a run"):
+    with pytest.raises(RunFolderError, match="already holds a run"):
         finetune(cfg, progress=False)
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
     # nor a plain checkpoint folder, nor a run of another kind on --resume
     plain = replace(cfg, out=str(tiny_checkpoint))
-    with pytest.raises(FinetuneError, match="already holds a run or a checkpoint"):
+    with pytest.raises(RunFolderError, match="already holds a run or a checkpoint"):
         finetune(plain, progress=False)
-    with pytest.raises(FinetuneError, match="holds a run of kind 'rl', not 'distill'"):
+    with pytest.raises(RunFolderError, match="holds a run of kind 'rl', not 'distill'"):
         finetune(replace(cfg, kind="distill"), resume=True, progress=False)
 
 

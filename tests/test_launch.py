@@ -7,6 +7,7 @@ from engine.chem.rewards import load_reward
 from engine.model.checkpoint import load_checkpoint
 from engine.train.finetune import FinetuneError
 from engine.train.launch import launch, resume, run_state, stop
+from engine.train.runfolder import RunFolderError
 
 REWARD = load_reward("tiny_fragment")
 SMALL = dict(batch_size=8, eval_n=4, eval_every=2, save_every=1, device="cpu", threads=1)
@@ -29,12 +30,12 @@ def test_launch_watch_stop_resume(tiny_checkpoint, tmp_path):
     pid = launch("rl", REWARD, out, tiny_checkpoint, steps=10_000, **SMALL)
     state = _wait(out, lambda s: s["step"] >= 2)
     assert state["status"] == "running" and state["pid"] == pid and state["kind"] == "rl"
-    with pytest.raises(FinetuneError, match="still running"):
+    with pytest.raises(RunFolderError, match="still running"):
         launch("rl", REWARD, out, tiny_checkpoint, steps=5, **SMALL)
     assert stop(out)
     stopped = run_state(out)
     assert stopped["status"] == "stopped"
-    with pytest.raises(FinetuneError, match="already holds a run"):
+    with pytest.raises(RunFolderError, match="already holds a run"):
         launch("rl", REWARD, out, tiny_checkpoint, steps=5, **SMALL)
     target = stopped["step"] + 2
     launch("rl", REWARD, out, tiny_checkpoint, resume=True, steps=target, **SMALL)
@@ -79,7 +80,7 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path):
     (tmp_path / "not_a_checkpoint").mkdir()
     launch("rl", REWARD, out, tmp_path / "not_a_checkpoint", steps=2, **SMALL)
     _wait(out, lambda s: s["status"] == "failed")
-    with pytest.raises(FinetuneError, match="ended before its first save"):
+    with pytest.raises(RunFolderError, match="ended before its first save"):
         resume(out)
-    with pytest.raises(FinetuneError, match="no reward.toml"):
+    with pytest.raises(RunFolderError, match="no reward.toml"):
         resume(tmp_path / "not_a_checkpoint")

@@ -4,8 +4,9 @@ import torch
 
 from engine.chem.rewards import Reward, Term
 from engine.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-from engine.train.finetune import FinetuneConfig, finetune, read_history
+from engine.train.finetune import FinetuneConfig, finetune
 from engine.train.rl import group_advantages, rl_loss
+from engine.train.runfolder import read_history
 
 REWARD = Reward(name="small", terms=(Term("mw", "minimize", 150.0, 350.0),))
 

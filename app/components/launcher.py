@@ -18,6 +18,7 @@ from engine.chem.rewards import list_presets
 from engine.errors import UserError
 from engine.sampling import methods as M
 from engine.train import launch as runs
+from engine.train import runfolder
 
 KIND_LABELS = {"distill": "Distil the RCFG teacher into the model",
                "rl": "RL fine-tuning of the unconditional model"}
@@ -99,8 +100,9 @@ def launched_folders() -> list[Path]:
     root = resources.runs_dir()
     if not root.is_dir():
         return []
-    found = [p.parent for p in root.glob(f"*/{runs.PROCESS_FILE}")]
-    return sorted(found, key=lambda p: (p / runs.PROCESS_FILE).stat().st_mtime, reverse=True)
+    found = [p.parent for p in root.glob(f"*/{runfolder.PROCESS_FILE}")]
+    return sorted(found, key=lambda p: (p / runfolder.PROCESS_FILE).stat().st_mtime,
+                  reverse=True)
 
 
 def any_running() -> bool:
@@ -153,7 +155,7 @@ def run_panel(folder: Path, newest: bool = False) -> str:
             if st.button("Stop", key=f"launch::stop::{folder}", icon=":material/stop:"):
                 runs.stop(folder)
                 st.rerun()
-        elif status in ("stopped", "failed") and (folder / runs.REWARD_FILE).is_file():
+        elif status in ("stopped", "failed") and (folder / runfolder.REWARD_FILE).is_file():
             if st.button("Resume", key=f"launch::resume::{folder}",
                          icon=":material/play_arrow:"):
                 try:

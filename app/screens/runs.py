@@ -9,6 +9,7 @@ import streamlit as st
 
 from app import resources
 from app.components import launcher
+from engine.train import runfolder
 
 TRAINING = ("n_layer", "n_head", "d_model", "batch_size", "lr", "max_steps", "steps_done",
             "finished", "device", "world_size")
@@ -26,9 +27,9 @@ def _status(training: dict) -> str:
 
 
 def _loss_curves(folder: Path) -> None:
-    history = resources.read_history(folder)
+    history = pd.DataFrame(runfolder.read_history(folder))
     if history.empty or "step" not in history:
-        st.info("No history.jsonl in this folder.")
+        st.info(f"No {runfolder.HISTORY_FILE} in this folder.")
         return
     fig = go.Figure()
     for column, name in (("loss", "training loss"), ("val_loss", "validation loss")):
@@ -47,7 +48,7 @@ def _loss_curves(folder: Path) -> None:
 
 
 def _folder(folder: Path, expanded: bool) -> None:
-    meta = resources.read_config(folder)
+    meta = runfolder.read_config(folder)
     training, data = meta.get("training", {}), meta.get("data", {})
     with st.expander(f"{resources.display_path(folder)} · {_status(training)}", expanded=expanded,
                      key=f"runs::{folder}"):
@@ -101,8 +102,9 @@ _live_runs()
 st.subheader("Checkpoints")
 st.caption("Every checkpoint folder under `runs/` (a folder with a `config.json`), plus the "
            "shipped model.")
-folders = [p for p in resources.checkpoint_choices() if (p / "config.json").is_file()
-           and not resources.read_config(p).get("training", {}).get("kind")]
+# pre-training folders only: distillation and RL runs (a "kind") are shown above
+folders = [p for p in resources.checkpoint_choices() if (p / runfolder.CONFIG_FILE).is_file()
+           and not runfolder.training_record(p).get("kind")]
 if not folders:
     st.info("No checkpoint folder yet: train one with `python -m engine train --out runs/NAME`.")
 for i, path in enumerate(folders):

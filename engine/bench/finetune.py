@@ -30,7 +30,8 @@ import numpy as np
 from engine.chem.rewards import load_reward
 from engine.model.checkpoint import load_checkpoint
 from engine.sampling.sampler import SampleSettings, sample
-from engine.train.finetune import FinetuneConfig, finetune, read_history
+from engine.train.finetune import FinetuneConfig, finetune
+from engine.train.runfolder import read_history
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = ("distill-all", "distill-valid", "rl-base", "rl-student")

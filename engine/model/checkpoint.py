@@ -75,10 +75,10 @@ def save_checkpoint(path: Path, model: GPT, tokenizer: SmilesTokenizer, prop_mea
                           "std": [float(x) for x in prop_std]},
         **(extra or {}),
     }
-    _atomic(path / WEIGHTS_FILE, lambda p: save_file(state, str(p)))
-    _atomic(path / CONFIG_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
+    atomic_write(path / WEIGHTS_FILE, lambda p: save_file(state, str(p)))
+    atomic_write(path / CONFIG_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
     if bank is not None:
-        _atomic(path / BANK_FILE, lambda p: bank[["smiles", *PROPERTY_NAMES]]
+        atomic_write(path / BANK_FILE, lambda p: bank[["smiles", *PROPERTY_NAMES]]
                 .to_parquet(p, index=False))
     return path
 
@@ -87,11 +87,13 @@ def update_meta(path: Path, **fields) -> dict:
     """Merge `fields` into a checkpoint's config.json (e.g. measured quality figures)."""
     meta = _read_meta(Path(path))
     meta.update(fields)
-    _atomic(Path(path) / CONFIG_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
+    atomic_write(Path(path) / CONFIG_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
     return meta
 
 
-def _atomic(target: Path, write) -> None:
+def atomic_write(target: Path, write) -> None:
+    """Call `write(tmp)` on a temporary name beside `target`, then rename it over `target`:
+    a reader sees the old file or the new one, never half of one."""
     tmp = target.with_name(target.name + ".tmp")
     write(tmp)
     tmp.replace(target)

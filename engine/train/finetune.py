@@ -8,7 +8,6 @@ goes, for live watching) and the optimizer state; `--resume` continues from the 
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import sys
@@ -22,17 +21,17 @@ from engine.chem.rewards import Reward
 from engine.chem.scoring import score_molecules
 from engine.device import pick_device
 from engine.errors import UserError
-from engine.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint
+from engine.model.checkpoint import load_checkpoint, save_checkpoint
 from engine.sampling import methods as M
 from engine.sampling.sampler import SampleSettings, SamplingError, bank_rewards, sample
-from engine.train.pretrain import load_train_state, save_train_state
+from engine.train import runfolder
 
 KINDS = ("distill", "rl")
 TEACHER_KEEP = ("all", "valid")   # teacher molecules that enter the distillation loss
 
 
 class FinetuneError(UserError):
-    """Run settings or a run folder that cannot be used, with what is allowed."""
+    """Run settings that cannot be used, with what is allowed."""
 
 
 @dataclass
@@ -90,7 +89,7 @@ class FinetuneConfig:
 
 
 @dataclass
-class Run:
+class StepContext:
     """What a step function needs: settings, the start checkpoint, the frozen start model
     (teacher or reference), the trained copy, random state and the reward."""
 
@@ -127,46 +126,15 @@ def _step_function(kind: str):
     return {"distill": distill_step, "rl": rl_step}[kind]
 
 
-def read_history(out: Path | str) -> list[dict]:
-    """The records of a run folder's `history.jsonl` ([] when there is none yet); a line
-    cut short by a killed process is skipped."""
-    path = Path(out) / "history.jsonl"
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
-
-
-def _read_kind(out: Path) -> str | None:
-    try:
-        return json.loads((out / CONFIG_FILE).read_text()).get("training", {}).get("kind")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
              on_step=None) -> list[dict]:
     """Run `cfg.steps` steps of `cfg.kind`, saving to `cfg.out`; returns the history.
 
-    Raises FinetuneError when `out` already holds a run and `resume` is False (nothing is
+    Raises RunFolderError when `out` already holds a run and `resume` is False (nothing is
     overwritten), and CheckpointError for a bad start checkpoint.
     """
     out = Path(cfg.out)
-    state_file = out / "train_state.json"
-    if not resume and any((out / f).exists() for f in ("train_state.json", CONFIG_FILE,
-                                                        WEIGHTS_FILE)):
-        raise FinetuneError(f"{out} already holds a run or a checkpoint; resume it "
-                            "(--resume) or choose another folder")
-    if resume and state_file.is_file():
-        kind = _read_kind(out)
-        if kind != cfg.kind:
-            raise FinetuneError(f"{out} holds a run of kind {kind or 'pretrain'!r}, not "
-                                f"{cfg.kind!r}; choose another folder")
+    resuming = runfolder.claim(out, cfg.kind, resume)
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     start = load_checkpoint(cfg.checkpoint or None, device=device)
@@ -175,27 +143,22 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, betas=(0.9, 0.95),
                                   weight_decay=0.0)
     step, history = 0, []
-    if resume and state_file.is_file():
+    if resuming:
         policy.load_state_dict(load_checkpoint(out, device=device).model.state_dict())
-        step, history = load_train_state(out, optimizer)
+        step, history = runfolder.load_train_state(out, optimizer)
     reward = Reward.from_dict(cfg.reward)
-    run = Run(cfg, start, frozen, policy, device, reward, bank_rewards(start, reward),
+    run = StepContext(cfg, start, frozen, policy, device, reward, bank_rewards(start, reward),
               np.random.default_rng(cfg.seed + 7919 * step),
               torch.Generator(device=device).manual_seed(cfg.seed * 1000 + step))
     extra = {"data": start.meta.get("data", {}),
              "training": {**asdict(cfg), "start": str(start.path), "device": str(device),
                           "start_training": start.meta.get("training", {})}}
-    out.mkdir(parents=True, exist_ok=True)
-    from engine.train.launch import record_process  # noqa: PLC0415 (launch imports this module)
-
-    record_process(out, os.getpid(), cfg.kind, sys.argv)
-    log = out / "history.jsonl"
-    log.write_text("".join(json.dumps(h) + "\n" for h in history))
+    runfolder.start_history(out, history)
+    runfolder.record_process(out, os.getpid(), cfg.kind, sys.argv)
 
     def record(rec: dict):
         history.append(rec)
-        with open(log, "a") as fh:
-            fh.write(json.dumps(rec) + "\n")
+        runfolder.append_history(out, rec)
         if on_step is not None:
             on_step(rec)
 
@@ -203,7 +166,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
         extra["training"].update(steps_done=step, finished=final)
         save_checkpoint(out, policy, start.tokenizer, start.prop_mean, start.prop_std,
                         start.bank, extra)
-        save_train_state(out, optimizer, step, history)
+        runfolder.save_train_state(out, optimizer, step, history)
 
     if step == 0:
         save(final=False)
@@ -234,5 +197,5 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
         if bar is not None:
             bar.close()
         # this process may live on (a notebook, a test): the run is no longer in it
-        record_process(out, None, cfg.kind, sys.argv)
+        runfolder.record_process(out, None, cfg.kind, sys.argv)
     return history

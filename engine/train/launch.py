@@ -8,7 +8,6 @@ and `--resume` continues it from its last save.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -18,11 +17,12 @@ from dataclasses import fields
 from pathlib import Path
 
 from engine.chem.rewards import Reward
-from engine.model.checkpoint import CONFIG_FILE
-from engine.train.finetune import KINDS, FinetuneConfig, FinetuneError, read_history
+from engine.train.finetune import KINDS, FinetuneConfig, FinetuneError
+from engine.train.runfolder import (LOG_FILE, REWARD_FILE, RunFolderError, read_history,
+                                    read_process, record_process, start_ticks,
+                                    training_record)
 
 REPO = Path(__file__).resolve().parents[2]
-PROCESS_FILE, LOG_FILE, REWARD_FILE = "process.json", "run.log", "reward.toml"
 # the run settings a launch passes on: FinetuneConfig's, less what `launch` takes itself
 OPTIONS = (*(f.name for f in fields(FinetuneConfig)
              if f.name not in ("kind", "reward", "out", "checkpoint")), "threads")
@@ -33,8 +33,8 @@ def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | 
     """Start a run in the background; returns its process id.
 
     `options` are the CLI's (`steps`, `lr`, ...). Raises FinetuneError for an unknown kind
-    or option, for a folder that already holds a run (unless `resume`), and for a run
-    that is still going.
+    or option, RunFolderError for a folder that already holds a run (unless `resume`) and
+    for a run that is still going.
     """
     if kind not in KINDS:
         raise FinetuneError(f"unknown run kind {kind!r}; allowed: {', '.join(KINDS)}")
@@ -44,9 +44,9 @@ def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | 
     out = Path(out).resolve()
     state = run_state(out)
     if state["status"] == "running":
-        raise FinetuneError(f"{out} is still running (process {state['pid']}); stop it first")
+        raise RunFolderError(f"{out} is still running (process {state['pid']}); stop it first")
     if state["status"] != "empty" and not resume:
-        raise FinetuneError(f"{out} already holds a run; resume it or choose another folder")
+        raise RunFolderError(f"{out} already holds a run; resume it or choose another folder")
     out.mkdir(parents=True, exist_ok=True)
     if not resume or not (out / REWARD_FILE).is_file():
         reward.save(out / REWARD_FILE)
@@ -74,38 +74,19 @@ def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | 
 
 def resume(out: Path | str) -> int:
     """Start a stopped or failed run again from its last save, with its own reward file and
-    settings; returns the process id. Raises FinetuneError when `out` holds no launched run
-    or one that ended before its first save."""
+    settings; returns the process id. Raises RunFolderError when `out` holds no launched
+    run or one that ended before its first save."""
     out = Path(out).resolve()
     if not (out / REWARD_FILE).is_file():
-        raise FinetuneError(f"{out} has no {REWARD_FILE}: only runs started by launch can be "
+        raise RunFolderError(f"{out} has no {REWARD_FILE}: only runs started by launch can be "
                             "resumed here; from a terminal, repeat the command with --resume")
-    training = _read_json(out / CONFIG_FILE).get("training", {})
+    training = training_record(out)
     if not training.get("kind"):
-        raise FinetuneError(f"{out} ended before its first save, so there is nothing to "
+        raise RunFolderError(f"{out} ended before its first save, so there is nothing to "
                             "resume; start a new run (see its log for why it ended)")
     options = {k: training[k] for k in OPTIONS if k in training}
     return launch(training["kind"], Reward.from_file(out / REWARD_FILE), out,
                   training.get("start"), resume=True, **options)
-
-
-def record_process(out: Path, pid: int | None, kind: str, command: list[str]) -> None:
-    """Write the run's process file (the run itself calls this too, so a run started from
-    a terminal is watched and stopped like one started by `launch`); `pid` None when the
-    run has ended in a process that lives on (a notebook, a test)."""
-    (Path(out) / PROCESS_FILE).write_text(json.dumps(
-        {"pid": pid, "kind": kind, "ticks": None if pid is None else _start_ticks(pid),
-         "started": time.time(), "command": command}))
-
-
-def _start_ticks(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot, from /proc; None elsewhere).
-    Set at fork, so it tells a recycled pid from ours even before our exec."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2:].split()[19]
 
 
 def _alive(pid: int, ticks: str | None = None) -> bool:
@@ -122,12 +103,12 @@ def _alive(pid: int, ticks: str | None = None) -> bool:
         return False
     except PermissionError:
         return True
-    return ticks is None or _start_ticks(pid) in (ticks, None)
+    return ticks is None or start_ticks(pid) in (ticks, None)
 
 
 def is_running(out: Path | str) -> bool:
     """Whether the run in `out` has a live process (reads only its process file)."""
-    return _lives(_read_json(Path(out).resolve() / PROCESS_FILE))
+    return _lives(read_process(Path(out).resolve()))
 
 
 def _lives(proc: dict) -> bool:
@@ -139,8 +120,8 @@ def run_state(out: Path | str) -> dict:
     """What a run folder shows: `status` (empty, running, finished, stopped or failed),
     `kind`, `pid`, `step` (last recorded), `steps` (planned), `history` and `log_tail`."""
     out = Path(out).resolve()
-    proc = _read_json(out / PROCESS_FILE)
-    training = _read_json(out / CONFIG_FILE).get("training", {})
+    proc = read_process(out)
+    training = training_record(out)
     history = read_history(out)
     log = out / LOG_FILE
     lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
@@ -166,7 +147,7 @@ def stop(out: Path | str, timeout: float = 10.0) -> bool:
     """Ask a running run to end (SIGTERM to its process group, SIGKILL after `timeout`);
     True when it was running. Its last save stays; resume continues from there."""
     out = Path(out).resolve()
-    proc = _read_json(out / PROCESS_FILE)
+    proc = read_process(out)
     if not _lives(proc):
         return False
     pid, ticks = int(proc["pid"]), proc.get("ticks")
@@ -190,10 +171,3 @@ def _signal(pid: int, sig: int) -> None:
         else:
             os.kill(pid, sig)
 
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -6,26 +6,30 @@ device or under `torchrun` (DDP; gloo on CPU, NCCL on CUDA). Resumable from the 
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
 
 from engine.chem.properties import PROPERTY_NAMES
 from engine.device import pick_device
+from engine.errors import UserError
 from engine.model.checkpoint import save_checkpoint
 from engine.model.gpt import GPT, GPTConfig
 from engine.model.tokenizer import SmilesTokenizer, TokenizerError
+from engine.train import runfolder
 from engine.train.data import load_dataset, read_provenance
+
+
+class TrainError(UserError):
+    """Pre-training settings that cannot be used, with what is allowed."""
 
 
 @dataclass
@@ -56,16 +60,16 @@ class TrainConfig:
     def __post_init__(self):
         for name in ("batch_size", "max_steps", "eval_every", "bank_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+                raise TrainError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("val_fraction", "cond_dropout", "subset_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"TrainConfig.{name} must be in [0, 1), got {getattr(self, name)}")
+                raise TrainError(f"TrainConfig.{name} must be in [0, 1), got {getattr(self, name)}")
         if self.cond_dropout + self.subset_dropout >= 1.0:
-            raise ValueError("cond_dropout + subset_dropout must be < 1")
+            raise TrainError("cond_dropout + subset_dropout must be < 1")
         if not 0 < self.min_lr <= self.lr:
-            raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
+            raise TrainError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
         if self.warmup_steps < 0:
-            raise ValueError(f"TrainConfig.warmup_steps must be >= 0, got {self.warmup_steps}")
+            raise TrainError(f"TrainConfig.warmup_steps must be >= 0, got {self.warmup_steps}")
 
 
 def lr_at(step: int, cfg: TrainConfig, elapsed_min: float = 0.0) -> float:
@@ -162,41 +166,18 @@ def _batch(tokens, values, rows, mask, device):
     return x.to(device), y.to(device), v.to(device), m.to(device)
 
 
-def save_train_state(out: Path, optimizer, step: int, history: list[dict]) -> None:
-    """Optimizer moments (safetensors) and step/history (JSON) next to a checkpoint, so a
-    run can resume; each file is replaced atomically."""
-    flat, groups = {}, optimizer.state_dict()
-    for pid, state in groups["state"].items():
-        for key, value in state.items():
-            flat[f"{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    save_file(flat, str(out / "optimizer.safetensors.tmp"))
-    (out / "optimizer.safetensors.tmp").replace(out / "optimizer.safetensors")
-    state = {"step": step, "param_groups": groups["param_groups"], "history": history}
-    (out / "train_state.json.tmp").write_text(json.dumps(state))
-    (out / "train_state.json.tmp").replace(out / "train_state.json")
-
-
-def load_train_state(out: Path, optimizer) -> tuple[int, list[dict]]:
-    """Restore what `save_train_state` wrote into `optimizer`; returns (step, history)."""
-    state = json.loads((out / "train_state.json").read_text())
-    flat = load_file(str(out / "optimizer.safetensors"))
-    per_param: dict[int, dict] = {}
-    for key, value in flat.items():
-        pid, name = key.split(".", 1)
-        per_param.setdefault(int(pid), {})[name] = value
-    optimizer.load_state_dict({"state": per_param, "param_groups": state["param_groups"]})
-    return state["step"], state["history"]
-
-
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
           on_step=None) -> list[dict]:
-    """Train and write the checkpoint folder `cfg.out`; returns the history.
+    """Train and write the run folder `cfg.out`; returns the history.
 
-    `on_step(record)` is called after every evaluation (for dashboards and tests).
+    `on_step(record)` is called after every evaluation (for dashboards and tests). Raises
+    RunFolderError when `out` already holds a run or a checkpoint and `resume` is False
+    (nothing is overwritten), DataError for a missing or wrong data folder.
     """
+    out = Path(cfg.out)
+    resuming = runfolder.claim(out, None, resume)
     device = pick_device(cfg.device)
     ddp = _Dist(device)
-    out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
     table = load_dataset(cfg.data)
     train_rows, val_rows = _split(len(table), cfg)
@@ -221,14 +202,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                                    {"params": no_decay, "weight_decay": 0.0}],
                                   lr=cfg.lr, betas=(0.9, 0.95))
     step, history = 0, []
-    if resume and (out / "train_state.json").is_file():
+    if resuming:
         from engine.model.checkpoint import load_checkpoint  # noqa: PLC0415
 
         ckpt = load_checkpoint(out, device=device, require_bank=False)
         if ckpt.tokenizer.to_list() != tokenizer.to_list():
-            raise ValueError(f"{out}: cannot resume, the data gives another vocabulary")
+            raise runfolder.RunFolderError(f"{out}: cannot resume, the data gives another "
+                                           "vocabulary")
         model.load_state_dict(ckpt.model.state_dict())
-        step, history = load_train_state(out, optimizer)
+        step, history = runfolder.load_train_state(out, optimizer)
     net = model
     if ddp.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
@@ -246,15 +228,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         extra["training"]["steps_done"] = step
         extra["training"]["finished"] = final
         save_checkpoint(out, model, tokenizer, mean, std, bank, extra)
-        save_train_state(out, optimizer, step, history)
-        with open(out / "history.jsonl", "w") as fh:
-            fh.writelines(json.dumps(h) + "\n" for h in history)
+        runfolder.save_train_state(out, optimizer, step, history)
 
     amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
            else nullcontext())
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + ddp.rank + step)
     per_rank = cfg.batch_size // ddp.world
     steps_per_epoch = max(1, len(train_idx) // cfg.batch_size)
+    if ddp.main:
+        runfolder.start_history(out, history)
     bar = None
     if progress and ddp.main:
         from tqdm import tqdm  # noqa: PLC0415
@@ -292,8 +274,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                       if ddp.main else None, "elapsed_s": time.time() - t0}
             running = []
             history.append(record)
-            if on_step is not None and ddp.main:
-                on_step(record)
+            if ddp.main:
+                runfolder.append_history(out, record)
+                if on_step is not None:
+                    on_step(record)
             save(final=False)
         if out_of_time:
             break
@@ -306,7 +290,3 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         dist.barrier()
         dist.destroy_process_group()
     return history
-
-
-def config_fields() -> list[str]:
-    return [f.name for f in fields(TrainConfig)]

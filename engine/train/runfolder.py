@@ -1,0 +1,158 @@
+"""The run folder: everything a training run (pre-training, distillation or RL) keeps on disk.
+
+A run folder is a checkpoint folder (`engine.model.checkpoint`: weights, `config.json`
+with the training record under "training", the prior bank) plus:
+
+    history.jsonl          one JSON record per line, appended as the run goes
+    train_state.json       step, optimizer settings and the history at the last save
+    optimizer.safetensors  the optimizer's moments at the last save
+    process.json           the process that runs it (pid, start ticks, command)
+    run.log, reward.toml   output and reward file of a run started by `launch`
+
+Readers never raise on a missing or half-written file (a run may be writing it while the
+dashboard reads): they return {} or []. Writers replace whole files atomically, except the
+history, which only ever grows. A new run refuses a folder that already holds a run or a
+checkpoint; only resuming continues one (`claim`).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from engine.errors import UserError
+from engine.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, atomic_write
+
+HISTORY_FILE, STATE_FILE, OPTIMIZER_FILE = ("history.jsonl", "train_state.json",
+                                            "optimizer.safetensors")
+PROCESS_FILE, LOG_FILE, REWARD_FILE = "process.json", "run.log", "reward.toml"
+
+
+class RunFolderError(UserError):
+    """A run folder that cannot be used as asked (it already holds a run, is still
+    running, or holds nothing to resume), with what to do instead."""
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_config(folder: Path | str) -> dict:
+    """The folder's config.json; {} when it is missing or unreadable."""
+    return _read_json(Path(folder) / CONFIG_FILE)
+
+
+def training_record(folder: Path | str) -> dict:
+    """The "training" part of config.json (settings, steps done, finished); {} when absent."""
+    training = read_config(folder).get("training", {})
+    return training if isinstance(training, dict) else {}
+
+
+def read_process(folder: Path | str) -> dict:
+    """The folder's process record (see `record_process`); {} when there is none."""
+    return _read_json(Path(folder) / PROCESS_FILE)
+
+
+def claim(folder: Path | str, kind: str | None, resume: bool) -> bool:
+    """Check that a run of `kind` (None for pre-training) may write to `folder`; returns
+    whether it continues a saved state.
+
+    Raises RunFolderError when the folder already holds a run or a checkpoint and `resume`
+    is False (nothing is overwritten), or when it holds a saved run of another kind.
+    Resuming a folder with no saved state starts from the beginning.
+    """
+    out = Path(folder)
+    if not resume and any((out / f).exists() for f in (STATE_FILE, CONFIG_FILE, WEIGHTS_FILE)):
+        raise RunFolderError(f"{out} already holds a run or a checkpoint; resume it "
+                             "(--resume) or choose another folder")
+    if not (resume and (out / STATE_FILE).is_file()):
+        return False
+    found = training_record(out).get("kind")
+    if found != kind:
+        raise RunFolderError(f"{out} holds a run of kind {found or 'pretrain'!r}, not "
+                             f"{kind or 'pretrain'!r}; choose another folder")
+    return True
+
+
+def read_history(folder: Path | str) -> list[dict]:
+    """The records of the folder's history ([] when there is none yet); a line cut short
+    by a killed process is skipped."""
+    path = Path(folder) / HISTORY_FILE
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def start_history(folder: Path | str, history: list[dict]) -> None:
+    """Begin the history file of a (re)started run with `history`, the records of its last
+    save: records written after that save belong to steps that will be run again."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / HISTORY_FILE).write_text("".join(json.dumps(h) + "\n" for h in history))
+
+
+def append_history(folder: Path | str, record: dict) -> None:
+    """Add one record to the history (readers see it at once)."""
+    with open(Path(folder) / HISTORY_FILE, "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def save_train_state(folder: Path | str, optimizer: torch.optim.Optimizer, step: int,
+                     history: list[dict]) -> None:
+    """Optimizer moments (safetensors) and step/history (JSON) next to the checkpoint, so
+    the run can resume; each file is replaced atomically."""
+    out = Path(folder)
+    flat, groups = {}, optimizer.state_dict()
+    for pid, state in groups["state"].items():
+        for key, value in state.items():
+            flat[f"{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    atomic_write(out / OPTIMIZER_FILE, lambda p: save_file(flat, str(p)))
+    state = {"step": step, "param_groups": groups["param_groups"], "history": history}
+    atomic_write(out / STATE_FILE, lambda p: p.write_text(json.dumps(state)))
+
+
+def load_train_state(folder: Path | str, optimizer: torch.optim.Optimizer
+                     ) -> tuple[int, list[dict]]:
+    """Restore what `save_train_state` wrote into `optimizer`; returns (step, history)."""
+    out = Path(folder)
+    state = json.loads((out / STATE_FILE).read_text())
+    flat = load_file(str(out / OPTIMIZER_FILE))
+    per_param: dict[int, dict] = {}
+    for key, value in flat.items():
+        pid, name = key.split(".", 1)
+        per_param.setdefault(int(pid), {})[name] = value
+    optimizer.load_state_dict({"state": per_param, "param_groups": state["param_groups"]})
+    return state["step"], state["history"]
+
+
+def record_process(folder: Path | str, pid: int | None, kind: str,
+                   command: list[str]) -> None:
+    """Write the folder's process record (a run calls this itself, so one started from a
+    terminal is watched and stopped like one started by `launch`); `pid` None when the run
+    has ended in a process that lives on (a notebook, a test)."""
+    (Path(folder) / PROCESS_FILE).write_text(json.dumps(
+        {"pid": pid, "kind": kind, "ticks": None if pid is None else start_ticks(pid),
+         "started": time.time(), "command": command}))
+
+
+def start_ticks(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, from /proc; None elsewhere).
+    Set at fork, so it tells a recycled pid from ours even before our exec."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()[19]
