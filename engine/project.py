@@ -1,0 +1,385 @@
+"""A project: a folder that keeps a chemist's work between sessions.
+
+`project.sqlite` is the catalogue (SQLite from the standard library): one row per run
+(generated or imported molecule set) with its settings, the reward TOML it was made for,
+the checkpoint's identity and its summary; named selections (lists of molecule IDs); and
+notes. Each run's molecules sit beside it in `molecules/`, in a parquet file the catalogue
+names.
+
+Writes are atomic. A run's parquet file is written under a temporary name and renamed;
+only then is its catalogue row committed, in one SQLite transaction. A process killed at
+any moment leaves the catalogue as it was before the run (at worst an orphan parquet file,
+which a later `open` removes once it is ten minutes old) or with the whole run. SQLite's write-ahead log lets the dashboard,
+a second browser tab and the CLI read and write the same project at once.
+
+Molecule IDs are `<run id>:<row>` and never reused: run IDs only grow, so a deleted run's
+IDs stay dead. Every valid molecule also carries its InChIKey.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+import uuid
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from rdkit import Chem
+
+from engine.errors import UserError
+
+CATALOGUE = "project.sqlite"
+MOLECULES = "molecules"
+SCHEMA_VERSION = 1
+KINDS = ("generated", "imported")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    reward_toml TEXT NOT NULL,
+    reward_name TEXT NOT NULL,
+    checkpoint TEXT NOT NULL,
+    checkpoint_id TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    file TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS selections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL,
+    reward_toml TEXT NOT NULL,
+    members TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    run_id INTEGER,
+    text TEXT NOT NULL);
+"""
+MAX_NAME = 200
+ORPHAN_AGE_S = 600.0
+
+
+class ProjectError(UserError):
+    """A project folder or request that cannot be used, with what is allowed."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One stored run, without its molecules (`Project.molecules(id)` reads them)."""
+    id: int
+    name: str
+    kind: str
+    created: str
+    settings: dict
+    reward_toml: str
+    reward_name: str
+    checkpoint: str
+    checkpoint_id: str
+    summary: dict
+    n: int
+
+
+@dataclass(frozen=True)
+class Selection:
+    id: int
+    name: str
+    created: str
+    reward_toml: str
+    members: tuple[str, ...]     # molecule IDs, "<run id>:<row>"
+
+
+def checkpoint_id(folder) -> str:
+    """A short identity of a checkpoint's weights: the first 16 hex digits of the SHA-256
+    of `model.safetensors` ("" when there is no such file)."""
+    weights = Path(folder) / "model.safetensors"
+    if not weights.is_file():
+        return ""
+    digest = hashlib.sha256()
+    with weights.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def inchikeys(smiles) -> list[str]:
+    """The InChIKey of each SMILES ("" where RDKit cannot parse it)."""
+    keys = []
+    for s in smiles:
+        mol = Chem.MolFromSmiles(s) if isinstance(s, str) and s else None
+        keys.append(Chem.MolToInchiKey(mol) if mol is not None else "")
+    return keys
+
+
+def molecule_ids(run_id: int, n: int) -> list[str]:
+    return [f"{run_id}:{i}" for i in range(n)]
+
+
+def split_id(molecule_id: str) -> tuple[int, int]:
+    """`"12:40"` -> (12, 40); a clear error for anything else."""
+    try:
+        run, row = str(molecule_id).split(":")
+        return int(run), int(row)
+    except ValueError:
+        raise ProjectError(f"molecule ID {molecule_id!r} is not of the form "
+                           "'<run id>:<row>'") from None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def _name(name: str, what: str) -> str:
+    name = str(name).strip()
+    if not name or len(name) > MAX_NAME:
+        raise ProjectError(f"{what} name must be 1 to {MAX_NAME} characters, got {name!r}")
+    return name
+
+
+class Project:
+    """A project folder: `Project.open(path)` creates it when missing."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.db_path = self.path / CATALOGUE
+
+    @classmethod
+    def open(cls, path) -> Project:
+        path = Path(path).expanduser()
+        if path.exists() and not path.is_dir():
+            raise ProjectError(f"{path}: a project is a folder, and this is a file")
+        try:
+            (path / MOLECULES).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(f"{path}: cannot create the project folder ({exc.strerror})") \
+                from None
+        project = cls(path)
+        with project._connect() as db:
+            db.executescript(SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif row[0] != str(SCHEMA_VERSION):
+                raise ProjectError(f"{project.db_path}: project format {row[0]} is not the "
+                                   f"supported version {SCHEMA_VERSION}")
+        project._remove_orphans()
+        return project
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchall()  # ends the read
+        except sqlite3.DatabaseError as exc:
+            raise ProjectError(f"{self.db_path}: not a readable project catalogue ({exc})") \
+                from None
+        return _Transaction(db)
+
+    def _remove_orphans(self) -> None:
+        """Molecule files no catalogue row names and older than `ORPHAN_AGE_S`: left by a
+        process killed mid-save (a younger one may belong to a save in flight)."""
+        with self._connect() as db:
+            named = {r[0] for r in db.execute("SELECT file FROM runs")}
+        now = time.time()
+        for f in (self.path / MOLECULES).iterdir():
+            try:
+                if f.name not in named and now - f.stat().st_mtime > ORPHAN_AGE_S:
+                    f.unlink()
+            except FileNotFoundError:
+                pass
+
+    # runs ---------------------------------------------------------------------------
+    def add_run(self, molecules: pd.DataFrame, *, name: str, kind: str = "generated",
+                settings: dict | None = None, reward_toml: str = "", reward_name: str = "",
+                checkpoint: str = "", summary: dict | None = None) -> RunRecord:
+        """Store a run: its molecules get IDs and InChIKeys; returns the record."""
+        if kind not in KINDS:
+            raise ProjectError(f"run kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if "smiles" not in molecules.columns:
+            raise ProjectError("a run's molecules need a 'smiles' column")
+        name = _name(name, "run")
+        settings, summary = dict(settings or {}), dict(summary or {})
+        ckpt_id = checkpoint_id(checkpoint) if checkpoint else ""
+        frame = molecules.reset_index(drop=True).drop(columns=["id", "run_id"],
+                                                      errors="ignore")
+        if "inchikey" not in frame.columns:
+            frame.insert(0, "inchikey", inchikeys(frame["smiles"]))
+        # the file first, under a name of its own; the catalogue row makes it part of the
+        # project, in a write transaction short enough not to starve other writers
+        file = f"{uuid.uuid4().hex}.parquet"
+        target = self.path / MOLECULES / file
+        tmp = target.with_name(file + ".tmp")
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, target)
+        try:
+            with self._connect() as db:
+                db.execute("BEGIN IMMEDIATE")
+                run_id = db.execute(
+                    "INSERT INTO runs (name, kind, created, settings, reward_toml, "
+                    "reward_name, checkpoint, checkpoint_id, summary, n, file) VALUES "
+                    "(?,?,?,?,?,?,?,?,?,?,?)",
+                    (name, kind, _now(), json.dumps(settings, default=str), reward_toml,
+                     reward_name, str(checkpoint), ckpt_id, json.dumps(summary, default=float),
+                     len(frame), file)).lastrowid
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        return self.run(run_id)
+
+    def runs(self) -> list[RunRecord]:
+        with self._connect() as db:
+            rows = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id").fetchall()
+        return [_run_record(r) for r in rows]
+
+    def run(self, run_id: int) -> RunRecord:
+        with self._connect() as db:
+            row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?",
+                             (int(run_id),)).fetchone()
+        if row is None:
+            raise ProjectError(f"no run {run_id} in {self.path}")
+        return _run_record(row)
+
+    def molecules(self, run_id: int) -> pd.DataFrame:
+        """A stored run's molecules, as they were saved (IDs and InChIKeys included)."""
+        record = self.run(run_id)
+        path = self.path / MOLECULES / self._file(record.id)
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise ProjectError(f"{path}: the molecules of run {record.id} cannot be read "
+                               f"({exc})") from None
+        frame.insert(0, "id", molecule_ids(record.id, len(frame)))
+        frame.insert(1, "run_id", record.id)
+        return frame
+
+    def _file(self, run_id: int) -> str:
+        with self._connect() as db:
+            row = db.execute("SELECT file FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+        if row is None:
+            raise ProjectError(f"no run {run_id} in {self.path}")
+        return row[0]
+
+    def rename_run(self, run_id: int, name: str) -> RunRecord:
+        name = _name(name, "run")
+        with self._connect() as db:
+            if db.execute("UPDATE runs SET name = ? WHERE id = ?",
+                          (name, int(run_id))).rowcount == 0:
+                raise ProjectError(f"no run {run_id} in {self.path}")
+        return self.run(run_id)
+
+    def delete_run(self, run_id: int) -> None:
+        """Remove a run: its catalogue row first, then its molecule file. Selections keep
+        their IDs (they show as gone)."""
+        file = self._file(run_id)
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM runs WHERE id = ?", (int(run_id),))
+            db.execute("DELETE FROM notes WHERE run_id = ?", (int(run_id),))
+        (self.path / MOLECULES / file).unlink(missing_ok=True)
+
+    # selections ---------------------------------------------------------------------
+    def save_selection(self, name: str, members, reward_toml: str = "") -> Selection:
+        """Store (or replace) a named selection of molecule IDs."""
+        name = _name(name, "selection")
+        members = tuple(dict.fromkeys(str(m) for m in members))
+        for m in members:
+            split_id(m)
+        with self._connect() as db:
+            db.execute("INSERT INTO selections (name, created, reward_toml, members) "
+                       "VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET created = "
+                       "excluded.created, reward_toml = excluded.reward_toml, members = "
+                       "excluded.members", (name, _now(), reward_toml, json.dumps(members)))
+        return self.selection(name)
+
+    def selection(self, name: str) -> Selection:
+        with self._connect() as db:
+            row = db.execute("SELECT id, name, created, reward_toml, members FROM selections "
+                             "WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise ProjectError(f"no selection named {name!r} in {self.path}")
+        return Selection(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])))
+
+    def selections(self) -> list[Selection]:
+        with self._connect() as db:
+            names = [r[0] for r in db.execute("SELECT name FROM selections ORDER BY id")]
+        return [self.selection(n) for n in names]
+
+    def delete_selection(self, name: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM selections WHERE name = ?", (name,))
+
+    def gather(self, ids) -> pd.DataFrame:
+        """The stored rows of these molecule IDs, in the given order, with the run's name
+        and the reward it was made for; IDs of deleted runs are left out."""
+        by_run: dict[int, list[int]] = {}
+        for m in ids:
+            run, row = split_id(m)
+            by_run.setdefault(run, []).append(row)
+        known = {r.id: r for r in self.runs()}
+        parts = []
+        for run, rows in by_run.items():
+            if run not in known:
+                continue
+            frame = self.molecules(run)
+            frame = frame.iloc[[r for r in rows if 0 <= r < len(frame)]].copy()
+            frame["run_name"] = known[run].name
+            frame["generated_for"] = known[run].reward_name
+            parts.append(frame)
+        if not parts:
+            return pd.DataFrame(columns=["id", "run_id", "inchikey", "smiles"])
+        out = pd.concat(parts, ignore_index=True)
+        order = {m: i for i, m in enumerate(dict.fromkeys(str(m) for m in ids))}
+        return out.sort_values("id", key=lambda s: s.map(order)).reset_index(drop=True)
+
+    # notes --------------------------------------------------------------------------
+    def add_note(self, text: str, run_id: int | None = None) -> int:
+        text = str(text).strip()
+        if not text:
+            raise ProjectError("a note needs some text")
+        with self._connect() as db:
+            return db.execute("INSERT INTO notes (created, run_id, text) VALUES (?,?,?)",
+                              (_now(), run_id, text)).lastrowid
+
+    def notes(self, run_id: int | None = None) -> list[dict]:
+        query = "SELECT id, created, run_id, text FROM notes"
+        args: tuple = ()
+        if run_id is not None:
+            query, args = query + " WHERE run_id = ?", (int(run_id),)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY id", args).fetchall()
+        return [dict(zip(("id", "created", "run_id", "text"), r)) for r in rows]
+
+
+_RUN_COLUMNS = ("id, name, kind, created, settings, reward_toml, reward_name, checkpoint, "
+                "checkpoint_id, summary, n")
+
+
+def _run_record(row) -> RunRecord:
+    return RunRecord(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6],
+                     row[7], row[8], json.loads(row[9]), row[10])
+
+
+class _Transaction:
+    """A connection used as `with`: commits on success, rolls back on error, then closes
+    (sqlite3's own context manager does not close)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        with closing(self.db):
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK" if exc_type else "COMMIT")
