@@ -312,3 +312,41 @@ def test_headline_compares_validity_and_valid_only_reward_with_base(app, tiny_ch
     reward = load_reward("cns_penetrant")
     expected = score_molecules(run.molecules["smiles"].tolist(), reward)["reward"].mean()
     assert valid_only.value == f"{expected:.3f}"
+
+
+def _fields_equal_reward(at: AppTest) -> None:
+    """Every editor field shows the reward in use, and nothing else."""
+    reward = at.session_state[REWARD]
+    assert at.selectbox(key="rw::preset").value == (reward.key or "Custom")
+    for term in reward.terms:
+        assert at.toggle(key=f"rw::{term.property}::on").value
+        for field in ("low", "high", "weight") + (("ramp",) if term.goal == "range" else ()):
+            assert at.number_input(key=f"rw::{term.property}::{field}").value == \
+                getattr(term, field), (term.property, field)
+    on = {t.key.split("::")[1] for t in at.toggle if t.key.startswith("rw::") and t.value}
+    assert on == set(reward.properties)
+
+
+def test_editor_fields_are_the_reward_in_use_after_page_switches(app):
+    """Explore, Runs, Explore: the preset, every toggle and every bound still show the
+    reward the curves and the scoring use; a failed upload changes none of them."""
+    app.selectbox(key="rw::preset").set_value("3d_complex").run()
+    _fields_equal_reward(app)
+    for _ in range(2):
+        app.switch_page("screens/runs.py").run()
+        app.switch_page("screens/explore.py").run()
+        assert not app.exception, app.exception
+        assert app.session_state[REWARD].key == "3d_complex"
+        _fields_equal_reward(app)
+    app.file_uploader(key="rw::upload").upload("broken.toml", BAD_BOUNDS.encode(),
+                                               "application/toml").run()
+    assert app.session_state[REWARD].key == "3d_complex" and app.error
+    _fields_equal_reward(app)
+
+
+def test_editor_numbers_carry_no_float_noise(app):
+    app.toggle(key="rw::fsp3::on").set_value(True).run()
+    app.radio(key="rw::fsp3::goal").set_value("range").run()
+    for field in ("low", "high", "ramp"):
+        value = app.number_input(key=f"rw::fsp3::{field}").value
+        assert value == float(f"{value:.10g}") and len(repr(value)) <= 12, value

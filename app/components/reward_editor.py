@@ -20,6 +20,7 @@ from engine.chem.rewards import AGGREGATES, GOALS, Reward, RewardError, Term, li
 CUSTOM = "Custom"
 DRAFT, REWARD, ERROR = "rw::draft", "rw::reward", "rw::error"
 PRESET, AGG, NAME = "rw::preset", "rw::aggregate", "rw::name"
+PRESET_USED = "rw::preset_used"   # the preset in use; PRESET is its widget, which pages drop
 TOML, UPLOAD = "rw::toml", "rw::upload"
 FIELDS = ("on", "goal", "low", "high", "ramp", "weight")
 FALLBACK = Reward("QED", (Term("qed", "maximize", 0.3, 0.9),),
@@ -44,11 +45,16 @@ def current() -> Reward:
 
 def _fresh_term(prop: str, q) -> dict:
     step = labels.STEPS[prop]
-    low = float(np.floor(q.loc["p10", prop] / step) * step)
-    high = float(np.ceil(q.loc["p90", prop] / step) * step)
-    high = high if high > low else low + step
+    low = _clean(np.floor(q.loc["p10", prop] / step) * step)
+    high = _clean(np.ceil(q.loc["p90", prop] / step) * step)
+    high = high if high > low else _clean(low + step)
     return {"on": False, "goal": "maximize", "low": low, "high": high,
-            "ramp": max(step, (high - low) / 4), "weight": 1.0}
+            "ramp": _clean(max(step, (high - low) / 4)), "weight": 1.0}
+
+
+def _clean(x: float) -> float:
+    """`x` without binary float noise (0.6, not 0.6000000000000001)."""
+    return float(f"{float(x):.10g}")
 
 
 def _load(reward: Reward, preset: str, quantiles) -> None:
@@ -59,18 +65,23 @@ def _load(reward: Reward, preset: str, quantiles) -> None:
                                  ramp=t.ramp if t.ramp is not None else terms[t.property]["ramp"])
     meta = {k: v for k, v in reward.to_dict().items() if k != "terms"}
     ss[DRAFT] = {**meta, "order": list(reward.properties), "terms": terms, "key": reward.key}
-    ss[REWARD], ss[ERROR], ss[PRESET] = reward, None, preset
+    ss[REWARD], ss[ERROR], ss[PRESET_USED] = reward, None, preset
     _push(overwrite=True)
 
 
 def _push(overwrite: bool) -> None:
-    """Copy the draft into the widget keys (all, or only those Streamlit dropped)."""
+    """Copy the draft into the widget keys. Every field is drawn from the draft on every
+    run (callbacks have already written the user's edits into it), so a page switch or a
+    failed upload can never leave a field showing a value that is not in use. The TOML
+    box is the exception: it holds text being typed, refreshed only on `overwrite`."""
     draft = ss[DRAFT]
-    values = {AGG: draft["aggregate"], NAME: draft["name"], TOML: ss[REWARD].to_toml()}
+    values = {PRESET: ss[PRESET_USED], AGG: draft["aggregate"], NAME: draft["name"]}
     for prop, term in draft["terms"].items():
         values.update({_key(prop, f): term[f] for f in FIELDS})
+    values.update({key: value for key, value in ((TOML, ss[REWARD].to_toml()),)
+                   if overwrite or key not in ss})
     for key, value in values.items():
-        if overwrite or key not in ss:
+        if ss.get(key) != value or key not in ss:
             ss[key] = value
 
 
@@ -99,8 +110,8 @@ def _rebuild() -> None:
 def _edited() -> None:
     """The user changed the reward by hand: it is no longer the preset."""
     draft = ss[DRAFT]
-    if ss[PRESET] != CUSTOM:
-        ss[PRESET] = CUSTOM
+    if ss[PRESET_USED] != CUSTOM:
+        ss[PRESET_USED] = CUSTOM
         draft["name"] = ss[NAME] = f"{draft['name']} (edited)"
         draft["key"] = ""
     _rebuild()
