@@ -4,7 +4,7 @@ its own samples.
 `python -m engine.bench.finetune --rewards 3d_complex cns_penetrant --seeds 0 1` runs, for
 every reward and seed, in `--runs DIR/<reward>-s<seed>-<variant>`:
 
-- `distill-all`: distillation of the RCFG teacher (K = 16, gamma 2) on its whole batch
+- `distill-all`: distillation of the RCFG teacher (the guidance defaults) on its whole batch
   (as in the paper);
 - `distill-valid`: the same, leaving the teacher's invalid molecules out of the loss;
 - `rl-base`: RL from the start model;
