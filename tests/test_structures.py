@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.chem.pareto import non_dominated
+from engine.chem.pareto import goal_distance, non_dominated
 from engine.chem.structures import (
     SmartsError,
     conformer,
@@ -76,3 +76,15 @@ def test_pareto_front_by_hand():
     # exact duplicates on the front are kept once
     assert non_dominated(np.array([1.0, 1.0]), np.array([2.0, 2.0]), True, True).sum() == 1
     assert non_dominated(np.array([]), np.array([]), True, True).tolist() == []
+
+
+def test_goal_distance_follows_each_terms_goal():
+    from engine.chem.rewards import Term  # noqa: PLC0415
+
+    logp = np.array([-1.4, 2.5, 3.5, np.nan])
+    # "minimize, 1 at 2.5": logP -1.4 meets the goal no better than 2.5
+    assert goal_distance(Term("logp", "minimize", 2.5, 4.5), logp)[:3].tolist() == [0, 0, 1]
+    assert goal_distance(Term("logp", "maximize", 0, 3), logp)[:3] == pytest.approx([4.4, 0.5, 0])
+    window = goal_distance(Term("tpsa", "range", 40, 90, ramp=20), np.array([20, 60, 95]))
+    assert window.tolist() == [20, 0, 5]
+    assert np.isnan(goal_distance(Term("logp", "minimize", 2.5, 4.5), logp)[3])

@@ -23,6 +23,7 @@ from rdkit.ML.Cluster import Butina
 from rdkit.SimDivFilters.rdSimDivPickers import MaxMinPicker
 
 from engine.chem.properties import to_mol
+from engine.errors import UserError
 
 MORGAN_RADIUS = 2
 MORGAN_BITS = 1024          # MOSES's IntDiv fingerprint
@@ -31,7 +32,7 @@ INTDIV_MAX_MOLECULES = 10_000  # 50 M pairs, about 10 s on one CPU core
 CLUSTER_MAX_MOLECULES = 5_000  # Butina holds all n (n - 1) / 2 distances in memory
 
 
-class SimilarityError(ValueError):
+class SimilarityError(UserError):
     """Reference molecules or clustering settings that cannot be used."""
 
 
@@ -127,7 +128,7 @@ def scaffold_table(frame: pd.DataFrame) -> pd.DataFrame:
 def reference_similarity(smiles: Sequence[str], references: Sequence[str]) -> pd.DataFrame:
     """Per molecule, in order: `similarity`, the largest Tanimoto similarity (Morgan radius
     2, 2048 bits) to any reference, and `nearest_reference`, that reference as given (the
-    first on ties). Invalid molecules get NaN and None.
+    first on ties). Invalid molecules get NaN and a missing reference.
 
     Raises SimilarityError when there is no reference or one does not parse (naming it)."""
     references = [r.strip() for r in references if r and r.strip()]

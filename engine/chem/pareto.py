@@ -1,4 +1,5 @@
-"""The Pareto (non-dominated) front of two objectives."""
+"""The Pareto (non-dominated) front of two objectives, and a reward term's goal as an
+objective."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,3 +18,21 @@ def non_dominated(x: np.ndarray, y: np.ndarray, x_higher: bool, y_higher: bool) 
         if sy[i] > best:
             front[i], best = True, sy[i]
     return front
+
+
+def goal_distance(term, values: np.ndarray) -> np.ndarray:
+    """(N,) how far each raw value is from where `term`'s desirability is 1, in the
+    property's units: 0 inside that region, growing outside it (maximize: below `high`;
+    minimize: above `low`; range: outside [low, high]). Lower is better; NaN stays NaN.
+
+    As a Pareto objective this follows the reward: a CNS molecule with logP 2.5 meets a
+    "minimize logP, 1 at 2.5" term as fully as one with logP -1.4, so neither beats the
+    other on that axis."""
+    x = np.asarray(values, dtype=float)
+    if term.goal == "maximize":
+        out = np.maximum(0.0, term.high - x)
+    elif term.goal == "minimize":
+        out = np.maximum(0.0, x - term.low)
+    else:
+        out = np.maximum(0.0, np.maximum(term.low - x, x - term.high))
+    return np.where(np.isnan(x), np.nan, out)
