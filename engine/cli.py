@@ -1,8 +1,11 @@
-"""`python -m engine <verb>`: every dashboard action has a command-line twin."""
+"""`python -m engine <verb>` (or `rcfg-studio <verb>`): every dashboard action has a
+command-line twin."""
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
+from functools import partial
 from pathlib import Path
 
 from engine.errors import UserError
@@ -13,6 +16,19 @@ DEFAULT_CACHE = Path.home() / ".cache" / "rcfg-studio"
 
 class UsageError(UserError):
     """Bad command-line input, reported as one line without a traceback."""
+
+
+def _from_args(cls, args, **given):
+    """A settings dataclass from the parsed options named like its fields, plus `given`
+    (fields the command works out itself); fields with neither keep their defaults."""
+    taken = {f.name: getattr(args, f.name) for f in fields(cls)
+             if f.name not in given and hasattr(args, f.name)}
+    return cls(**taken, **given)
+
+
+def _default(cls, name: str):
+    """The default of field `name` of a settings dataclass (what an option defaults to)."""
+    return next(f.default for f in fields(cls) if f.name == name)
 
 
 def _cmd_data(args) -> int:
@@ -35,12 +51,8 @@ def _cmd_data(args) -> int:
 def _cmd_train(args) -> int:
     from engine.train.pretrain import TrainConfig, train  # noqa: PLC0415
 
-    cfg = TrainConfig(data=str(args.data), out=str(args.out), n_layer=args.n_layer,
-                      n_head=args.n_head, d_model=args.d_model, n_prefix=args.n_prefix,
-                      batch_size=args.batch_size, lr=args.lr, min_lr=args.lr / 10,
-                      warmup_steps=args.warmup, max_steps=args.steps,
-                      eval_every=args.eval_every, seed=args.seed, device=args.device,
-                      max_minutes=args.max_minutes, bank_size=args.bank_size)
+    cfg = _from_args(TrainConfig, args, data=str(args.data), out=str(args.out),
+                     min_lr=args.lr / 10)
     if args.threads:
         import torch  # noqa: PLC0415
 
@@ -79,19 +91,14 @@ def _cmd_sample(args) -> int:
     if method == "conditional" and not target and args.reward is None:
         raise UsageError("--method conditional needs --condition NAME=VALUE or --reward")
     reward = load_reward(args.reward) if args.reward else None
-    settings = SampleSettings(method=method, gamma=args.gamma, ys=args.ys, n=args.n,
-                              temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-                              device=args.device, target=target or None,
-                              precision=args.precision, advantage=args.advantage,
-                              plausibility=args.plausibility, q_weights=args.q_weights,
-                              grammar=not args.no_grammar)
+    settings = _from_args(SampleSettings, args, method=method, target=target or None)
     ckpt = load_checkpoint(args.checkpoint)
     base_mean = None
     if method != "base" and args.reward and not args.no_reference:
         ref = sample(ckpt, reward, SampleSettings(method="base", n=args.n, seed=args.seed + 1,
                                                   temperature=args.temperature,
                                                   top_p=args.top_p, device=args.device,
-                                                  grammar=not args.no_grammar),
+                                                  grammar=args.grammar),
                      progress=_bar("base reference"))
         base_mean = ref.summary["mean_reward"]
     result = sample(ckpt, reward, settings, progress=_bar(method), base_mean_reward=base_mean)
@@ -188,16 +195,9 @@ def _cmd_finetune(args) -> int:
         import torch  # noqa: PLC0415
 
         torch.set_num_threads(args.threads)
-    cfg = FinetuneConfig(kind=args.verb, reward=load_reward(args.reward).to_dict(),
-                         out=str(args.out), checkpoint=str(args.checkpoint or ""),
-                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                         gamma=args.gamma, ys=args.ys, teacher_keep=args.teacher_keep,
-                         advantage=args.advantage, plausibility=args.plausibility,
-                         grammar=not args.no_grammar,
-                         beta=args.beta,
-                         temperature=args.temperature, top_p=args.top_p,
-                         eval_every=args.eval_every, eval_n=args.eval_n,
-                         save_every=args.save_every, seed=args.seed, device=args.device)
+    cfg = _from_args(FinetuneConfig, args, kind=args.verb,
+                     reward=load_reward(args.reward).to_dict(), out=str(args.out),
+                     checkpoint=str(args.checkpoint or ""))
     history = finetune(cfg, resume=args.resume)
     first = next(h for h in history if "eval_reward" in h)
     last = [h for h in history if "eval_reward" in h][-1]
@@ -208,33 +208,42 @@ def _cmd_finetune(args) -> int:
     return 0
 
 
-def _finetune_parser(verbs, kind: str, help_text: str, steps: int, lr: float):
-    ft = verbs.add_parser(kind, help=help_text)
+# FinetuneConfig fields a run takes from its own arguments, and the options' help texts
+_RUN_FIELDS = ("kind", "reward", "out", "checkpoint")
+_FINETUNE_HELP = {
+    "gamma": "teacher guidance scale (distill)",
+    "ys": "teacher |Y_S| (distill)",
+    "teacher_keep": "teacher molecules in the distillation loss: all (as docs/METHOD.md) or "
+                    "only those RDKit parses (distill)",
+    "beta": "KL weight (rl)",
+    "eval_every": "score this many steps' policy samples (--eval-n of them)",
+    "device": "auto (CUDA if present), cpu, cuda",
+}
+
+
+def _finetune_options(ft, kind: str) -> None:
+    """`distill` or `rl`: one option per FinetuneConfig field, with its default."""
+    from engine.train.finetune import DEFAULT_STEPS, TEACHER_KEEP, FinetuneConfig  # noqa: PLC0415
+
     ft.add_argument("--reward", required=True, help="preset key (see `rewards`) or .toml file")
     ft.add_argument("--out", type=Path, required=True, help="run folder to write")
     ft.add_argument("--checkpoint", type=Path,
                     help="start checkpoint (default: the shipped model)"
                     + ("; also the RCFG teacher" if kind == "distill" else
                        "; also the KL reference, e.g. a distilled run folder"))
-    ft.add_argument("--steps", type=int, default=steps)
-    ft.add_argument("--batch-size", type=int, default=64)
-    ft.add_argument("--lr", type=float, default=lr)
-    ft.add_argument("--gamma", type=float, default=M.DEFAULT_GAMMA,
-                    help="teacher guidance scale (distill)")
-    ft.add_argument("--ys", type=int, default=M.DEFAULT_YS, help="teacher |Y_S| (distill)")
-    _guidance_options(ft, "teacher's ")
-    ft.add_argument("--teacher-keep", choices=("all", "valid"), default="all",
-                    help="teacher molecules in the distillation loss: all (as docs/METHOD.md) or "
-                         "only those RDKit parses (distill)")
-    ft.add_argument("--beta", type=float, default=0.05, help="KL weight (rl)")
-    ft.add_argument("--temperature", type=float, default=1.0)
-    ft.add_argument("--top-p", type=float, default=1.0)
-    ft.add_argument("--eval-every", type=int, default=10,
-                    help="score this many steps' policy samples (--eval-n of them)")
-    ft.add_argument("--eval-n", type=int, default=128)
-    ft.add_argument("--save-every", type=int, default=10)
-    ft.add_argument("--seed", type=int, default=0)
-    ft.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
+    for f in fields(FinetuneConfig):
+        if f.name in _RUN_FIELDS or f.name in GUIDANCE_FIELDS[1:]:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == GUIDANCE_FIELDS[0]:  # the guidance options, as one block
+            _guidance_options(ft, "teacher's ")
+        elif f.name == "teacher_keep":
+            ft.add_argument(flag, choices=TEACHER_KEEP, default=f.default,
+                            help=_FINETUNE_HELP[f.name])
+        else:
+            ft.add_argument(flag, type=type(f.default),
+                            default=DEFAULT_STEPS[kind] if f.name == "steps" else f.default,
+                            help=_FINETUNE_HELP.get(f.name))
     ft.add_argument("--resume", action="store_true", help="continue from --out's last save")
     ft.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
     ft.set_defaults(func=_cmd_finetune)
@@ -255,11 +264,7 @@ def _cmd_tradeoff(args) -> int:
                          "compares two whole rewards")
     pair = (term_pair(load_reward(args.reward), *args.terms) if args.reward is not None
             else reward_pair(*map(load_reward, args.rewards)))
-    settings = SampleSettings(method=args.method, gamma=args.gamma, ys=args.ys, n=args.n,
-                              temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-                              device=args.device, precision=args.precision,
-                              advantage=args.advantage, plausibility=args.plausibility,
-                              q_weights=args.q_weights, grammar=not args.no_grammar)
+    settings = _from_args(SampleSettings, args)
     result = tradeoff(load_checkpoint(args.checkpoint), pair, settings,
                       weightings(args.weightings), progress=_bar(f"trade-off, {args.method}"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -290,6 +295,10 @@ def _cmd_rewards(args) -> int:
     return 0
 
 
+# the settings `_guidance_options` adds, shared by sampling and the distillation teacher
+GUIDANCE_FIELDS = ("advantage", "plausibility", "grammar")
+
+
 def _guidance_options(parser, whose: str) -> None:
     parser.add_argument("--advantage", choices=M.ADVANTAGES, default=M.DEFAULT_ADVANTAGE,
                         help=f"{whose}RCFG advantage rule: z-scores of the Y_S rewards, or "
@@ -298,7 +307,7 @@ def _guidance_options(parser, whose: str) -> None:
                         metavar="ALPHA", help=f"{whose}plausibility constraint for guided "
                         "methods: keep tokens the base model gives at least ALPHA x its top "
                         "token's probability (0 = off)")
-    parser.add_argument("--no-grammar", action="store_true",
+    parser.add_argument("--no-grammar", dest="grammar", action="store_false",
                         help="turn off grammar-safe decoding (for measurement)")
 
 
@@ -309,19 +318,19 @@ def _decoding_options(parser) -> None:
                              "exact-prior estimate)")
     parser.add_argument("--temperature", type=float, default=M.DEFAULT_TEMPERATURE)
     parser.add_argument("--top-p", type=float, default=M.DEFAULT_TOP_P)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+    from engine.sampling.sampler import PRECISIONS, SampleSettings  # noqa: PLC0415
+
+    parser.add_argument("--seed", type=int, default=_default(SampleSettings, "seed"))
+    parser.add_argument("--device", default=_default(SampleSettings, "device"),
+                        help="auto (CUDA if present), cpu, cuda")
+    parser.add_argument("--precision", choices=tuple(PRECISIONS),
+                        default=_default(SampleSettings, "precision"),
                         help="network precision on CUDA (guidance is always fp32)")
     parser.add_argument("--checkpoint", type=Path,
                         help="checkpoint folder (default: the shipped one)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
-    verbs = parser.add_subparsers(dest="verb", required=True)
-
-    data = verbs.add_parser("data", help="prepare MOSES or your own CSV of SMILES")
+def _data_options(data) -> None:
     data.add_argument("--csv", type=Path, help="your CSV of SMILES (default: MOSES)")
     data.add_argument("--smiles-column", default="smiles")
     data.add_argument("--split", default="train", help="MOSES split: train or test")
@@ -332,27 +341,31 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--out", type=Path, required=True, help="output folder")
     data.set_defaults(func=_cmd_data)
 
-    tr = verbs.add_parser("train", help="train the conditional GPT on a prepared data folder")
+
+def _train_options(tr) -> None:
+    from engine.train.pretrain import TrainConfig  # noqa: PLC0415
+
     tr.add_argument("--data", type=Path, required=True, help="folder written by `data`")
     tr.add_argument("--out", type=Path, required=True, help="checkpoint folder to write")
-    tr.add_argument("--steps", type=int, default=5000)
-    tr.add_argument("--batch-size", type=int, default=256)
-    tr.add_argument("--lr", type=float, default=1e-3)
-    tr.add_argument("--warmup", type=int, default=200)
-    tr.add_argument("--eval-every", type=int, default=250)
-    tr.add_argument("--n-layer", type=int, default=4)
-    tr.add_argument("--n-head", type=int, default=6)
-    tr.add_argument("--d-model", type=int, default=192)
-    tr.add_argument("--n-prefix", type=int, default=2)
-    tr.add_argument("--bank-size", type=int, default=20000)
+    # option -> TrainConfig field; the learning rate decays to a tenth of --lr
+    for flag, name in (("--steps", "max_steps"), ("--batch-size", "batch_size"), ("--lr", "lr"),
+                       ("--warmup", "warmup_steps"), ("--eval-every", "eval_every"),
+                       ("--n-layer", "n_layer"), ("--n-head", "n_head"),
+                       ("--d-model", "d_model"), ("--n-prefix", "n_prefix"),
+                       ("--bank-size", "bank_size")):
+        default = _default(TrainConfig, name)
+        tr.add_argument(flag, dest=name, metavar=flag[2:].replace("-", "_").upper(),
+                        type=type(default), default=default)
     tr.add_argument("--max-minutes", type=float, help="stop and save after this wall time")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1")
+    tr.add_argument("--seed", type=int, default=_default(TrainConfig, "seed"))
+    tr.add_argument("--device", default=_default(TrainConfig, "device"),
+                    help="auto (CUDA if present), cpu, cuda, cuda:1")
     tr.add_argument("--resume", action="store_true", help="continue from --out's last save")
     tr.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
     tr.set_defaults(func=_cmd_train)
 
-    sa = verbs.add_parser("sample", help="sample molecules (optionally guided by a reward)")
+
+def _sample_options(sa) -> None:
     sa.add_argument("--n", type=int, default=100)
     sa.add_argument("--method", choices=tuple(M.METHODS),
                     help="default: base, or conditional when --condition is given")
@@ -369,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--out", type=Path, default=Path("samples.csv"))
     sa.set_defaults(func=_cmd_sample)
 
-    sc = verbs.add_parser("score", help="score a CSV of SMILES with a reward")
+
+def _score_options(sc) -> None:
     sc.add_argument("--reward", required=True, help="preset key (see `rewards`) or .toml file")
     sc.add_argument("--in", dest="input", type=Path, required=True, help="CSV with SMILES")
     sc.add_argument("--smiles-column", default="smiles")
@@ -379,13 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "alert and flag columns")
     sc.set_defaults(func=_cmd_score)
 
-    _finetune_parser(verbs, "distill", "distill the RCFG teacher for a reward into the "
-                     "unconditional branch", steps=50, lr=1e-4)
-    _finetune_parser(verbs, "rl", "RL fine-tuning of the unconditional branch for a reward",
-                     steps=200, lr=1e-4)
 
-    to = verbs.add_parser("tradeoff", help="sample weightings between two terms of a reward "
-                          "(or two rewards) in one batch and print the front")
+def _tradeoff_options(to) -> None:
     pick = to.add_mutually_exclusive_group(required=True)
     pick.add_argument("--reward", help="preset key or .toml file whose --terms are traded off")
     pick.add_argument("--rewards", nargs=2, metavar=("A", "B"),
@@ -406,13 +415,45 @@ def build_parser() -> argparse.ArgumentParser:
                     help="one row per molecule, with its `weighting` (the weight on A)")
     to.set_defaults(func=_cmd_tradeoff)
 
-    rw = verbs.add_parser("rewards", help="list the reward presets")
+
+def _rewards_options(rw) -> None:
     rw.set_defaults(func=_cmd_rewards)
+
+
+# verb -> (help line, what adds its options), in the order `--help` lists them
+VERBS = {
+    "data": ("prepare MOSES or your own CSV of SMILES", _data_options),
+    "train": ("train the conditional GPT on a prepared data folder", _train_options),
+    "sample": ("sample molecules (optionally guided by a reward)", _sample_options),
+    "score": ("score a CSV of SMILES with a reward", _score_options),
+    "distill": ("distill the RCFG teacher for a reward into the unconditional branch",
+                partial(_finetune_options, kind="distill")),
+    "rl": ("RL fine-tuning of the unconditional branch for a reward",
+           partial(_finetune_options, kind="rl")),
+    "tradeoff": ("sample weightings between two terms of a reward (or two rewards) in one "
+                 "batch and print the front", _tradeoff_options),
+    "rewards": ("list the reward presets", _rewards_options),
+}
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The command line. Given `verb`, only that verb gets its options (the others keep
+    their help line): options read the settings classes' defaults, and those modules
+    import torch, which `rewards` or `score` do not need."""
+    prog = "rcfg-studio" if Path(sys.argv[0]).name == "rcfg-studio" else "python -m engine"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    for name, (help_text, add_options) in VERBS.items():
+        sub = verbs.add_parser(name, help=help_text)
+        if verb not in VERBS or name == verb:
+            add_options(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(verb).parse_args(argv)
     try:
         return args.func(args)
     except UserError as exc:

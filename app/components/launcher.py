@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -16,13 +17,15 @@ from app import resources
 from app.components import reward_editor
 from engine.chem.rewards import list_presets
 from engine.errors import UserError
-from engine.sampling import methods as M
 from engine.train import launch as runs
 from engine.train import runfolder
+from engine.train.finetune import DEFAULT_STEPS, FinetuneConfig
 
 KIND_LABELS = {"distill": "Distil the RCFG teacher into the model",
                "rl": "RL fine-tuning of the unconditional model"}
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# the form starts from FinetuneConfig's defaults, as the CLI does
+DEFAULTS = {f.name: f.default for f in fields(FinetuneConfig)}
 STATUS_ICONS = {"running": ":material/autorenew:", "finished": ":material/check_circle:",
                 "stopped": ":material/pause_circle:", "failed": ":material/error:"}
 
@@ -55,25 +58,26 @@ def launch_form() -> None:
         name = right.text_input("Run name (folder under runs/)", default_name,
                                 key=f"launch::name::{kind}")
         a, b, c, d = st.columns(4)
-        steps = a.number_input("Steps", 1, 100_000, 50 if kind == "distill" else 200,
+        steps = a.number_input("Steps", 1, 100_000, DEFAULT_STEPS[kind],
                                key=f"launch::steps::{kind}")
-        batch = b.number_input("Molecules per step", 2, 4096, 64, key="launch::batch")
-        lr = c.number_input("Learning rate", 1e-7, 1e-2, 1e-4, step=1e-5, format="%.1e",
+        batch = b.number_input("Molecules per step", 2, 4096, DEFAULTS["batch_size"],
+                               key="launch::batch")
+        lr = c.number_input("Learning rate", 1e-7, 1e-2, DEFAULTS["lr"], step=1e-5, format="%.1e",
                              key="launch::lr")
         if kind == "distill":
-            gamma = d.number_input("Teacher γ", 0.0, 20.0, M.DEFAULT_GAMMA, 0.5,
+            gamma = d.number_input("Teacher γ", 0.0, 20.0, DEFAULTS["gamma"], 0.5,
                                    key="launch::gamma",
                                    help="The RCFG teacher uses the sampler's defaults for "
                                         "everything else (advantage rule, plausibility α, "
                                         "grammar-safe SMILES).")
-            ys = st.slider("Teacher |Y_S|", 2, 64, M.DEFAULT_YS, key="launch::ys")
+            ys = st.slider("Teacher |Y_S|", 2, 64, DEFAULTS["ys"], key="launch::ys")
             valid_only = st.checkbox(
                 "Learn only from valid teacher molecules", key="launch::valid_only",
                 help="Leave the teacher molecules RDKit rejects out of the loss, so the "
                      "student does not learn the teacher's invalid SMILES.")
             extra = {"gamma": gamma, "ys": ys, "teacher_keep": "valid" if valid_only else "all"}
         else:
-            beta = d.number_input("KL weight β", 0.0, 10.0, 0.05, 0.01, format="%.3f",
+            beta = d.number_input("KL weight β", 0.0, 10.0, DEFAULTS["beta"], 0.01, format="%.3f",
                                   key="launch::beta")
             extra = {"beta": beta}
         submitted = st.form_submit_button("Start run", type="primary",

@@ -27,6 +27,31 @@ class SamplingError(UserError):
     """Sampling settings that cannot be used, with the allowed values."""
 
 
+def check_decoding(*, gamma: float, ys: int, temperature: float, top_p: float,
+                   advantage: str, plausibility: float,
+                   q_weights: str = M.DEFAULT_Q_WEIGHTS) -> None:
+    """The one check of the decoding settings, for sampling and for training runs that
+    sample (the distillation teacher, RL's policy): raises SamplingError naming the first
+    value out of range and what is allowed."""
+    if advantage not in M.ADVANTAGES:
+        raise SamplingError(f"unknown advantage rule {advantage!r}; allowed: "
+                            f"{', '.join(M.ADVANTAGES)}")
+    if q_weights not in M.Q_WEIGHTS:
+        raise SamplingError(f"unknown Q-tilt weights {q_weights!r}; allowed: "
+                            f"{', '.join(M.Q_WEIGHTS)}")
+    if not (isinstance(plausibility, (int, float)) and 0 <= plausibility <= 1):
+        raise SamplingError(f"plausibility must be a number from 0 (off) to 1, got "
+                            f"{plausibility!r}")
+    if not isinstance(ys, int) or not 2 <= ys <= 64:
+        raise SamplingError(f"|Y_S| (ys) must be an integer from 2 to 64, got {ys!r}")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise SamplingError(f"temperature must be > 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise SamplingError(f"top-p must be in (0, 1], got {top_p}")
+    if not math.isfinite(gamma):
+        raise SamplingError(f"gamma must be a finite number, got {gamma}")
+
+
 @dataclass
 class SampleSettings:
     method: str = "rcfg"
@@ -49,25 +74,11 @@ class SampleSettings:
         if self.method not in M.METHODS:
             raise SamplingError(f"unknown method {self.method!r}; allowed: "
                                 f"{', '.join(M.METHODS)}")
-        if self.advantage not in M.ADVANTAGES:
-            raise SamplingError(f"unknown advantage rule {self.advantage!r}; allowed: "
-                                f"{', '.join(M.ADVANTAGES)}")
-        if self.q_weights not in M.Q_WEIGHTS:
-            raise SamplingError(f"unknown Q-tilt weights {self.q_weights!r}; allowed: "
-                                f"{', '.join(M.Q_WEIGHTS)}")
-        if not (isinstance(self.plausibility, (int, float)) and 0 <= self.plausibility <= 1):
-            raise SamplingError(f"plausibility must be a number from 0 (off) to 1, got "
-                                f"{self.plausibility!r}")
-        if not isinstance(self.ys, int) or not 2 <= self.ys <= 64:
-            raise SamplingError(f"|Y_S| (ys) must be an integer from 2 to 64, got {self.ys!r}")
+        check_decoding(gamma=self.gamma, ys=self.ys, temperature=self.temperature,
+                       top_p=self.top_p, advantage=self.advantage,
+                       plausibility=self.plausibility, q_weights=self.q_weights)
         if not isinstance(self.n, int) or self.n < 1:
             raise SamplingError(f"n must be a positive integer, got {self.n!r}")
-        if not (math.isfinite(self.temperature) and self.temperature > 0):
-            raise SamplingError(f"temperature must be > 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise SamplingError(f"top-p must be in (0, 1], got {self.top_p}")
-        if not math.isfinite(self.gamma):
-            raise SamplingError(f"gamma must be a finite number, got {self.gamma}")
         if self.precision not in PRECISIONS:
             raise SamplingError(f"unknown precision {self.precision!r}; allowed: "
                                 f"{', '.join(PRECISIONS)}")

@@ -28,42 +28,42 @@ def distill_loss(teacher_logp: torch.Tensor, student_logits: torch.Tensor,
     return kl.sum(1).mean()
 
 
-def teacher_batch(run, n: int) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
+def teacher_batch(ctx, n: int) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
     """n molecules sampled by the RCFG teacher: token sequences, padded teacher
     log-probabilities (n, W - 1, V) aligned with `pad_sequences` ids, and their mask."""
-    cfg, ckpt, tok = run.cfg, run.start, run.start.tokenizer
-    plan = build_plan(ckpt, cfg.sample_settings("rcfg", n), n, run.rng, run.device,
-                      run.r_bank, None)
-    decoded = decode(run.frozen, plan, tok.bos_id, tok.eos_id, ckpt.model.cfg.block_size - 2,
-                     run.gen, record=True)
+    cfg, ckpt, tok = ctx.cfg, ctx.start, ctx.start.tokenizer
+    plan = build_plan(ckpt, cfg.sample_settings("rcfg", n), n, ctx.rng, ctx.device,
+                      ctx.r_bank, None)
+    decoded = decode(ctx.frozen, plan, tok.bos_id, tok.eos_id, ckpt.model.cfg.block_size - 2,
+                     ctx.gen, record=True)
     seqs, dists = decoded.sequences, decoded.dists
     width = max(len(s) for s in seqs) + 1                  # positions <bos> .. <eos>
     V = dists[0].shape[-1]
-    teacher = torch.zeros((n, width, V), device=run.device)
-    mask = torch.zeros((n, width), dtype=torch.bool, device=run.device)
+    teacher = torch.zeros((n, width, V), device=ctx.device)
+    mask = torch.zeros((n, width), dtype=torch.bool, device=ctx.device)
     for i, d in enumerate(dists):
         teacher[i, :len(d)] = d
         mask[i, :len(d)] = True
     return seqs, teacher, mask
 
 
-def distill_step(run) -> dict:
-    """One step: a teacher batch, the KL loss on the student (gradients left in `run.policy`)."""
-    tok = run.start.tokenizer
-    seqs, teacher, mask = teacher_batch(run, run.cfg.batch_size)
-    scored = run.score(seqs)
+def distill_step(ctx) -> tuple[torch.Tensor | None, dict]:
+    """One step: a teacher batch and the KL loss of the student `ctx.policy`; returns (loss,
+    record), loss None when no teacher molecule is kept (no update this step)."""
+    tok = ctx.start.tokenizer
+    seqs, teacher, mask = teacher_batch(ctx, ctx.cfg.batch_size)
+    scored = ctx.score(seqs)
     rec = {"teacher_reward": float(scored["reward"].mean()),
            "teacher_validity": float(scored["valid"].mean())}
-    if run.cfg.teacher_keep == "valid":
+    if ctx.cfg.teacher_keep == "valid":
         keep = scored["valid"].to_numpy(dtype=bool)
         rec["teacher_kept"] = int(keep.sum())
         if not keep.any():                    # nothing to learn from: no update this step
-            return {"loss": 0.0, "kl_per_molecule": 0.0, **rec}
+            return None, {"kl_per_molecule": 0.0, **rec}
         seqs = [s for s, k in zip(seqs, keep) if k]
-        rows = torch.as_tensor(np.flatnonzero(keep), device=run.device)
+        rows = torch.as_tensor(np.flatnonzero(keep), device=ctx.device)
         width = max(len(s) for s in seqs) + 1
         teacher, mask = teacher[rows, :width], mask[rows, :width]
-    ids = pad_sequences(seqs, tok.bos_id, tok.eos_id, run.device)
-    loss = distill_loss(teacher, null_logits(run.policy, ids), mask)
-    loss.backward()
-    return {"loss": loss.item(), "kl_per_molecule": loss.item(), **rec}
+    ids = pad_sequences(seqs, tok.bos_id, tok.eos_id, ctx.device)
+    loss = distill_loss(teacher, null_logits(ctx.policy, ids), mask)
+    return loss, {"kl_per_molecule": loss.item(), **rec}

@@ -23,10 +23,13 @@ from engine.device import pick_device
 from engine.errors import UserError
 from engine.model.checkpoint import load_checkpoint, save_checkpoint
 from engine.sampling import methods as M
-from engine.sampling.sampler import SampleSettings, SamplingError, bank_rewards, sample
+from engine.sampling.sampler import (SampleSettings, SamplingError, bank_rewards,
+                                     check_decoding, sample)
 from engine.train import runfolder
+from engine.train.loop import run_steps
 
 KINDS = ("distill", "rl")
+DEFAULT_STEPS = {"distill": 50, "rl": 200}   # RL needs more, smaller steps
 TEACHER_KEEP = ("all", "valid")   # teacher molecules that enter the distillation loss
 
 
@@ -40,7 +43,7 @@ class FinetuneConfig:
     reward: dict                  # Reward.to_dict(): the run folder is self-contained
     out: str
     checkpoint: str = ""          # start point ("" = shipped model); also the teacher
-    steps: int = 50
+    steps: int = DEFAULT_STEPS["distill"]
     batch_size: int = 64
     lr: float = 1e-4
     gamma: float = M.DEFAULT_GAMMA                # teacher's RCFG scale (distill)
@@ -71,8 +74,10 @@ class FinetuneConfig:
             raise FinetuneError(f"lr must be > 0, got {self.lr}")
         if not (math.isfinite(self.beta) and self.beta >= 0):
             raise FinetuneError(f"beta must be >= 0, got {self.beta}")
-        try:  # the sampling settings are checked where they are defined
-            self.sample_settings("rcfg", 1)
+        try:
+            check_decoding(gamma=self.gamma, ys=self.ys, temperature=self.temperature,
+                           top_p=self.top_p, advantage=self.advantage,
+                           plausibility=self.plausibility)
         except SamplingError as exc:
             raise FinetuneError(str(exc)) from None
         if self.teacher_keep not in TEACHER_KEEP:
@@ -147,9 +152,9 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
         policy.load_state_dict(load_checkpoint(out, device=device).model.state_dict())
         step, history = runfolder.load_train_state(out, optimizer)
     reward = Reward.from_dict(cfg.reward)
-    run = StepContext(cfg, start, frozen, policy, device, reward, bank_rewards(start, reward),
-              np.random.default_rng(cfg.seed + 7919 * step),
-              torch.Generator(device=device).manual_seed(cfg.seed * 1000 + step))
+    ctx = StepContext(cfg, start, frozen, policy, device, reward, bank_rewards(start, reward),
+                      np.random.default_rng(cfg.seed + 7919 * step),
+                      torch.Generator(device=device).manual_seed(cfg.seed * 1000 + step))
     extra = {"data": start.meta.get("data", {}),
              "training": {**asdict(cfg), "start": str(start.path), "device": str(device),
                           "start_training": start.meta.get("training", {})}}
@@ -162,40 +167,29 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
         if on_step is not None:
             on_step(rec)
 
-    def save(final: bool):
-        extra["training"].update(steps_done=step, finished=final)
+    def save(steps_done: int, final: bool):
+        extra["training"].update(steps_done=steps_done, finished=final)
         save_checkpoint(out, policy, start.tokenizer, start.prop_mean, start.prop_std,
                         start.bank, extra)
-        runfolder.save_train_state(out, optimizer, step, history)
+        runfolder.save_train_state(out, optimizer, steps_done, history)
+
+    def after_step(done: int, rec: dict) -> bool:
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            rec.update(ctx.evaluate(cfg.seed + done))
+        record({"step": done, **rec})
+        if done % cfg.save_every == 0 and done < cfg.steps:
+            save(done, final=False)
+        return False
 
     if step == 0:
-        save(final=False)
-        record({"step": 0, **run.evaluate(cfg.seed)})
+        save(0, final=False)
+        record({"step": 0, **ctx.evaluate(cfg.seed)})
     step_fn = _step_function(cfg.kind)
-    bar = None
-    if progress:
-        from tqdm import tqdm  # noqa: PLC0415
-
-        bar = tqdm(total=cfg.steps, initial=step, desc=cfg.kind, unit="step")
     try:
-        while step < cfg.steps:
-            optimizer.zero_grad(set_to_none=True)
-            rec = step_fn(run)
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-            optimizer.step()
-            step += 1
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                rec.update(run.evaluate(cfg.seed + step))
-            record({"step": step, **rec})
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{rec['loss']:.3f}")
-            if step % cfg.save_every == 0 and step < cfg.steps:
-                save(final=False)
-        save(final=True)
+        step = run_steps(lambda _: step_fn(ctx), optimizer, policy.parameters(), step,
+                         cfg.steps, after_step, cfg.kind, progress)
+        save(step, final=True)
     finally:
-        if bar is not None:
-            bar.close()
         # this process may live on (a notebook, a test): the run is no longer in it
         runfolder.record_process(out, None, cfg.kind, sys.argv)
     return history

@@ -10,7 +10,7 @@ import math
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from engine.model.gpt import GPT, GPTConfig
 from engine.model.tokenizer import SmilesTokenizer, TokenizerError
 from engine.train import runfolder
 from engine.train.data import load_dataset, read_provenance
+from engine.train.loop import run_steps
 
 
 class TrainError(UserError):
@@ -36,12 +37,13 @@ class TrainError(UserError):
 class TrainConfig:
     data: str
     out: str
-    n_layer: int = 4
-    n_head: int = 6
-    d_model: int = 192
-    n_prefix: int = 2
-    dropout: float = 0.0
-    block_size: int = 100
+    # the model's shape, with GPTConfig's defaults (its vocabulary comes from the data)
+    n_layer: int = GPTConfig.n_layer
+    n_head: int = GPTConfig.n_head
+    d_model: int = GPTConfig.d_model
+    n_prefix: int = GPTConfig.n_prefix
+    dropout: float = GPTConfig.dropout
+    block_size: int = GPTConfig.block_size
     batch_size: int = 256
     lr: float = 1e-3
     min_lr: float = 1e-4
@@ -70,6 +72,12 @@ class TrainConfig:
             raise TrainError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
         if self.warmup_steps < 0:
             raise TrainError(f"TrainConfig.warmup_steps must be >= 0, got {self.warmup_steps}")
+
+    def model_config(self, vocab_size: int) -> GPTConfig:
+        """The GPTConfig of this shape for a vocabulary of `vocab_size` tokens."""
+        shape = {f.name: getattr(self, f.name) for f in fields(GPTConfig)
+                 if hasattr(self, f.name)}
+        return GPTConfig(vocab_size=vocab_size, n_props=len(PROPERTY_NAMES), **shape)
 
 
 def lr_at(step: int, cfg: TrainConfig, elapsed_min: float = 0.0) -> float:
@@ -192,10 +200,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     std = np.maximum(raw[train_idx].std(0), 1e-6)
     values = torch.as_tensor((raw - mean) / std, dtype=torch.float32)
 
-    mcfg = GPTConfig(vocab_size=len(tokenizer), n_props=len(PROPERTY_NAMES),
-                     block_size=cfg.block_size, n_layer=cfg.n_layer, n_head=cfg.n_head,
-                     d_model=cfg.d_model, n_prefix=cfg.n_prefix, dropout=cfg.dropout)
-    model = GPT(mcfg).to(device)
+    model = GPT(cfg.model_config(len(tokenizer))).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -222,13 +227,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                       "skipped_out_of_vocabulary_or_too_long": int(skipped)},
              "training": {**asdict(cfg), "world_size": ddp.world, "device": str(device)}}
 
-    def save(final: bool):
+    def save(steps_done: int, final: bool):
         if not ddp.main:
             return
-        extra["training"]["steps_done"] = step
+        extra["training"]["steps_done"] = steps_done
         extra["training"]["finished"] = final
         save_checkpoint(out, model, tokenizer, mean, std, bank, extra)
-        runfolder.save_train_state(out, optimizer, step, history)
+        runfolder.save_train_state(out, optimizer, steps_done, history)
 
     amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
            else nullcontext())
@@ -237,16 +242,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     steps_per_epoch = max(1, len(train_idx) // cfg.batch_size)
     if ddp.main:
         runfolder.start_history(out, history)
-    bar = None
-    if progress and ddp.main:
-        from tqdm import tqdm  # noqa: PLC0415
-
-        bar = tqdm(total=cfg.max_steps, initial=step, desc="training", unit="step")
     # a resumed run keeps its time budget: count the minutes already spent
     t0 = time.time() - (history[-1]["elapsed_s"] if history else 0.0)
     running = []
-    model.train()
-    while step < cfg.max_steps:
+
+    def step_fn(step: int):
         epoch, offset = divmod(step, steps_per_epoch)
         order = np.random.default_rng(cfg.seed + 7919 * epoch).permutation(train_idx)
         chunk = order[offset * cfg.batch_size:(offset + 1) * cfg.batch_size]
@@ -258,18 +258,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             group["lr"] = lr
         with amp:
             _, loss = net(x, v, m, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        running.append(loss.item())
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{running[-1]:.3f}")
+        return loss, {"lr": lr}
+
+    def after_step(done: int, rec: dict) -> bool:
+        nonlocal running
+        running.append(rec["loss"])
         out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 > cfg.max_minutes
-        if step % cfg.eval_every == 0 or step == cfg.max_steps or out_of_time:
-            record = {"step": step, "loss": float(np.mean(running)), "lr": lr,
+        if done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time:
+            record = {"step": done, "loss": float(np.mean(running)), "lr": rec["lr"],
                       "val_loss": evaluate(model, tokens, values, val_idx, device)
                       if ddp.main else None, "elapsed_s": time.time() - t0}
             running = []
@@ -278,14 +274,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                 runfolder.append_history(out, record)
                 if on_step is not None:
                     on_step(record)
-            save(final=False)
-        if out_of_time:
-            break
-    if bar is not None:
-        bar.close()
+            save(done, final=False)
+        return out_of_time
+
+    model.train()
+    step = run_steps(step_fn, optimizer, model.parameters(), step, cfg.max_steps, after_step,
+                     "training", progress and ddp.main)
     # the loop ends only at max_steps or at the time budget: either way the run is done
     extra["training"]["stopped_by"] = "steps" if step >= cfg.max_steps else "time budget"
-    save(final=True)
+    save(step, final=True)
     if ddp.world > 1:
         dist.barrier()
         dist.destroy_process_group()

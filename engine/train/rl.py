@@ -29,22 +29,21 @@ def rl_loss(logp: torch.Tensor, ref_logp: torch.Tensor, mask: torch.Tensor,
     return -(adv * seq_logp).mean() + beta * kl.mean(), kl.detach()
 
 
-def rl_step(run) -> dict:
-    """One step: G molecules from the policy, rewards, the loss (gradients left in
-    `run.policy`)."""
-    cfg, tok, device = run.cfg, run.start.tokenizer, run.device
-    plan = build_plan(run.start, cfg.sample_settings("base", cfg.batch_size),
-                      cfg.batch_size, run.rng, device, None, None)
-    seqs = decode(run.policy, plan, tok.bos_id, tok.eos_id, run.policy.cfg.block_size - 2,
-                  run.gen).sequences
-    scored = run.score(seqs)
+def rl_step(ctx) -> tuple[torch.Tensor, dict]:
+    """One step: G molecules from the policy `ctx.policy`, their rewards and the loss;
+    returns (loss, record)."""
+    cfg, tok, device = ctx.cfg, ctx.start.tokenizer, ctx.device
+    plan = build_plan(ctx.start, cfg.sample_settings("base", cfg.batch_size),
+                      cfg.batch_size, ctx.rng, device, None, None)
+    seqs = decode(ctx.policy, plan, tok.bos_id, tok.eos_id, ctx.policy.cfg.block_size - 2,
+                  ctx.gen).sequences
+    scored = ctx.score(seqs)
     rewards = torch.tensor(scored["reward"].to_numpy(), dtype=torch.float32, device=device)
     ids = pad_sequences(seqs, tok.bos_id, tok.eos_id, device)
     mask = (ids[:, 1:] != 0).float()
-    logp = token_logprobs(run.policy, ids)
+    logp = token_logprobs(ctx.policy, ids)
     with torch.no_grad():
-        ref = token_logprobs(run.frozen, ids)
+        ref = token_logprobs(ctx.frozen, ids)
     loss, kl = rl_loss(logp, ref, mask, rewards, cfg.beta)
-    loss.backward()
-    return {"loss": loss.item(), "reward": float(rewards.mean()),
-            "validity": float(scored["valid"].mean()), "kl_per_molecule": float(kl.mean())}
+    return loss, {"reward": float(rewards.mean()), "validity": float(scored["valid"].mean()),
+                  "kl_per_molecule": float(kl.mean())}
