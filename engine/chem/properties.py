@@ -26,6 +26,10 @@ PROPERTY_NAMES: tuple[str, ...] = (
     "largest_ring_size", "amide_bonds", "basic_amines",
 )
 
+# RDKit logs a line for every SMILES it rejects, and sampled SMILES hold many: muted once per
+# process here, where SMILES are parsed (the modules that parse SMILES all import this one)
+RDLogger.DisableLog("rdApp.*")
+
 BASIC_AMINE_SMARTS = "[NX3;!$(N-a);!$(N-[#6,#16,#15]=[#7,#8,#16]);!$(N-[#7,#8]);!$(N-[SX4])]"
 _HALOGENS = frozenset((9, 17, 35, 53))
 
@@ -54,7 +58,6 @@ def to_mol(smiles: str) -> Chem.Mol | None:
     """Parse and sanitize a SMILES; returns None when it does not parse or sanitize."""
     if not isinstance(smiles, str) or not smiles.strip():
         return None
-    RDLogger.DisableLog("rdApp.*")
     try:
         return Chem.MolFromSmiles(smiles.strip())
     except Exception:  # RDKit raises on a few pathological inputs instead of returning None

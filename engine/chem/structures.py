@@ -11,14 +11,13 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import pandas as pd
-from rdkit import Chem, RDLogger
+from rdkit import Chem
 from rdkit.Chem import AllChem, rdDepictor
 from rdkit.Chem.Draw import rdMolDraw2D
 
 from engine.chem.properties import to_mol
 from engine.errors import UserError
 
-RDLogger.DisableLog("rdApp.*")
 rdDepictor.SetPreferCoordGen(True)
 CONFORMER_SEED = 0xC0FFEE
 
