@@ -1,18 +1,15 @@
 """RCFG Studio: navigation and the shared sidebar (checkpoint, device, selection).
 
 Start it from the repository root: `python3 -m streamlit run app/main.py`
-(.streamlit/config.toml binds it to localhost). The screens live in app/screens/, not
-app/pages/: Streamlit treats a `pages/` folder beside the entry file as a legacy multipage app until st.navigation has run once, which runs a page
-without this file when a session opens on a page URL (and on every AppTest run)."""
-import sys
-from pathlib import Path
+(.streamlit/config.toml binds it to localhost). `engine` and `app` import as the installed
+package (`pip install -e .`, which scripts/setup.sh runs). The screens live in
+app/screens/, not app/pages/: Streamlit treats a `pages/` folder beside the entry file as a
+legacy multipage app until st.navigation has run once, which runs a page without this file
+when a session opens on a page URL (and on every AppTest run)."""
+import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `engine` and `app` importable
-
-import streamlit as st  # noqa: E402
-
-from app import resources, state  # noqa: E402
-from engine.train import runfolder  # noqa: E402
+from app import resources, state
+from engine.train import runfolder
 
 st.set_page_config(page_title="RCFG Studio", page_icon="⚗️", layout="wide")
 page = st.navigation([

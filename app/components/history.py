@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
@@ -36,18 +35,6 @@ def _compare(a: state.Run, b: state.Run, reward) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _histograms(a: state.Run, b: state.Run, reward) -> go.Figure:
-    fig = go.Figure()
-    for run, color in ((a, results.PALETTE[0]), (b, results.PALETTE[3])):
-        fig.add_histogram(x=results.molecules(run, reward)["reward"], name=f"#{run.number}",
-                          histnorm="probability", opacity=0.55, marker_color=color,
-                          xbins={"start": 0, "end": 1.0001, "size": 0.025})
-    fig.update_layout(barmode="overlay", height=330, margin={"t": 30}, xaxis_range=[0, 1],
-                      xaxis_title=f"reward ({reward.name})", yaxis_title="fraction of molecules",
-                      legend={"orientation": "h", "y": 1.15})
-    return fig
-
-
 def render(reward) -> None:
     runs = state.runs()
     st.dataframe(pd.DataFrame([_row(r, reward) for r in runs]), hide_index=True,
@@ -69,7 +56,9 @@ def render(reward) -> None:
     table.dataframe(_compare(a, b, reward), hide_index=True, column_config={
         "A": st.column_config.TextColumn(f"A (#{a.number})"),
         "B": st.column_config.TextColumn(f"B (#{b.number})")})
-    plot.plotly_chart(_histograms(a, b, reward), key="hist::plot")
+    series = [(f"#{run.number}", results.molecules(run, reward), color)
+              for run, color in ((a, results.PALETTE[0]), (b, results.PALETTE[3]))]
+    plot.plotly_chart(results.reward_histograms(series, reward, height=330), key="hist::plot")
     diff = {k: (a.settings[k], b.settings[k]) for k in SETTINGS if a.settings[k] != b.settings[k]}
     if a.reward != b.reward:
         diff["sampled for"] = (a.reward.name, b.reward.name)

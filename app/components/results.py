@@ -96,6 +96,24 @@ def metrics(run: state.Run, reward) -> None:
     row[4].metric("Molecules", f"{s['n']:,}", border=True)
 
 
+def reward_histograms(series, reward, height: int, means: bool = False) -> go.Figure:
+    """Overlaid reward histograms, as fractions of molecules in bins of 0.025 (invalid
+    molecules score 0: the first bin), of `series`: (name, table with a `reward` column,
+    colour) each; with `means`, a dashed line at each mean."""
+    fig = go.Figure()
+    for name, frame, color in series:
+        fig.add_histogram(x=frame["reward"], name=name, histnorm="probability", opacity=0.55,
+                          xbins={"start": 0, "end": 1.0001, "size": 0.025},
+                          marker_color=color)
+        if means:
+            fig.add_vline(x=float(frame["reward"].mean()), line_dash="dash", line_color=color)
+    fig.update_layout(barmode="overlay", height=height, margin={"t": 30, "b": 40},
+                      xaxis_range=[0, 1],
+                      xaxis_title=f"reward ({reward.name})", yaxis_title="fraction of molecules",
+                      legend={"orientation": "h", "y": 1.12})
+    return fig
+
+
 def distribution(run: state.Run, reward) -> None:
     """Reward histograms: this run, its base set, and any earlier runs the user toggles."""
     others = [r for r in state.runs() if r.id != run.id]
@@ -105,15 +123,5 @@ def distribution(run: state.Run, reward) -> None:
               ("base model", base_molecules(run, reward), BASE_COLOR)]
     series += [(r.label, molecules(r, reward), PALETTE[1 + i % (len(PALETTE) - 1)])
                for i, r in enumerate(x for x in others if x.id in (shown or []))]
-    fig = go.Figure()
-    for name, frame, color in series:
-        fig.add_histogram(x=frame["reward"], name=name, histnorm="probability", opacity=0.55,
-                          xbins={"start": 0, "end": 1.0001, "size": 0.025},
-                          marker_color=color)
-        fig.add_vline(x=float(frame["reward"].mean()), line_dash="dash", line_color=color)
-    fig.update_layout(barmode="overlay", height=380, margin={"t": 30, "b": 40},
-                      xaxis_range=[0, 1],
-                      xaxis_title=f"reward ({reward.name})", yaxis_title="fraction of molecules",
-                      legend={"orientation": "h", "y": 1.12})
-    st.plotly_chart(fig, key="dist::plot")
+    st.plotly_chart(reward_histograms(series, reward, height=380, means=True), key="dist::plot")
     st.caption("Dashed lines: means. Invalid SMILES score 0 and sit in the first bin.")
