@@ -2,6 +2,7 @@
 engine), and the 3Dmol.js viewer page. Nothing here changes a score."""
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -24,6 +25,15 @@ def smarts_matches(smiles: tuple[str, ...], smarts: str) -> list[bool]:
 def mol_svg(smiles: str, smarts: str = "", width: int = 260, height: int = 190) -> str:
     """An SVG drawing; atoms and bonds of every SMARTS match highlighted."""
     return structures.mol_svg(smiles, smarts, width, height)
+
+
+@st.cache_data(max_entries=8192, show_spinner=False)
+def mol_image(smiles: str | None, width: int = 150, height: int = 100) -> str | None:
+    """A data URL of the drawing, for st.column_config.ImageColumn; None for no SMILES."""
+    if not isinstance(smiles, str) or not smiles:
+        return None
+    svg = structures.mol_svg(smiles, "", width, height)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -200,7 +200,8 @@ def test_one_selection_for_grid_table_and_export(app, tiny_checkpoint):
     show(app, "Distribution")
     assert any(m.value.startswith("**1** selected molecule") for m in app.markdown)
     out = export_table(run.molecules, run, run.reward)
-    assert list(out.columns[:2]) == ["smiles", "reward"] and "d_logp" in out and "seed" in out
+    assert list(out.columns[:4]) == ["smiles", "source", "name", "reward"]
+    assert "d_logp" in out and "seed" in out and "alerts" in out
 
 
 def test_smarts_filter_and_invalid_smarts(app, tiny_checkpoint):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from app.components.table import ROW_HEIGHT as TABLE_ROW
 from engine.sampling import methods as M
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -23,7 +24,8 @@ SHOTS = REPO / "docs" / "screenshots"
 ARTIFACTS = REPO / "tests" / "artifacts"  # ignored by git: each run's own screenshot
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-ROW_HEIGHT = 35  # st.dataframe's default row (and header) height in pixels
+HEADER_HEIGHT = 35  # st.dataframe's header height in pixels
+LEADS = "CN1CCC[C@H]1c1cccnc1\nCN1C(=O)CN=C(c2ccccc2)c2cc(Cl)ccc21"  # nicotine, diazepam
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(),
                                 reason="needs /usr/bin/chromium (bash scripts/setup.sh installs it)")
@@ -124,7 +126,7 @@ def test_generate_select_and_download(browser_page, app_url):
     settle(page, 1.0)
     box = grid.bounding_box()
     for row in (0, 2, 3):  # tick the row-marker boxes in the first column
-        page.mouse.click(box["x"] + 18, box["y"] + ROW_HEIGHT * (row + 1.5))
+        page.mouse.click(box["x"] + 18, box["y"] + HEADER_HEIGHT + TABLE_ROW * (row + 0.5))
         settle(page, 1.0)
     everything = download(page, "All CSV")
     ranked = everything.sort_values("reward", ascending=False, kind="stable")
@@ -194,8 +196,24 @@ def test_screenshot_tour(browser_page):
 
         show_view(page, "3D", 5.0)
         page.screenshot(path=str(SHOTS / "3d.png"))
-        show_view(page, "Table")
+
+        page.get_by_role("button", name="Reference molecules").click()
+        refs = page.get_by_label("Reference SMILES, one per line", exact=True)
+        refs.fill(LEADS)
+        refs.press("Control+Enter")
+        settle(page, 2.0)
+        page.keyboard.press("Escape")
+        show_view(page, "Table", 3.0)
         page.screenshot(path=str(SHOTS / "table.png"))
+        show_view(page, "Scaffolds", 3.0)
+        page.get_by_label("Hide molecules flagged for", exact=True).click()
+        for family in ("PAINS", "Brenk"):
+            page.get_by_role("option", name=family, exact=True).click()
+            settle(page, 2.0)
+        page.keyboard.press("Escape")
+        settle(page, 2.0)
+        scroll_to(page, page.get_by_text("selected molecule").first)
+        page.screenshot(path=str(SHOTS / "scaffolds.png"))
 
         page.get_by_label("Method", exact=True).click()
         page.get_by_role("option", name="Best-of-N").click()

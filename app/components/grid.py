@@ -1,12 +1,15 @@
-"""The molecule grid: RDKit drawings of the valid molecules with reward and key properties,
-sortable, paged, SMARTS-filtered with highlighted matches, each with a select checkbox."""
+"""The molecule grid: RDKit drawings of the valid molecules with reward, key properties,
+similarity to the references and a badge naming any alerts or flags; sortable, paged,
+SMARTS-filtered with highlighted matches, each with a select checkbox."""
 from __future__ import annotations
 
 import math
 
+import pandas as pd
 import streamlit as st
 
 from app import chemview, labels, state
+from engine.chem.alerts import FAMILY_COLUMNS, FAMILY_LABELS
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.structures import SmartsError
 
@@ -28,10 +31,24 @@ def _card(row, smarts: str, shown: list[str]) -> None:
     with st.container(border=True):
         st.image(chemview.mol_svg(smiles, smarts), width="stretch")
         facts = " · ".join(f"{labels.short(p)} {labels.fmt(p, row[p])}" for p in shown)
+        if pd.notna(row.get("similarity")):
+            facts += f" · sim {row['similarity']:.2f}"
         st.markdown(f"**reward {row['reward']:.3f}**  \n:small[{facts}]")
+        if isinstance(row.get("name"), str):   # one of your own molecules
+            st.caption(f"yours: {row['name'] or row['source']}")
+        families = [FAMILY_LABELS[c] for c in FAMILY_COLUMNS
+                    if pd.notna(row.get(c, pd.NA)) and row[c]]
+        if families:
+            st.badge(", ".join(families), icon=":material/warning:", color="red",
+                     help=row["alerts"])
         key = f"grid::sel::{smiles}"
         ss[key] = smiles in state.selection()
         st.checkbox("select", key=key, on_change=_toggle, args=(smiles, key), help=smiles)
+
+
+def _sort_label(column: str) -> str:
+    special = {"nll": "NLL (base model)", "similarity": "Similarity to a reference"}
+    return special.get(column) or labels.label(column)
 
 
 def _select_all(smiles: list[str]) -> None:
@@ -40,12 +57,13 @@ def _select_all(smiles: list[str]) -> None:
 
 def render(frame, reward) -> None:
     mols = frame[frame["valid"]].drop_duplicates("smiles")
-    sort_options = ["reward", *[f"d_{p}" for p in reward.properties], *PROPERTY_NAMES, "nll"]
+    sort_options = ["reward", *(["similarity"] if "similarity" in frame else []),
+                    *[f"d_{p}" for p in reward.properties], *PROPERTY_NAMES, "nll"]
     if ss.get("grid::sort") not in sort_options:
         ss["grid::sort"] = "reward"
     c1, c2, c3, c4 = st.columns([3, 2, 4, 2])
     sort = c1.selectbox("Sort by", sort_options, key="grid::sort", persist_state="session",
-                        format_func=lambda c: "NLL (base model)" if c == "nll" else labels.label(c))
+                        format_func=_sort_label)
     descending = c2.radio("Order", ("descending", "ascending"), key="grid::order",
                           persist_state="session") == "descending"
     smarts = c3.text_input("SMARTS filter", key="grid::smarts", persist_state="session",

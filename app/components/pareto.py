@@ -1,5 +1,6 @@
 """Two objectives against each other, points colored by reward, the non-dominated front
-drawn; box or lasso selection adds molecules to the shared selection."""
+drawn; box or lasso selection adds molecules to the shared selection. A reward term's
+property is ranked by its goal by default (see engine.chem.pareto.goal_distance)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,16 +8,27 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import labels, state
-from engine.chem.pareto import non_dominated
+from engine.chem.pareto import goal_distance, non_dominated
 from engine.chem.properties import PROPERTY_NAMES
 
 ss = st.session_state
-HIGHER, LOWER = "higher is better", "lower is better"
+HIGHER, LOWER, GOAL = "higher is better", "lower is better", "closer to the term's goal"
+
+
+def _terms(reward) -> dict:
+    return {t.property: t for t in reward.terms}
+
+
+def _directions(column: str, reward) -> tuple[str, ...]:
+    return (GOAL, HIGHER, LOWER) if column in _terms(reward) else (HIGHER, LOWER)
 
 
 def _default_direction(column: str, reward) -> str:
-    goals = {t.property: t.goal for t in reward.terms}
-    return LOWER if goals.get(column) == "minimize" or column == "sa_score" else HIGHER
+    """A term's property follows the term (met is best, however far beyond); SA score is
+    better low; rewards, desirabilities and other properties better high."""
+    if column in _terms(reward):
+        return GOAL
+    return LOWER if column == "sa_score" else HIGHER
 
 
 def _on_axis(axis: str, reward) -> None:
@@ -28,7 +40,7 @@ def _on_select() -> None:
     state.select(p["customdata"] for p in points if isinstance(p.get("customdata"), str))
 
 
-def _axis_controls(axis: str, options: list[str], default: str, reward) -> tuple[str, bool]:
+def _axis_controls(axis: str, options: list[str], default: str, reward) -> tuple[str, str]:
     key = f"pareto::{axis}"
     if ss.get(key) not in options:
         ss[key] = default
@@ -36,8 +48,33 @@ def _axis_controls(axis: str, options: list[str], default: str, reward) -> tuple
     left, right = st.columns([3, 2])
     column = left.selectbox(f"{axis} axis", options, key=key, format_func=labels.label,
                             on_change=_on_axis, args=(axis, reward))
-    direction = right.radio(f"{axis} direction", (HIGHER, LOWER), key=f"{key}dir")
-    return column, direction == HIGHER
+    choices = _directions(column, reward)
+    if ss.get(f"{key}dir") not in choices:
+        ss[f"{key}dir"] = _default_direction(column, reward)
+    direction = right.radio(f"{axis} direction", choices, key=f"{key}dir",
+                            help="For a reward term's property, “closer to the term's goal” "
+                                 "ranks by the distance to where its desirability is 1, so "
+                                 "molecules beyond the goal are not preferred over those at it.")
+    return column, direction
+
+
+def _objective(values: np.ndarray, column: str, direction: str, reward) -> np.ndarray:
+    """Larger is better."""
+    if direction == GOAL:
+        return -goal_distance(_terms(reward)[column], values)
+    return values if direction == HIGHER else -values
+
+
+def _front(ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
+    """Non-dominated points of two larger-is-better objectives, exact ties included (many
+    molecules can meet both goals)."""
+    front = non_dominated(ox, oy, True, True)
+    best = set(zip(ox[front], oy[front]))
+    return np.array([(a, b) in best for a, b in zip(ox, oy)], dtype=bool)
+
+
+def _arrow(direction: str) -> str:
+    return {HIGHER: "↑ better", LOWER: "↓ better", GOAL: "closer to goal better"}[direction]
 
 
 def render(frame, reward) -> None:
@@ -48,25 +85,29 @@ def render(frame, reward) -> None:
     default_x, default_y = props[0], next(p for p in props[1:] if p != props[0])
     c1, c2 = st.columns(2)
     with c1:
-        x, x_hi = _axis_controls("x", options, default_x, reward)
+        x, x_dir = _axis_controls("x", options, default_x, reward)
     with c2:
-        y, y_hi = _axis_controls("y", options, default_y, reward)
+        y, y_dir = _axis_controls("y", options, default_y, reward)
     if mols.empty:
         st.info("No valid molecules in this run: nothing to plot.")
         return
     xv, yv = mols[x].to_numpy(float), mols[y].to_numpy(float)
-    ok = np.isfinite(xv) & np.isfinite(yv)
+    ox, oy = _objective(xv, x, x_dir, reward), _objective(yv, y, y_dir, reward)
+    ok = np.isfinite(ox) & np.isfinite(oy)
     front = np.zeros(len(mols), bool)
-    front[ok] = non_dominated(xv[ok], yv[ok], x_hi, y_hi)
+    front[ok] = _front(ox[ok], oy[ok])
     chosen = mols["smiles"].isin(state.selection()).to_numpy()
     hover = (f"%{{customdata}}<br>{labels.label(x)}: %{{x:.3g}}<br>{labels.label(y)}: "
              "%{y:.3g}<br>reward: %{marker.color:.3f}<extra></extra>")
+    # your own molecules (they have a name column) as diamonds beside the run's circles
+    yours = mols["name"].notna().to_numpy() if "name" in mols else np.zeros(len(mols), bool)
+    symbols = np.where(yours, "diamond", "circle")
     order = np.argsort(xv[front])
     fig = go.Figure([
         go.Scatter(x=xv, y=yv, mode="markers", name="molecules", customdata=mols["smiles"],
                    hovertemplate=hover,
                    marker={"color": mols["reward"], "colorscale": "Viridis", "cmin": 0,
-                           "cmax": 1, "size": 8, "opacity": 0.85,
+                           "cmax": 1, "size": 8, "opacity": 0.85, "symbol": symbols,
                            "colorbar": {"title": "reward", "thickness": 12}}),
         go.Scatter(x=xv[front][order], y=yv[front][order], mode="lines+markers",
                    name="Pareto front", hoverinfo="skip",
@@ -78,10 +119,12 @@ def render(frame, reward) -> None:
                            "line": {"width": 2}}),
     ])
     fig.update_layout(height=540, dragmode="select", margin={"t": 30},
-                      xaxis_title=f"{labels.label(x)} ({'↑' if x_hi else '↓'} better)",
-                      yaxis_title=f"{labels.label(y)} ({'↑' if y_hi else '↓'} better)",
+                      xaxis_title=f"{labels.label(x)} ({_arrow(x_dir)})",
+                      yaxis_title=f"{labels.label(y)} ({_arrow(y_dir)})",
                       legend={"orientation": "h", "y": 1.08})
     st.plotly_chart(fig, key="pareto::plot", on_select=_on_select,
                     selection_mode=("box", "lasso"))
     st.caption(f"{int(front.sum())} molecules on the front, {int(chosen.sum())} selected "
-               "(circled). Drag a box or lasso to add molecules to the selection.")
+               "(circled)" + (f", {int(yours.sum())} of your own (diamonds)" if yours.any()
+                              else "") + ". Drag a box or lasso to add molecules to the "
+               "selection.")

@@ -2,10 +2,13 @@
 reward distribution (method vs base, earlier runs toggleable)."""
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from app import labels, state
+from engine.chem.alerts import alert_rates, batch_alerts
+from engine.chem.diversity import murcko_scaffold, unique_scaffolds
 from engine.chem.scoring import rescore, summarize
 from engine.sampling.sampler import bank_rewards
 
@@ -14,13 +17,26 @@ BASE_COLOR = "#7f7f7f"
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
+def _checks(run_id: str, which: str, _run) -> pd.DataFrame:
+    """Alert and flag columns and the Bemis-Murcko scaffold of a run's molecules: they do
+    not depend on the reward, so they are computed once per run."""
+    frame = _run.molecules if which == "molecules" else _run.base
+    checks = batch_alerts(frame["smiles"].tolist())
+    checks.insert(len(checks.columns) - 1, "scaffold",
+                  [murcko_scaffold(s) for s in frame["smiles"]])
+    checks.index = frame.index
+    return checks
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
 def _rescored(run_id: str, which: str, reward_toml: str, _run, _reward):
     frame = _run.molecules if which == "molecules" else _run.base
-    return rescore(frame, _reward)
+    return pd.concat([rescore(frame, _reward), _checks(run_id, which, _run)], axis=1)
 
 
 def molecules(run: state.Run, reward):
-    """The run's molecules with `reward` and `d_*` columns for the current reward."""
+    """The run's molecules with `reward` and `d_*` columns for the current reward, then the
+    alert and flag columns and the scaffold."""
     return _rescored(run.id, "molecules", reward.to_toml(), run, reward)
 
 
@@ -38,6 +54,22 @@ def _summary(run_id: str, reward_toml: str, _run, _reward) -> dict:
     out.update(base_validity=base["validity"], base_mean_reward_valid=base["mean_reward_valid"])
     keep = ("wall_time_s", "molecules_per_s", "device", "forward_rows_per_molecule")
     return {**out, **{k: _run.summary[k] for k in keep if k in _run.summary}}
+
+
+GOOD_REWARD = 0.8   # "unique scaffolds among good molecules" counts rewards from here
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _checks_summary(run_id: str, reward_toml: str, _run, _reward) -> dict:
+    """Alert rates and unique good scaffolds of the run and of its base set."""
+    out = {}
+    for which, frame in (("run", molecules(_run, _reward)),
+                         ("base", base_molecules(_run, _reward))):
+        valid = frame[frame["valid"].astype(bool)]
+        out[which] = {**alert_rates(frame),
+                      "good_scaffolds": unique_scaffolds(valid["smiles"].tolist(),
+                                                         valid["reward"].tolist(), GOOD_REWARD)}
+    return out
 
 
 def summary(run: state.Run, reward) -> dict:
@@ -94,6 +126,40 @@ def metrics(run: state.Run, reward) -> None:
     row[3].metric("Novelty", f"{s['novelty']:.1%}", border=True,
                   help="Distinct valid molecules that are not in the prior bank.")
     row[4].metric("Molecules", f"{s['n']:,}", border=True)
+    checks(run, reward)
+
+
+def _rate(value) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _rate_delta(run_value, base_value) -> str | None:
+    if None in (run_value, base_value):
+        return None
+    return f"{run_value - base_value:+.1%} vs base ({base_value:.1%})"
+
+
+def checks(run: state.Run, reward) -> None:
+    """What a chemist checks: alert and flag rates and unique good scaffolds, vs base."""
+    c = _checks_summary(run.id, reward.to_toml(), run, reward)
+    ours, base = c["run"], c["base"]
+    row = st.columns(3)
+    row[0].metric("Structural alerts", _rate(ours["any_alert"]),
+                  _rate_delta(ours["any_alert"], base["any_alert"]), delta_color="inverse",
+                  border=True,
+                  help="Share of valid molecules matching a PAINS (A/B/C), Brenk or NIH "
+                       "alert of RDKit's FilterCatalog, for this run and the base model.")
+    row[1].metric("Any alert or flag", _rate(ours["any_flag"]),
+                  _rate_delta(ours["any_flag"], base["any_flag"]), delta_color="inverse",
+                  border=True,
+                  help="Also counts unassigned stereocentres, charged atoms, long aliphatic "
+                       "chains (6+ sp3 carbons) and rings larger than 6 atoms.")
+    row[2].metric(f"Unique scaffolds, reward ≥ {GOOD_REWARD:g}", f"{ours['good_scaffolds']:,}",
+                  f"{ours['good_scaffolds'] - base['good_scaffolds']:+,} vs base "
+                  f"({base['good_scaffolds']:,})", border=True,
+                  help="Distinct Bemis-Murcko scaffolds among valid molecules with a reward "
+                       f"of at least {GOOD_REWARD:g} (same number of molecules as base): good "
+                       "molecules in different series, not one series many times.")
 
 
 def reward_histograms(series, reward, height: int, means: bool = False) -> go.Figure:

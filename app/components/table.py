@@ -1,14 +1,17 @@
-"""Every molecule of the run: raw properties beside per-term desirabilities, with row
-selection mirrored both ways with the shared selection."""
+"""Every molecule of the run: structure, reward, similarity to the references, alerts, raw
+properties beside per-term desirabilities, flags and scaffold, with row selection mirrored
+both ways with the shared selection."""
 from __future__ import annotations
 
 import streamlit as st
 
-from app import labels, state
+from app import chemview, labels, state
+from engine.chem.alerts import FAMILY_COLUMNS, FAMILY_LABELS
 from engine.chem.properties import PROPERTY_NAMES
 
 ss = st.session_state
 KEY, ROWS = "table::df", "table::rows"
+ROW_HEIGHT = 60   # pixels: room for the structure drawings
 
 
 def _on_select() -> None:
@@ -24,6 +27,15 @@ def _column_config(columns) -> dict:
                                                         format="%.3f", pinned=True),
               "nll": st.column_config.NumberColumn("nll", format="%.1f",
                                                    help="-log p(x) under the base model")}
+    config["structure"] = st.column_config.ImageColumn("structure", width="small", pinned=True)
+    config["similarity"] = st.column_config.ProgressColumn(
+        "similarity", min_value=0.0, max_value=1.0, format="%.2f",
+        help="Largest Tanimoto similarity (Morgan radius 2, 2048 bits) to a reference")
+    config["nearest_image"] = st.column_config.ImageColumn("nearest reference", width="small")
+    config["alerts"] = st.column_config.TextColumn("alerts", width="medium",
+                                                   help="What matched, by family")
+    for c in FAMILY_COLUMNS:
+        config[c] = st.column_config.CheckboxColumn(c, help=FAMILY_LABELS[c])
     for c in columns:
         if c.startswith("d_"):
             config[c] = st.column_config.NumberColumn(c, format="%.3f", help=labels.label(c))
@@ -34,9 +46,18 @@ def _column_config(columns) -> dict:
 
 
 def render(frame) -> None:
-    table = frame.sort_values("reward", ascending=False, kind="stable").reset_index(drop=True)
+    by = ["similarity", "reward"] if "similarity" in frame else ["reward"]
+    table = frame.sort_values(by, ascending=False, kind="stable").reset_index(drop=True)
+    table["structure"] = [chemview.mol_image(s) if v else None
+                          for s, v in zip(table["smiles"], table["valid"])]
+    similarity = []
+    if "similarity" in table:
+        table["nearest_image"] = [chemview.mol_image(s) for s in table["nearest_reference"]]
+        similarity = ["similarity", "nearest_image"]
     d_cols = [c for c in table.columns if c.startswith("d_")]
-    columns = ["smiles", "reward", "valid", *d_cols, *PROPERTY_NAMES, "nll"]
+    mine = ["source", "name"] if "name" in table else []
+    columns = ["smiles", "structure", *mine, "reward", *similarity, "alerts", "valid",
+               *d_cols, *PROPERTY_NAMES, *FAMILY_COLUMNS, "scaffold", "nll"]
     ss[ROWS] = table["smiles"].tolist()
     chosen = state.selection()
     wanted = [i for i, s in enumerate(ss[ROWS]) if s in chosen]
@@ -44,7 +65,8 @@ def render(frame) -> None:
     if current != wanted:
         ss[KEY] = {"selection": {"rows": wanted}}
     st.dataframe(table[columns], key=KEY, on_select=_on_select, selection_mode="multi-row",
-                 hide_index=True, height=560, column_config=_column_config(columns),
-                 placeholder="–")
-    st.caption(f"{len(table)} molecules, best reward first; {len(wanted)} rows selected. "
-               "Tick rows to add them to the selection, untick to remove.")
+                 hide_index=True, height=560, row_height=ROW_HEIGHT,
+                 column_config=_column_config(columns), placeholder="–")
+    order = "most similar first" if similarity else "best reward first"
+    st.caption(f"{len(table)} molecules, {order}; {len(wanted)} rows selected. Click a "
+               "header to sort; tick rows to add them to the selection, untick to remove.")

@@ -2,13 +2,13 @@
 import streamlit as st
 
 from app import resources, state
-from app.components import (export, grid, history, pareto, results, reward_editor, sampling,
-                            table, tradeoff, viewer3d)
+from app.components import (export, filters, grid, history, own, pareto, results,
+                            reward_editor, sampling, scaffolds, table, tradeoff, viewer3d)
 from engine.errors import UserError
 
 ss = st.session_state
 SHOWN = "explore::run"
-VIEWS = ("Distribution", "Pareto", "Molecules", "3D", "Table", "History")
+VIEWS = ("Distribution", "Pareto", "Molecules", "Scaffolds", "3D", "Table", "History")
 
 ckpt_key = resources.checkpoint_key(ss[state.CHECKPOINT])
 try:
@@ -57,15 +57,17 @@ with right:
         badge.badge("re-scored", icon=":material/autorenew:", color="orange",
                     help=f"Sampled for “{run.reward.name}”; rewards, ranks and colours use "
                          f"the current reward “{reward.name}”.")
-    frame = results.molecules(run, reward)
     results.metrics(run, reward)
+    own.render(results.molecules(run, reward), reward)
+    frame, shown = filters.render(own.beside(results.molecules(run, reward), run.label, reward))
     export.render(run, frame, reward)
     tabs = st.tabs(VIEWS, key="explore::view", on_change="rerun")
     views = {"Distribution": lambda: results.distribution(run, reward),
-             "Pareto": lambda: pareto.render(frame, reward),
-             "Molecules": lambda: grid.render(frame, reward),
-             "3D": lambda: viewer3d.render(frame),
-             "Table": lambda: table.render(frame),
+             "Pareto": lambda: pareto.render(shown, reward),
+             "Molecules": lambda: grid.render(shown, reward),
+             "Scaffolds": lambda: scaffolds.render(shown),
+             "3D": lambda: viewer3d.render(shown),
+             "Table": lambda: table.render(shown),
              "History": lambda: history.render(reward)}
     for name, tab in zip(VIEWS, tabs):
         if tab.open:

@@ -1,0 +1,108 @@
+"""The bar above the result views: hide molecules with alerts or flags, similarity to the
+chemist's reference molecules (with a minimum), and "pick N diverse" from what is shown into
+the selection. Every view below the bar shows the same filtered molecules."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import state
+from engine.chem.alerts import FAMILY_COLUMNS, FAMILY_LABELS, flagged
+from engine.chem.diversity import SimilarityError, pick_diverse, reference_similarity
+
+ss = st.session_state
+HIDE, REFS, MIN_SIM = "filters::hide", "filters::refs", "filters::min_sim"
+PICK_N, PICKED = "filters::pick_n", "filters::picked"
+
+
+def references() -> list[str]:
+    """The reference SMILES the user pasted, one per line (blank lines left out)."""
+    return [line.strip() for line in (ss.get(REFS) or "").splitlines() if line.strip()]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _similarity(smiles: tuple[str, ...], refs: tuple[str, ...]) -> pd.DataFrame:
+    return reference_similarity(smiles, refs)
+
+
+def with_similarity(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with `similarity` and `nearest_reference` columns when references are set
+    and all parse; unchanged otherwise (the bar shows why)."""
+    refs = tuple(references())
+    if not refs:
+        return frame
+    try:
+        table = _similarity(tuple(frame["smiles"]), refs)
+    except SimilarityError:
+        return frame
+    table.index = frame.index
+    return pd.concat([frame.drop(columns=list(table.columns), errors="ignore"), table], axis=1)
+
+
+def _pick(smiles: list[str]) -> None:
+    chosen = state.selection()
+    already = [i for i, s in enumerate(smiles) if s in chosen]
+    picked = [smiles[i] for i in pick_diverse(smiles, int(ss[PICK_N]), already)]
+    state.select(picked)
+    ss[PICKED] = len(picked)
+
+
+def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Draw the bar; returns (the frame with similarity columns, the molecules shown)."""
+    hide_col, refs_col, sim_col, pick_col = st.columns([3, 1.4, 2, 2.2],
+                                                       vertical_alignment="bottom")
+    hide = hide_col.multiselect(
+        "Hide molecules flagged for", list(FAMILY_COLUMNS), key=HIDE, persist_state="session",
+        format_func=FAMILY_LABELS.get, placeholder="nothing hidden",
+        help="Structural alerts from RDKit's FilterCatalog (PAINS A/B/C, Brenk, NIH) and "
+             "sanity flags. The names of what matched are in the Table's `alerts` column and "
+             "on each drawing in Molecules.")
+    with refs_col.popover("Reference molecules", icon=":material/compare_arrows:",
+                          width="stretch"):
+        st.text_area("Reference SMILES, one per line", key=REFS, height=140,
+                     persist_state="session",
+                     placeholder="your lead or known actives, e.g.\nCN1CCC[C@H]1c1cccnc1",
+                     help="Each molecule gets its largest Tanimoto similarity (Morgan radius "
+                          "2, 2048 bits) to these, and the nearest one.")
+    refs = references()
+    if refs:
+        try:
+            reference_similarity([], refs)   # checks the references alone
+        except SimilarityError as exc:
+            st.error(str(exc), icon=":material/error:")
+    annotated = with_similarity(frame)
+    has_sim = "similarity" in annotated
+    ss.setdefault(MIN_SIM, 0.0)
+    min_sim = sim_col.slider("Minimum similarity to a reference", 0.0, 1.0, step=0.05,
+                             key=MIN_SIM, disabled=not has_sim, persist_state="session",
+                             help="Needs reference molecules (the button on the left).")
+    shown = annotated
+    n_flagged = n_far = 0
+    if hide:
+        out = flagged(shown, hide)
+        n_flagged = int(out.sum())
+        shown = shown[~out]
+    if has_sim and min_sim > 0:
+        near = shown["similarity"].fillna(-1) >= min_sim
+        n_far = int((~near).sum())
+        shown = shown[near]
+    with pick_col:
+        n_col, button_col = st.columns([1, 1.3], vertical_alignment="bottom")
+        ss.setdefault(PICK_N, 10)
+        n_col.number_input("Pick N diverse", 1, 500, key=PICK_N, persist_state="session",
+                           help="RDKit MaxMin on Morgan fingerprints: adds the N shown "
+                                "molecules farthest from each other and from the selection.")
+        candidates = shown[shown["valid"].astype(bool)].drop_duplicates("smiles")
+        button_col.button("Add to selection", key="filters::pick", on_click=_pick,
+                          args=(candidates["smiles"].tolist(),), icon=":material/scatter_plot:",
+                          disabled=candidates.empty)
+    notes = []
+    if n_flagged:
+        notes.append(f"{n_flagged} hidden for flags")
+    if n_far:
+        notes.append(f"{n_far} below similarity {min_sim:.2f}")
+    if ss.get(PICKED) is not None:
+        notes.append(f"{ss.pop(PICKED)} diverse molecules added to the selection")
+    if notes:
+        st.caption(f"Showing {len(shown)} of {len(frame)} molecules: " + "; ".join(notes) + ".")
+    return annotated, shown

@@ -1,0 +1,125 @@
+"""What a chemist checks, on the Explore screen through AppTest: alert and scaffold headline
+figures against base, the filter that hides flagged molecules, similarity to pasted
+reference SMILES (sort, filter, export), the scaffold and cluster views, "pick N diverse",
+and their own molecules uploaded beside the run. Real molecules from the fixture in a run
+injected beside the tiny checkpoint."""
+import pandas as pd
+
+from app import state
+from app.components import filters, own
+from app.components.export import export_table
+from engine.chem.alerts import FAMILY_COLUMNS, batch_alerts, flagged
+from engine.chem.diversity import reference_similarity, unique_scaffolds
+from tests.test_app import app, inject_run, metric, show  # noqa: F401  (app is a fixture)
+
+
+def test_headline_alert_rate_and_good_scaffolds_against_base(app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    app.run()
+    assert not app.exception, app.exception
+    alerts = next(m for m in app.metric if m.label == "Structural alerts")
+    rate = batch_alerts(run.molecules["smiles"].tolist())[
+        ["alert_pains", "alert_brenk", "alert_nih"]].any(axis=1).mean()
+    assert alerts.value == f"{rate:.1%}" and "vs base" in alerts.delta
+    good = metric(app, "Unique scaffolds, reward ≥ 0.8")
+    assert good == str(unique_scaffolds(run.molecules["smiles"], run.molecules["reward"], 0.8))
+
+
+def test_hiding_flagged_molecules_filters_every_view(app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    app.session_state[filters.HIDE] = list(FAMILY_COLUMNS)
+    show(app, "Table")
+    flags = batch_alerts(run.molecules["smiles"].tolist())
+    clean = run.molecules[~flagged(flags).to_numpy()]
+    table = app.dataframe[0].value
+    assert set(table["smiles"]) == set(clean["smiles"]) and 0 < len(table) < len(run.molecules)
+    assert any(f"{len(run.molecules) - len(clean)} hidden for flags" in c.value
+               for c in app.caption)
+    app.session_state[filters.HIDE] = []
+    show(app, "Table")
+    assert len(app.dataframe[0].value) == len(run.molecules)
+    assert "alerts" in app.dataframe[0].value and "alert_pains" in app.dataframe[0].value
+
+
+def test_reference_similarity_sorts_filters_and_is_exported(app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    lead = run.molecules["smiles"].iloc[5]
+    app.session_state[filters.REFS] = f"{lead}\n\n"
+    show(app, "Table")
+    table = app.dataframe[0].value
+    assert table["smiles"].iloc[0] == lead and table["similarity"].iloc[0] == 1.0
+    assert table["similarity"].is_monotonic_decreasing
+    app.session_state[filters.MIN_SIM] = 0.3
+    show(app, "Table")
+    near = app.dataframe[0].value
+    assert 1 <= len(near) < len(run.molecules) and (near["similarity"] >= 0.3).all()
+    show(app, "Molecules")
+    assert "Similarity to a reference" in app.selectbox(key="grid::sort").options
+    frame = pd.concat([run.molecules, reference_similarity(run.molecules["smiles"], [lead])],
+                      axis=1)
+    exported = export_table(frame, run, run.reward)
+    assert list(exported.columns[:6]) == ["smiles", "source", "name", "reward", "similarity",
+                                          "nearest_reference"]
+    assert exported["similarity"].iloc[5] == 1.0 and {"alerts", "scaffold"} <= set(exported)
+
+
+def test_a_bad_reference_is_named_and_the_views_still_render(app, tiny_checkpoint):
+    inject_run(app, tiny_checkpoint)
+    app.session_state[filters.REFS] = "CCO\nC1CC"
+    show(app, "Table")
+    assert "cannot parse: C1CC" in app.error[0].value
+    assert "similarity" not in app.dataframe[0].value
+
+
+def test_scaffold_and_cluster_views_add_members_to_the_selection(app, tiny_checkpoint):
+    inject_run(app, tiny_checkpoint)
+    show(app, "Scaffolds")
+    scaffolds, clusters = app.dataframe[0].value, app.dataframe[1].value
+    assert list(scaffolds.columns[:3]) == ["structure", "scaffold", "molecules"]
+    assert scaffolds["molecules"].is_monotonic_decreasing
+    assert clusters["molecules"].sum() == scaffolds["molecules"].sum()
+    app.session_state["scaffolds::table"] = {"selection": {"rows": [0], "columns": []}}
+    show(app, "Scaffolds")
+    add = next(b for b in app.button if b.key == "scaffolds::members::select")
+    add.click().run()
+    assert len(app.session_state[state.SELECTION]) == scaffolds["molecules"].iloc[0]
+
+
+def test_pick_n_diverse_adds_to_the_selection(app, tiny_checkpoint):
+    inject_run(app, tiny_checkpoint)
+    app.run()
+    app.number_input(key=filters.PICK_N).set_value(5)
+    app.button(key="filters::pick").click().run()
+    assert not app.exception, app.exception
+    assert len(app.session_state[state.SELECTION]) == 5
+    assert any("5 diverse molecules added" in c.value for c in app.caption)
+    app.button(key="filters::pick").click().run()
+    assert len(app.session_state[state.SELECTION]) == 10
+
+
+def test_own_molecules_are_scored_listed_and_shown_beside_the_run(app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    app.run()
+    leads = b"CN1CCC[C@H]1c1cccnc1 nicotine\nC1CC broken ring\nc1ccccc1O phenol\n"
+    app.file_uploader(key=own.UPLOAD).upload("leads.smi", leads, "text/plain").run()
+    assert not app.exception, app.exception
+    assert any(m.value.startswith("**2** read from `leads.smi`, **1** unreadable")
+               for m in app.markdown)
+    listed = next(d.value for d in app.dataframe if "reason" in d.value)
+    assert listed.to_dict("records") == [{"row": 2, "name": "broken ring", "given": "C1CC",
+                                          "reason": "RDKit could not parse or sanitize this "
+                                                    "SMILES"}]
+    show(app, "Table")
+    table = next(d.value for d in app.dataframe if "structure" in d.value)
+    assert len(table) == len(run.molecules) + 2
+    mine = table[table["source"] == "leads.smi"]
+    assert sorted(mine["name"]) == ["nicotine", "phenol"]
+    nicotine = mine.loc[mine["name"] == "nicotine", "reward"].iloc[0]
+    assert 0 < nicotine <= 1                       # scored with the current (CNS) reward
+    exported = export_table(table.drop(columns=["structure"]), run, run.reward)
+    assert exported.loc[exported["source"] == "leads.smi", "run"].isna().all()
+    assert (exported.loc[exported["source"] == run.label, "run"] == run.number).all()
+    app.toggle(key=own.SHOW).set_value(False)
+    show(app, "Table")
+    table = next(d.value for d in app.dataframe if "structure" in d.value)
+    assert len(table) == len(run.molecules)
