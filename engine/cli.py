@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
+from dataclasses import asdict, fields
 from functools import partial
 from pathlib import Path
 
@@ -82,6 +82,7 @@ def _cmd_sample(args) -> int:
     from engine.chem.alerts import alert_rates, with_alerts  # noqa: PLC0415
     from engine.chem.rewards import load_reward  # noqa: PLC0415
     from engine.model.checkpoint import load_checkpoint  # noqa: PLC0415
+    from engine.project import Project, run_name  # noqa: PLC0415
     from engine.sampling.sampler import SampleSettings, sample  # noqa: PLC0415
 
     target = _parse_conditions(args.condition)
@@ -92,6 +93,7 @@ def _cmd_sample(args) -> int:
         raise UsageError("--method conditional needs --condition NAME=VALUE or --reward")
     reward = load_reward(args.reward) if args.reward else None
     settings = _from_args(SampleSettings, args, method=method, target=target or None)
+    project = Project.open(args.project) if args.project else None   # refused before work
     ckpt = load_checkpoint(args.checkpoint)
     base_mean = None
     if method != "base" and args.reward and not args.no_reference:
@@ -109,6 +111,13 @@ def _cmd_sample(args) -> int:
     print(_alert_line(alert_rates(frame),
                       alert_rates(with_alerts(ref.molecules)) if base_mean is not None else None))
     print(f"wrote {len(frame)} molecules to {args.out}")
+    if project is not None:
+        record = project.add_run(
+            frame, name=args.name or run_name(settings, reward), settings=asdict(settings),
+            reward_toml=reward.to_toml() if reward else "",
+            reward_name=reward.name if reward else "", checkpoint=str(ckpt.path),
+            summary=result.summary)
+        print(f"stored as run {record.id} ({record.name!r}) in project {project.path}")
     return 0
 
 
@@ -380,6 +389,11 @@ def _sample_options(sa) -> None:
     sa.add_argument("--no-reference", action="store_true",
                     help="skip the base-model reference sample (no normalized score)")
     sa.add_argument("--out", type=Path, default=Path("samples.csv"))
+    sa.add_argument("--project", type=Path, metavar="DIR",
+                    help="also store the run in this project folder (created if missing), "
+                         "where the dashboard started with --project DIR lists it")
+    sa.add_argument("--name", help="the run's name in the project (default: method, "
+                                   "reward and settings)")
     sa.set_defaults(func=_cmd_sample)
 
 

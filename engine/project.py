@@ -133,6 +133,28 @@ def split_id(molecule_id: str) -> tuple[int, int]:
                            "'<run id>:<row>'") from None
 
 
+SHOWN_SETTINGS = {"gamma": "γ", "ys": "|Y_S|", "advantage": "advantage",
+                  "plausibility": "α", "temperature": "T", "top_p": "top-p",
+                  "grammar": "grammar", "q_weights": "Q weights", "target": "target"}
+
+
+def run_name(settings, reward=None) -> str:
+    """A run's name: method, reward, n and every sampling setting that differs from the
+    defaults (`settings` is a settings dataclass), so runs that differ never share one."""
+    from dataclasses import fields  # noqa: PLC0415
+
+    def shown(value) -> str:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    changed = [f"{label}={shown(getattr(settings, f.name))}"
+               for f in fields(settings) if (label := SHOWN_SETTINGS.get(f.name))
+               and getattr(settings, f.name) != f.default]
+    head = f"{settings.method}, {reward.name}" if reward is not None else settings.method
+    return f"{head}, n={settings.n}" + (f" ({', '.join(changed)})" if changed else "")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
 

@@ -179,3 +179,33 @@ def test_two_writers_at_once_get_distinct_runs(tmp_path):
     runs = _check_consistent(tmp_path)
     assert {r.name[0] for r in runs} == {"a", "b"}
     assert len({r.id for r in runs}) == len(runs) >= sum(len(o) for o in outs)
+
+
+def test_cli_sample_stores_the_run_in_a_project(tiny_checkpoint, tmp_path, capsys):
+    from engine.cli import main  # noqa: PLC0415
+
+    argv = ["sample", "--checkpoint", str(tiny_checkpoint), "--n", "5", "--method", "rcfg",
+            "--ys", "3", "--reward", "veber", "--no-reference", "--device", "cpu",
+            "--out", str(tmp_path / "s.csv"), "--project", str(tmp_path / "proj")]
+    assert main(argv) == 0
+    assert main(argv[:-4] + ["--gamma", "2", "--out", str(tmp_path / "t.csv"), "--project",
+                             str(tmp_path / "proj"), "--name", "strong push"]) == 0
+    assert "stored as run 1" in capsys.readouterr().out
+    project = Project.open(tmp_path / "proj")
+    first, second = project.runs()
+    assert first.name == "rcfg, Veber rules (graded), n=5 (|Y_S|=3)"
+    assert second.name == "strong push" and second.settings["gamma"] == 2.0
+    assert first.settings["method"] == "rcfg" and "Veber" in first.reward_toml
+    assert len(project.molecules(first.id)) == 5
+    assert len(first.checkpoint_id) == 16 and 0 <= first.summary["validity"] <= 1
+
+
+def test_cli_refuses_an_unusable_project_before_sampling(tiny_checkpoint, tmp_path, capsys):
+    from engine.cli import main  # noqa: PLC0415
+
+    (tmp_path / "file").write_text("x")
+    assert main(["sample", "--checkpoint", str(tiny_checkpoint), "--n", "2", "--device",
+                 "cpu", "--out", str(tmp_path / "s.csv"), "--project",
+                 str(tmp_path / "file")]) == 2
+    assert "a project is a folder" in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()
