@@ -1,6 +1,7 @@
 """What the session remembers across reruns and page switches: the one molecule selection
-(a set of SMILES shared by plot, grid and table) and the runs of this session. Both are
-plain keys that no widget owns, so Streamlit never drops them. CHECKPOINT is the key of
+(a set of SMILES shared by plot, grid and table) and the runs. Both are plain keys that no
+widget owns, so Streamlit never drops them, and both are kept in the project
+(`app/project.py`), so a reload or a restart starts from them. CHECKPOINT is the key of
 the sidebar's checkpoint picker (rendered on every page, so never dropped either)."""
 from __future__ import annotations
 
@@ -11,24 +12,38 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
+from app import project, resources
+
 SELECTION, RUNS, CHECKPOINT = "selection", "runs", "checkpoint"
+RESTORE_PROBLEMS = "runs::restore_problems"
 
 
 def selection() -> set[str]:
-    """The selected SMILES (the set itself: callers may read it, use the helpers to edit)."""
-    return st.session_state.setdefault(SELECTION, set())
+    """The selected SMILES (the set itself: callers may read it, use the helpers to edit).
+    A new session starts from the selection stored in the project."""
+    if SELECTION not in st.session_state:
+        runs()   # restored first: the stored selection names their molecules
+        st.session_state[SELECTION] = project.stored_selection()
+    return st.session_state[SELECTION]
+
+
+def _changed() -> None:
+    project.save_selection(selection(), runs())
 
 
 def select(smiles) -> None:
     selection().update(smiles)
+    _changed()
 
 
 def deselect(smiles) -> None:
     selection().difference_update(smiles)
+    _changed()
 
 
 def clear_selection() -> None:
     selection().clear()
+    _changed()
 
 
 @dataclass
@@ -47,9 +62,12 @@ class Run:
     checkpoint: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: str = field(default_factory=lambda: datetime.now().strftime("%H:%M:%S"))
+    name: str = ""     # set when stored in the project: method, reward, changed settings
 
     @property
     def label(self) -> str:
+        if self.name:
+            return f"#{self.number} {self.name}"
         s = self.settings
         method = s["method"]
         knobs = {"rcfg": f"γ={s['gamma']:g}, |Y_S|={s['ys']}",
@@ -59,15 +77,23 @@ class Run:
 
 
 def runs() -> list[Run]:
-    return st.session_state.setdefault(RUNS, [])
+    """This session's runs: on first use, the runs stored in the project."""
+    if RUNS not in st.session_state:
+        stored, problems = project.stored_runs(
+            lambda folder: resources.load_model(resources.checkpoint_key(folder)))
+        st.session_state[RUNS] = [Run(**fields) for fields in stored]
+        st.session_state[RESTORE_PROBLEMS] = problems
+    return st.session_state[RUNS]
 
 
 def add_run(run: Run) -> None:
+    """Keep a finished run: stored in the project first, then shown."""
+    project.save_run(run)
     runs().append(run)
 
 
 def next_run_number() -> int:
-    return len(runs()) + 1
+    return max((r.number for r in runs()), default=0) + 1
 
 
 def run_labels() -> dict[str, str]:

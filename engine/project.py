@@ -36,7 +36,7 @@ from engine.errors import UserError
 CATALOGUE = "project.sqlite"
 MOLECULES = "molecules"
 SCHEMA_VERSION = 1
-KINDS = ("generated", "imported")
+KINDS = ("generated", "base", "imported")   # base: the comparison set of a generated run
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (

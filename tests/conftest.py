@@ -26,3 +26,12 @@ def tiny_checkpoint(data_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_model")
     train(TrainConfig(data=str(data_dir), out=str(out), **TINY), progress=False)
     return out
+
+
+@pytest.fixture(autouse=True)
+def project_folder(tmp_path_factory, monkeypatch) -> Path:
+    """Every test's dashboard keeps its runs in a project of its own, never the
+    repository's default one."""
+    folder = tmp_path_factory.mktemp("project")
+    monkeypatch.setenv("RCFG_PROJECT", str(folder))
+    return folder

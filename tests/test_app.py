@@ -351,3 +351,31 @@ def test_editor_numbers_carry_no_float_noise(app):
     for field in ("low", "high", "ramp"):
         value = app.number_input(key=f"rw::fsp3::{field}").value
         assert value == float(f"{value:.10g}") and len(repr(value)) <= 12, value
+
+
+def test_runs_and_selection_survive_a_new_session(tiny_checkpoint, monkeypatch,
+                                                  project_folder):
+    """A reload is a new session: it finds the project's runs (molecules with IDs and
+    InChIKeys, the base set, the reward) and the selection as they were left."""
+    monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))
+    first = AppTest.from_file(APP, default_timeout=90)
+    first.run()
+    first.number_input(key="s::n").set_value(8)
+    first.button(key="s::generate").click().run()
+    assert not first.exception, first.exception
+    (run,) = first.session_state[state.RUNS]
+    assert run.molecules["id"].tolist() == [f"{run.number}:{i}" for i in range(8)]
+    assert "inchikey" in run.molecules
+    smiles = run.molecules["smiles"].head(3).tolist()
+    from engine.project import Project  # noqa: PLC0415
+
+    Project.open(project_folder).save_selection("current selection",
+                                                run.molecules["id"].head(3))
+    second = AppTest.from_file(APP, default_timeout=90)
+    second.run()
+    assert not second.exception, second.exception
+    (again,) = second.session_state[state.RUNS]
+    assert again.number == run.number and again.name == run.name
+    assert again.molecules["smiles"].tolist() == run.molecules["smiles"].tolist()
+    assert len(again.base) == len(run.base) and again.reward == run.reward
+    assert second.session_state[state.SELECTION] == set(smiles)

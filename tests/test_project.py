@@ -89,7 +89,7 @@ def test_notes(tmp_path):
 @pytest.mark.parametrize("call, message", [
     (lambda p: p.add_run(_frame(), name=""), "run name must be 1 to 200 characters"),
     (lambda p: p.add_run(_frame(), name="x", kind="mystery"),
-     "run kind must be one of generated, imported"),
+     "run kind must be one of generated, base, imported"),
     (lambda p: p.add_run(pd.DataFrame({"x": [1]}), name="x"), "need a 'smiles' column"),
     (lambda p: p.save_selection("s", ["12"]), "is not of the form '<run id>:<row>'"),
     (lambda p: p.selection("nope"), "no selection named 'nope'"),

@@ -1,0 +1,105 @@
+"""The dashboard's project: where runs and the selection are kept between sessions.
+
+The folder is `--project DIR` (after `--` on the `streamlit run` line), else
+`$RCFG_PROJECT`, else `projects/default` in the repository. Every finished Generate is
+stored there at once (`engine.project`: SQLite catalogue plus molecule files, atomic), with
+its base comparison set; the selection is stored on every change. A new session (a reload,
+a restart, a second tab) starts from what the project holds, so nothing is lost when the
+browser closes or the server is killed.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+from engine.chem.rewards import Reward
+from engine.project import Project, ProjectError, run_name
+from engine.sampling.sampler import SampleSettings
+
+REPO = Path(__file__).resolve().parents[1]
+ENV_PROJECT = "RCFG_PROJECT"
+SELECTION_NAME = "current selection"
+
+
+def project_dir() -> Path:
+    argv = sys.argv[1:]
+    if "--project" in argv and argv.index("--project") + 1 < len(argv):
+        return Path(argv[argv.index("--project") + 1])
+    return Path(os.environ.get(ENV_PROJECT) or REPO / "projects" / "default")
+
+
+@st.cache_resource(show_spinner=False)
+def _open(path: str) -> Project:
+    return Project.open(path)
+
+
+def current() -> Project:
+    """The open project (created on first use); ProjectError when it cannot be used."""
+    return _open(str(project_dir().resolve()))
+
+
+def save_run(run) -> None:
+    """Store a finished run and its base set; the run's molecules then carry their
+    project IDs and InChIKeys, and the run takes the project's run number."""
+    project = current()
+    reward = run.reward
+    toml, name = (reward.to_toml(), reward.name) if reward is not None else ("", "")
+    settings = SampleSettings(**{k: v for k, v in run.settings.items()
+                                 if k in SampleSettings.__dataclass_fields__})
+    base = project.add_run(run.base, name=f"base set for {run_name(settings, reward)}",
+                           kind="base", settings=run.settings, reward_toml=toml,
+                           reward_name=name, checkpoint=run.checkpoint)
+    record = project.add_run(run.molecules, name=run_name(settings, reward),
+                             settings={**run.settings, "base_run": base.id},
+                             reward_toml=toml, reward_name=name,
+                             checkpoint=run.checkpoint, summary=run.summary)
+    run.molecules = project.molecules(record.id)
+    run.base = project.molecules(base.id)
+    run.id, run.number, run.name = f"p{record.id}", record.id, record.name
+
+
+def stored_runs(load_model) -> tuple[list[dict], list[str]]:
+    """The project's generated runs as `state.Run` fields (oldest first), and a message
+    for each run that could not be restored (its checkpoint is gone, say)."""
+    project, out, problems = current(), [], []
+    for record in project.runs():
+        if record.kind != "generated":
+            continue
+        try:
+            ckpt = load_model(record.checkpoint)
+            base_id = record.settings.get("base_run")
+            out.append({
+                "number": record.id, "id": f"p{record.id}", "name": record.name,
+                "settings": {k: v for k, v in record.settings.items() if k != "base_run"},
+                "summary": record.summary, "molecules": project.molecules(record.id),
+                "base": project.molecules(base_id) if base_id else None,
+                "reward": Reward.from_toml(record.reward_toml) if record.reward_toml else None,
+                "ckpt": ckpt, "checkpoint": record.checkpoint, "started": record.created})
+        except Exception as exc:  # noqa: BLE001 (one bad run must not hide the others)
+            problems.append(f"run {record.id} ({record.name}) not restored: {exc}")
+    return out, problems
+
+
+def save_selection(smiles: set[str], runs) -> None:
+    """Store the selection as molecule IDs (each SMILES's first run that holds it)."""
+    ids, remaining = [], set(smiles)
+    for run in runs:
+        if "id" in run.molecules:
+            hit = run.molecules[run.molecules["smiles"].isin(remaining)]
+            hit = hit.drop_duplicates("smiles")
+            ids += hit["id"].tolist()
+            remaining -= set(hit["smiles"])
+    current().save_selection(SELECTION_NAME, ids)
+
+
+def stored_selection() -> set[str]:
+    """The SMILES of the stored selection (molecules of deleted runs left out)."""
+    project = current()
+    try:
+        members = project.selection(SELECTION_NAME).members
+    except ProjectError:      # none stored yet
+        return set()
+    return set(project.gather(members)["smiles"])
