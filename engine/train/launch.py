@@ -78,12 +78,12 @@ def resume(out: Path | str) -> int:
     run or one that ended before its first save."""
     out = Path(out).resolve()
     if not (out / REWARD_FILE).is_file():
-        raise RunFolderError(f"{out} has no {REWARD_FILE}: only runs started by launch can be "
-                            "resumed here; from a terminal, repeat the command with --resume")
+        raise RunFolderError(f"{out} has no {REWARD_FILE}: only runs started by launch can "
+                             "be resumed here; from a terminal, repeat the command with --resume")
     training = training_record(out)
     if not training.get("kind"):
         raise RunFolderError(f"{out} ended before its first save, so there is nothing to "
-                            "resume; start a new run (see its log for why it ended)")
+                             "resume; start a new run (see its log for why it ended)")
     options = {k: training[k] for k in OPTIONS if k in training}
     return launch(training["kind"], Reward.from_file(out / REWARD_FILE), out,
                   training.get("start"), resume=True, **options)
@@ -170,4 +170,3 @@ def _signal(pid: int, sig: int) -> None:
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
-
