@@ -21,7 +21,7 @@ def test_headline_alert_rate_and_good_scaffolds_against_base(app, tiny_checkpoin
     rate = batch_alerts(run.molecules["smiles"].tolist())[
         ["alert_pains", "alert_brenk", "alert_nih"]].any(axis=1).mean()
     assert alerts.value == f"{rate:.1%}" and "vs base" in alerts.delta
-    good = metric(app, "Unique scaffolds, reward ≥ 0.8")
+    good = metric(app, "Scaffolds, reward ≥ 0.8")
     assert good == str(unique_scaffolds(run.molecules["smiles"], run.molecules["reward"], 0.8))
 
 
@@ -74,15 +74,20 @@ def test_a_bad_reference_is_named_and_the_views_still_render(app, tiny_checkpoin
 def test_scaffold_and_cluster_views_add_members_to_the_selection(app, tiny_checkpoint):
     inject_run(app, tiny_checkpoint)
     show(app, "Scaffolds")
-    scaffolds, clusters = app.dataframe[0].value, app.dataframe[1].value
-    assert list(scaffolds.columns[:3]) == ["structure", "scaffold", "molecules"]
+    scaffolds = app.dataframe[0].value
+    assert list(scaffolds.columns) == ["structure", "molecules", "mean_reward", "best_reward",
+                                       "scaffold"]
     assert scaffolds["molecules"].is_monotonic_decreasing
-    assert clusters["molecules"].sum() == scaffolds["molecules"].sum()
     app.session_state["scaffolds::table"] = {"selection": {"rows": [0], "columns": []}}
     show(app, "Scaffolds")
-    add = next(b for b in app.button if b.key == "scaffolds::members::select")
-    add.click().run()
+    assert len(app.dataframe[1].value) == scaffolds["molecules"].iloc[0]   # its members
+    app.button(key="scaffolds::members::select").click().run()
     assert len(app.session_state[state.SELECTION]) == scaffolds["molecules"].iloc[0]
+    app.session_state["scaffolds::by"] = "Butina cluster"
+    show(app, "Scaffolds")
+    clusters = app.dataframe[0].value
+    assert clusters["molecules"].sum() == scaffolds["molecules"].sum()
+    assert clusters["molecules"].is_monotonic_decreasing and clusters["cluster"].iloc[0] == 0
 
 
 def test_pick_n_diverse_adds_to_the_selection(app, tiny_checkpoint):

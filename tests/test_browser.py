@@ -197,7 +197,7 @@ def test_screenshot_tour(browser_page):
         show_view(page, "3D", 5.0)
         page.screenshot(path=str(SHOTS / "3d.png"))
 
-        page.get_by_role("button", name="Reference molecules").click()
+        page.get_by_role("button", name="Reference molecules", exact=True).click()
         refs = page.get_by_label("Reference SMILES, one per line", exact=True)
         refs.fill(LEADS)
         refs.press("Control+Enter")

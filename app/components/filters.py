@@ -47,23 +47,19 @@ def _pick(smiles: list[str]) -> None:
     ss[PICKED] = len(picked)
 
 
-def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Draw the bar; returns (the frame with similarity columns, the molecules shown)."""
-    hide_col, refs_col, sim_col, pick_col = st.columns([3, 1.4, 2, 2.2],
-                                                       vertical_alignment="bottom")
-    hide = hide_col.multiselect(
-        "Hide molecules flagged for", list(FAMILY_COLUMNS), key=HIDE, persist_state="session",
-        format_func=FAMILY_LABELS.get, placeholder="nothing hidden",
-        help="Structural alerts from RDKit's FilterCatalog (PAINS A/B/C, Brenk, NIH) and "
-             "sanity flags. The names of what matched are in the Table's `alerts` column and "
-             "on each drawing in Molecules.")
-    with refs_col.popover("Reference molecules", icon=":material/compare_arrows:",
-                          width="stretch"):
+def reference_input() -> None:
+    """The popover where the chemist pastes reference SMILES."""
+    with st.popover("Reference molecules", icon=":material/compare_arrows:"):
         st.text_area("Reference SMILES, one per line", key=REFS, height=140,
                      persist_state="session",
                      placeholder="your lead or known actives, e.g.\nCN1CCC[C@H]1c1cccnc1",
                      help="Each molecule gets its largest Tanimoto similarity (Morgan radius "
                           "2, 2048 bits) to these, and the nearest one.")
+
+
+def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Draw the bar (under `reference_input`); returns (the frame with similarity columns,
+    the molecules shown)."""
     refs = references()
     if refs:
         try:
@@ -72,10 +68,19 @@ def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             st.error(str(exc), icon=":material/error:")
     annotated = with_similarity(frame)
     has_sim = "similarity" in annotated
+    hide_col, sim_col, n_col, button_col = st.columns([3, 2, 1, 1.6],
+                                                      vertical_alignment="bottom")
+    hide = hide_col.multiselect(
+        "Hide molecules flagged for", list(FAMILY_COLUMNS), key=HIDE, persist_state="session",
+        format_func=FAMILY_LABELS.get, placeholder="nothing hidden",
+        help="Structural alerts from RDKit's FilterCatalog (PAINS A/B/C, Brenk, NIH) and "
+             "sanity flags. The names of what matched are in the Table's `alerts` column and "
+             "on each drawing in Molecules.")
     ss.setdefault(MIN_SIM, 0.0)
-    min_sim = sim_col.slider("Minimum similarity to a reference", 0.0, 1.0, step=0.05,
+    min_sim = sim_col.slider("Minimum similarity", 0.0, 1.0, step=0.05,
                              key=MIN_SIM, disabled=not has_sim, persist_state="session",
-                             help="Needs reference molecules (the button on the left).")
+                             help="Largest Tanimoto similarity to a reference molecule; "
+                                  "needs reference molecules (the button above).")
     shown = annotated
     n_flagged = n_far = 0
     if hide:
@@ -86,16 +91,15 @@ def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         near = shown["similarity"].fillna(-1) >= min_sim
         n_far = int((~near).sum())
         shown = shown[near]
-    with pick_col:
-        n_col, button_col = st.columns([1, 1.3], vertical_alignment="bottom")
-        ss.setdefault(PICK_N, 10)
-        n_col.number_input("Pick N diverse", 1, 500, key=PICK_N, persist_state="session",
-                           help="RDKit MaxMin on Morgan fingerprints: adds the N shown "
-                                "molecules farthest from each other and from the selection.")
-        candidates = shown[shown["valid"].astype(bool)].drop_duplicates("smiles")
-        button_col.button("Add to selection", key="filters::pick", on_click=_pick,
-                          args=(candidates["smiles"].tolist(),), icon=":material/scatter_plot:",
-                          disabled=candidates.empty)
+    ss.setdefault(PICK_N, 10)
+    n_col.number_input("Pick N", 1, 500, key=PICK_N, persist_state="session",
+                       help="RDKit MaxMin on Morgan fingerprints: adds the N shown molecules "
+                            "farthest from each other and from the selection.")
+    candidates = shown[shown["valid"].astype(bool)].drop_duplicates("smiles")
+    button_col.button("Add N diverse", key="filters::pick", on_click=_pick,
+                      args=(candidates["smiles"].tolist(),), icon=":material/scatter_plot:",
+                      disabled=candidates.empty, width="stretch",
+                      help="Add the N most diverse shown molecules to the selection.")
     notes = []
     if n_flagged:
         notes.append(f"{n_flagged} hidden for flags")

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app import chemview, labels, state
-from engine.chem.alerts import FAMILY_COLUMNS, FAMILY_LABELS
+from engine.chem.alerts import FAMILY_COLUMNS, FAMILY_SHORT
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.structures import SmartsError
 
@@ -36,7 +36,7 @@ def _card(row, smarts: str, shown: list[str]) -> None:
         st.markdown(f"**reward {row['reward']:.3f}**  \n:small[{facts}]")
         if isinstance(row.get("name"), str):   # one of your own molecules
             st.caption(f"yours: {row['name'] or row['source']}")
-        families = [FAMILY_LABELS[c] for c in FAMILY_COLUMNS
+        families = [FAMILY_SHORT[c] for c in FAMILY_COLUMNS
                     if pd.notna(row.get(c, pd.NA)) and row[c]]
         if families:
             st.badge(", ".join(families), icon=":material/warning:", color="red",

@@ -77,12 +77,20 @@ def _arrow(direction: str) -> str:
     return {HIGHER: "↑ better", LOWER: "↓ better", GOAL: "closer to goal better"}[direction]
 
 
+def _default_axes(mols, reward) -> tuple[str, str]:
+    """The two terms the molecules meet least (lowest mean desirability; reward order on
+    ties): a term every molecule already meets cannot trade off against anything."""
+    props = list(dict.fromkeys([*reward.properties, "qed", "sa_score"]))
+    unmet = {p: mols[f"d_{p}"].mean() if len(mols) else 0.0 for p in reward.properties}
+    ranked = sorted(props, key=lambda p: (unmet.get(p, 2.0), props.index(p)))
+    return ranked[0], ranked[1]
+
+
 def render(frame, reward) -> None:
     mols = frame[frame["valid"]].drop_duplicates("smiles")
     terms = [f"d_{p}" for p in reward.properties]
     options = ["reward", *terms, *PROPERTY_NAMES]
-    props = list(reward.properties) + ["qed", "sa_score"]
-    default_x, default_y = props[0], next(p for p in props[1:] if p != props[0])
+    default_x, default_y = _default_axes(mols, reward)
     c1, c2 = st.columns(2)
     with c1:
         x, x_dir = _axis_controls("x", options, default_x, reward)
@@ -99,9 +107,9 @@ def render(frame, reward) -> None:
     chosen = mols["smiles"].isin(state.selection()).to_numpy()
     hover = (f"%{{customdata}}<br>{labels.label(x)}: %{{x:.3g}}<br>{labels.label(y)}: "
              "%{y:.3g}<br>reward: %{marker.color:.3f}<extra></extra>")
-    # your own molecules (they have a name column) as diamonds beside the run's circles
+    # your own molecules (they have a name column) as squares beside the run's circles
     yours = mols["name"].notna().to_numpy() if "name" in mols else np.zeros(len(mols), bool)
-    symbols = np.where(yours, "diamond", "circle")
+    symbols = np.where(yours, "square", "circle")
     order = np.argsort(xv[front])
     fig = go.Figure([
         go.Scatter(x=xv, y=yv, mode="markers", name="molecules", customdata=mols["smiles"],
@@ -109,7 +117,9 @@ def render(frame, reward) -> None:
                    marker={"color": mols["reward"], "colorscale": "Viridis", "cmin": 0,
                            "cmax": 1, "size": 8, "opacity": 0.85, "symbol": symbols,
                            "colorbar": {"title": "reward", "thickness": 12}}),
-        go.Scatter(x=xv[front][order], y=yv[front][order], mode="lines+markers",
+        go.Scatter(x=xv[front][order], y=yv[front][order],
+                   # a goal met by many molecules makes a front region, not a line
+                   mode="markers" if GOAL in (x_dir, y_dir) else "lines+markers",
                    name="Pareto front", hoverinfo="skip",
                    line={"color": "#d6336c", "dash": "dot", "width": 2},
                    marker={"symbol": "diamond-open", "size": 11, "color": "#d6336c"}),
@@ -125,6 +135,6 @@ def render(frame, reward) -> None:
     st.plotly_chart(fig, key="pareto::plot", on_select=_on_select,
                     selection_mode=("box", "lasso"))
     st.caption(f"{int(front.sum())} molecules on the front, {int(chosen.sum())} selected "
-               "(circled)" + (f", {int(yours.sum())} of your own (diamonds)" if yours.any()
+               "(circled)" + (f", {int(yours.sum())} of your own (squares)" if yours.any()
                               else "") + ". Drag a box or lasso to add molecules to the "
                "selection.")

@@ -154,10 +154,10 @@ def checks(run: state.Run, reward) -> None:
                   border=True,
                   help="Also counts unassigned stereocentres, charged atoms, long aliphatic "
                        "chains (6+ sp3 carbons) and rings larger than 6 atoms.")
-    row[2].metric(f"Unique scaffolds, reward ≥ {GOOD_REWARD:g}", f"{ours['good_scaffolds']:,}",
+    row[2].metric(f"Scaffolds, reward ≥ {GOOD_REWARD:g}", f"{ours['good_scaffolds']:,}",
                   f"{ours['good_scaffolds'] - base['good_scaffolds']:+,} vs base "
                   f"({base['good_scaffolds']:,})", border=True,
-                  help="Distinct Bemis-Murcko scaffolds among valid molecules with a reward "
+                  help="Unique Bemis-Murcko scaffolds among valid molecules with a reward "
                        f"of at least {GOOD_REWARD:g} (same number of molecules as base): good "
                        "molecules in different series, not one series many times.")
 

@@ -1,5 +1,5 @@
 """Scaffolds and clusters of the shown molecules: Bemis-Murcko scaffolds with counts and
-mean reward, and Butina clusters at a chosen Tanimoto distance. Picking a row lists its
+mean reward, or Butina clusters at a chosen Tanimoto distance. Picking a row lists its
 molecules, which one button adds to the selection."""
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ from app import chemview, state
 from engine.chem.diversity import butina_clusters, scaffold_table
 
 ss = st.session_state
-DISTANCE = "clusters::distance"
-IMAGE = st.column_config.ImageColumn("structure", width="small")
+DISTANCE, GROUP_BY = "clusters::distance", "scaffolds::by"
+IMAGE = st.column_config.ImageColumn("structure", width=130)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _scaffolds(mols: pd.DataFrame) -> pd.DataFrame:
     table = scaffold_table(mols)
     table.insert(0, "structure", [chemview.mol_image(s) for s in table["scaffold"]])
-    return table
+    return table[["structure", *(c for c in table.columns if c not in ("structure",
+                                                                      "scaffold")), "scaffold"]]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -52,7 +53,7 @@ def _scaffold_view(mols: pd.DataFrame) -> None:
                f"({int(table.loc[table['scaffold'] == '', 'molecules'].sum())} acyclic); "
                "most molecules first. Pick a row to see its molecules.")
     st.dataframe(table, key="scaffolds::table", on_select="rerun",
-                 selection_mode="single-row", hide_index=True, height=320, row_height=70,
+                 selection_mode="single-row", hide_index=True, height=420, row_height=90,
                  column_config={"structure": IMAGE,
                                 "scaffold": st.column_config.TextColumn("scaffold (SMILES)"),
                                 "mean_reward": st.column_config.NumberColumn(format="%.3f"),
@@ -81,7 +82,7 @@ def _cluster_view(mols: pd.DataFrame) -> None:
                "largest first, drawn by their best-reward molecule. Pick a row to see its "
                "molecules.")
     st.dataframe(table, key="clusters::table", on_select="rerun", selection_mode="single-row",
-                 hide_index=True, height=320, row_height=70,
+                 hide_index=True, height=420, row_height=90,
                  column_config={"structure": IMAGE,
                                 "best": st.column_config.TextColumn("best molecule"),
                                 "mean_reward": st.column_config.NumberColumn(format="%.3f")})
@@ -96,10 +97,7 @@ def render(frame: pd.DataFrame) -> None:
     if mols.empty:
         st.info("No valid molecules to group.")
         return
-    left, right = st.columns(2, gap="medium")
-    with left:
-        st.markdown("**Scaffolds**")
-        _scaffold_view(mols)
-    with right:
-        st.markdown("**Butina clusters**")
-        _cluster_view(mols)
+    ss.setdefault(GROUP_BY, "Bemis-Murcko scaffold")
+    by = st.segmented_control("Group by", ("Bemis-Murcko scaffold", "Butina cluster"),
+                              key=GROUP_BY, persist_state="session")
+    (_cluster_view if by == "Butina cluster" else _scaffold_view)(mols)

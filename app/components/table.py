@@ -11,7 +11,7 @@ from engine.chem.properties import PROPERTY_NAMES
 
 ss = st.session_state
 KEY, ROWS = "table::df", "table::rows"
-ROW_HEIGHT = 60   # pixels: room for the structure drawings
+ROW_HEIGHT, IMAGE_WIDTH = 60, 96   # pixels: room for the structure drawings
 
 
 def _on_select() -> None:
@@ -22,16 +22,18 @@ def _on_select() -> None:
 
 
 def _column_config(columns) -> dict:
-    config = {"smiles": st.column_config.TextColumn("smiles", width="large", pinned=True),
+    config = {"smiles": st.column_config.TextColumn("smiles", width="medium", pinned=True),
               "reward": st.column_config.ProgressColumn("reward", min_value=0.0, max_value=1.0,
                                                         format="%.3f", pinned=True),
               "nll": st.column_config.NumberColumn("nll", format="%.1f",
                                                    help="-log p(x) under the base model")}
-    config["structure"] = st.column_config.ImageColumn("structure", width="small", pinned=True)
+    config["structure"] = st.column_config.ImageColumn("structure", width=IMAGE_WIDTH,
+                                                       pinned=True)
     config["similarity"] = st.column_config.ProgressColumn(
         "similarity", min_value=0.0, max_value=1.0, format="%.2f",
         help="Largest Tanimoto similarity (Morgan radius 2, 2048 bits) to a reference")
-    config["nearest_image"] = st.column_config.ImageColumn("nearest reference", width="small")
+    config["nearest_image"] = st.column_config.ImageColumn("nearest reference",
+                                                           width=IMAGE_WIDTH)
     config["alerts"] = st.column_config.TextColumn("alerts", width="medium",
                                                    help="What matched, by family")
     for c in FAMILY_COLUMNS:

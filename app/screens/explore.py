@@ -58,7 +58,9 @@ with right:
                     help=f"Sampled for “{run.reward.name}”; rewards, ranks and colours use "
                          f"the current reward “{reward.name}”.")
     results.metrics(run, reward)
-    own.render(results.molecules(run, reward), reward)
+    with st.container(horizontal=True):
+        own.render(results.molecules(run, reward), reward)
+        filters.reference_input()
     frame, shown = filters.render(own.beside(results.molecules(run, reward), run.label, reward))
     export.render(run, frame, reward)
     tabs = st.tabs(VIEWS, key="explore::view", on_change="rerun")

@@ -27,6 +27,9 @@ ALERT_COLUMNS = tuple(f"alert_{k}" for k in CATALOGS)
 FLAG_COLUMNS = ("flag_unassigned_stereo", "flag_charged", "flag_long_chain", "flag_large_ring")
 FAMILY_COLUMNS = ALERT_COLUMNS + FLAG_COLUMNS
 COLUMNS = (*FAMILY_COLUMNS, "alerts")   # what `batch_alerts` adds, in this order
+FAMILY_SHORT = {"alert_pains": "PAINS", "alert_brenk": "Brenk", "alert_nih": "NIH",
+                "flag_unassigned_stereo": "stereo", "flag_charged": "charged",
+                "flag_long_chain": "chain", "flag_large_ring": "ring > 6"}
 FAMILY_LABELS = {"alert_pains": "PAINS", "alert_brenk": "Brenk", "alert_nih": "NIH",
                  "flag_unassigned_stereo": "unassigned stereocentres",
                  "flag_charged": "charged atoms", "flag_long_chain": "long aliphatic chain",
