@@ -187,6 +187,7 @@ def _cmd_score(args) -> int:
     props = batch_properties(smiles, n_jobs=args.jobs)
     frame = frame.drop(columns=replaced).join(props[["valid", *PROPERTY_NAMES]])
     scored = alerts.with_alerts(reward.evaluate(frame), args.smiles_column)
+    scored = _diversity_columns(scored, scored[args.smiles_column].tolist(), args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     scored.to_csv(args.out, index=False)
     print(f"{reward.name}: {len(scored):,} molecules, {int(scored['valid'].sum()):,} valid, "
@@ -194,6 +195,46 @@ def _cmd_score(args) -> int:
           f"(invalid = 0); wrote {args.out}")
     print(_alert_line(alerts.alert_rates(scored), None))
     return 0
+
+
+def _reference_smiles(items: list[str]) -> list[str]:
+    """SMILES given on the command line, or read from the files named there."""
+    from engine.chem.molfile import read_molecules  # noqa: PLC0415
+
+    out = []
+    for item in items:
+        path = Path(item)
+        if path.suffix and path.is_file():
+            good, bad = read_molecules(path.read_bytes(), path.name)
+            if len(bad):
+                rows = ", ".join(str(r) for r in bad["row"])
+                raise UsageError(f"--reference {item}: records {rows} are not valid molecules")
+            out += good["smiles"].tolist()
+        else:
+            out.append(item)
+    return out
+
+
+def _diversity_columns(frame, smiles: list[str], args):
+    """The scaffold column, and what --reference, --cluster and --pick ask for."""
+    import pandas as pd  # noqa: PLC0415
+
+    from engine.chem import diversity  # noqa: PLC0415
+
+    frame = frame.assign(scaffold=[diversity.murcko_scaffold(s) for s in smiles])
+    if args.reference:
+        near = diversity.reference_similarity(smiles, _reference_smiles(args.reference))
+        frame = frame.assign(similarity=near["similarity"].to_numpy(),
+                             nearest_reference=near["nearest_reference"].to_numpy())
+    if args.cluster is not None:
+        clusters = diversity.butina_clusters(smiles, args.cluster)
+        frame = frame.assign(cluster=pd.array(clusters, dtype="Int64"))
+    if args.pick is not None:
+        order = [None] * len(smiles)
+        for rank, i in enumerate(diversity.pick_diverse(smiles, args.pick), start=1):
+            order[i] = rank
+        frame = frame.assign(diverse_pick=pd.array(order, dtype="Int64"))
+    return frame
 
 
 def _cmd_finetune(args) -> int:
@@ -403,8 +444,19 @@ def _score_options(sc) -> None:
     sc.add_argument("--smiles-column", default="smiles")
     sc.add_argument("--jobs", type=int, help="processes for the properties (default: all cores)")
     sc.add_argument("--out", type=Path, required=True, help="output CSV: input columns, "
-                    "valid, the 25 properties, reward, one d_<property> per term, then the "
-                    "alert and flag columns")
+                    "valid, the 25 properties, reward, one d_<property> per term, the alert "
+                    "and flag columns, the Bemis-Murcko scaffold, then what the options "
+                    "below add")
+    sc.add_argument("--reference", action="append", metavar="SMILES_OR_FILE",
+                    help="reference molecule(s), repeatable: a SMILES, or a .smi, .csv or .sdf "
+                         "file; adds similarity (max Tanimoto, Morgan r2, 2048 bits) and "
+                         "nearest_reference")
+    sc.add_argument("--cluster", type=float, metavar="DISTANCE",
+                    help="add a Butina `cluster` column at this Tanimoto distance cutoff "
+                         "(0 = largest cluster), e.g. 0.6")
+    sc.add_argument("--pick", type=int, metavar="N",
+                    help="add `diverse_pick`: the order in which RDKit MaxMin picks N diverse "
+                         "valid molecules (blank for the others)")
     sc.set_defaults(func=_cmd_score)
 
 

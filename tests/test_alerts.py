@@ -90,7 +90,7 @@ def test_cli_score_writes_the_alert_columns_and_rates(tmp_path, capsys):
     assert main(["score", "--reward", "cns_penetrant", "--in", str(src), "--out", str(out),
                  "--jobs", "1"]) == 0
     scored = pd.read_csv(out, keep_default_na=False)
-    assert list(scored.columns[-len(alerts.COLUMNS):]) == list(alerts.COLUMNS)
+    assert list(scored.columns[-len(alerts.COLUMNS) - 1:]) == [*alerts.COLUMNS, "scaffold"]
     assert scored["alert_pains"].tolist() == ["True", "False", ""]
     assert scored["alerts"][0].startswith("PAINS: ene_rhod_A")
     assert "PAINS/Brenk/NIH alert 50.0%" in capsys.readouterr().out

@@ -222,3 +222,33 @@ def test_quality_benchmark_writes_the_distribution_section(tiny_checkpoint, no_m
     assert quality.main([*argv[:8], "--skip-distribution", "--n-targets", "5"]) == 0
     recorded = json.loads((ckpt / "config.json").read_text())["quality"]
     assert recorded["distribution"] == dist and recorded["fidelity"]["n_targets"] <= 5
+
+
+def test_cli_score_adds_scaffold_similarity_clusters_and_picks(tmp_path):
+    from engine.cli import main  # noqa: PLC0415
+
+    src, refs, out = tmp_path / "mols.csv", tmp_path / "leads.smi", tmp_path / "scored.csv"
+    pd.DataFrame({"smiles": ["CCCCCCO", "CCCCCCCO", "c1ccc2ccccc2c1", "Cc1ccc2ccccc2c1",
+                             "bad"]}).to_csv(src, index=False)
+    refs.write_text("Cc1ccc2ccccc2c1 methylnaphthalene\n")
+    assert main(["score", "--reward", "cns_penetrant", "--in", str(src), "--out", str(out),
+                 "--jobs", "1", "--reference", str(refs), "--reference", "CCO",
+                 "--cluster", "0.7", "--pick", "2"]) == 0
+    scored = pd.read_csv(out)
+    assert list(scored.columns[-5:]) == ["scaffold", "similarity", "nearest_reference",
+                                         "cluster", "diverse_pick"]
+    assert scored["scaffold"].tolist()[2:4] == ["c1ccc2ccccc2c1"] * 2
+    assert scored["similarity"][3] == 1.0
+    assert scored["nearest_reference"][3] == "Cc1ccc2ccccc2c1"
+    assert scored["cluster"][0] == scored["cluster"][1] != scored["cluster"][2]
+    assert pd.isna(scored["cluster"][4]) and sorted(scored["diverse_pick"].dropna()) == [1, 2]
+
+
+def test_cli_score_refuses_a_bad_reference(tmp_path, capsys):
+    from engine.cli import main  # noqa: PLC0415
+
+    src = tmp_path / "mols.csv"
+    src.write_text("smiles\nCCO\n")
+    assert main(["score", "--reward", "cns_penetrant", "--in", str(src), "--out",
+                 str(tmp_path / "o.csv"), "--reference", "C1CC"]) == 2
+    assert "cannot parse: C1CC" in capsys.readouterr().err

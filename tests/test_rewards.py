@@ -272,10 +272,10 @@ def test_cli_score_adds_properties_reward_and_desirabilities(tmp_path, capsys):
     assert code == 0
     scored = pd.read_csv(out)
     assert list(scored.columns[:3]) == ["id", "smi", "valid"]
-    n_alert = len(ALERT_AND_FLAG_COLUMNS)
-    assert list(scored.columns[-3 - n_alert:-n_alert]) == ["reward", "d_heavy_atoms",
-                                                           "d_oxygens"]
-    assert list(scored.columns[-n_alert:]) == list(ALERT_AND_FLAG_COLUMNS)
+    after = [*ALERT_AND_FLAG_COLUMNS, "scaffold"]
+    assert list(scored.columns[-3 - len(after):-len(after)]) == ["reward", "d_heavy_atoms",
+                                                                 "d_oxygens"]
+    assert list(scored.columns[-len(after):]) == after
     assert set(PROPERTY_NAMES) <= set(scored.columns)
     assert scored["id"].tolist() == ["a", "b", "c"]
     np.testing.assert_allclose(scored["reward"], [1.0, 0.0, 0.0])  # phenol: 7 heavy atoms
