@@ -104,7 +104,8 @@ def _cmd_sample(args) -> int:
                      progress=_bar("base reference"))
         base_mean = ref.summary["mean_reward"]
     result = sample(ckpt, reward, settings, progress=_bar(method), base_mean_reward=base_mean)
-    frame = with_alerts(result.molecules)
+    frame = _diversity_columns(with_alerts(result.molecules),
+                               result.molecules["smiles"].tolist(), args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
     print(_summary_line(result.summary, bool(args.reward)))
@@ -435,6 +436,7 @@ def _sample_options(sa) -> None:
                          "where the dashboard started with --project DIR lists it")
     sa.add_argument("--name", help="the run's name in the project (default: method, "
                                    "reward and settings)")
+    _diversity_options(sa)
     sa.set_defaults(func=_cmd_sample)
 
 
@@ -447,17 +449,22 @@ def _score_options(sc) -> None:
                     "valid, the 25 properties, reward, one d_<property> per term, the alert "
                     "and flag columns, the Bemis-Murcko scaffold, then what the options "
                     "below add")
-    sc.add_argument("--reference", action="append", metavar="SMILES_OR_FILE",
-                    help="reference molecule(s), repeatable: a SMILES, or a .smi, .csv or .sdf "
-                         "file; adds similarity (max Tanimoto, Morgan r2, 2048 bits) and "
-                         "nearest_reference")
-    sc.add_argument("--cluster", type=float, metavar="DISTANCE",
-                    help="add a Butina `cluster` column at this Tanimoto distance cutoff "
-                         "(0 = largest cluster), e.g. 0.6")
-    sc.add_argument("--pick", type=int, metavar="N",
-                    help="add `diverse_pick`: the order in which RDKit MaxMin picks N diverse "
-                         "valid molecules (blank for the others)")
+    _diversity_options(sc)
     sc.set_defaults(func=_cmd_score)
+
+
+def _diversity_options(parser) -> None:
+    """What `sample` and `score` add after the alert columns (see _diversity_columns)."""
+    parser.add_argument("--reference", action="append", metavar="SMILES_OR_FILE",
+                        help="reference molecule(s), repeatable: a SMILES, or a .smi, .csv or "
+                             ".sdf file; adds similarity (max Tanimoto, Morgan r2, 2048 bits) "
+                             "and nearest_reference")
+    parser.add_argument("--cluster", type=float, metavar="DISTANCE",
+                        help="add a Butina `cluster` column at this Tanimoto distance cutoff "
+                             "(0 = largest cluster), e.g. 0.6")
+    parser.add_argument("--pick", type=int, metavar="N",
+                        help="add `diverse_pick`: the order in which RDKit MaxMin picks N "
+                             "diverse valid molecules (blank for the others)")
 
 
 def _tradeoff_options(to) -> None:

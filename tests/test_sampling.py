@@ -161,7 +161,8 @@ def test_cli_sample_writes_csv(tiny_checkpoint, tmp_path, capsys):
     frame = pd.read_csv(out)
     assert len(frame) == 6
     assert {"smiles", "valid", "reward", "nll", "method", "gamma", "ys", "seed"} <= set(frame)
-    assert list(frame.columns[-len(ALERT_AND_FLAG_COLUMNS):]) == list(ALERT_AND_FLAG_COLUMNS)
+    assert list(frame.columns[-len(ALERT_AND_FLAG_COLUMNS) - 1:]) == [*ALERT_AND_FLAG_COLUMNS,
+                                                                      "scaffold"]
     printed = capsys.readouterr().out
     assert "normalized score" in printed
     assert "share of valid molecules with" in printed or "alerts: no valid molecule" in printed
