@@ -9,6 +9,8 @@ when a session opens on a page URL (and on every AppTest run)."""
 import streamlit as st
 
 from app import resources, state
+from app.components import project_panel
+from engine.project import ProjectError
 from engine.train import runfolder
 
 st.set_page_config(page_title="RCFG Studio", page_icon="⚗️", layout="wide")
@@ -36,7 +38,16 @@ with st.sidebar:
                       "runs/ that holds a config.json.")
     st.badge(resources.device_label(), icon=":material/memory:", color="gray",
              help="Where sampling runs (CUDA when available).")
-    n_selected = len(state.selection())
+    try:
+        n_selected = len(state.selection())
+    except ProjectError as exc:
+        st.error(f"{exc}\n\nStart the dashboard with `-- --project DIR` for another "
+                 "project folder.", icon=":material/error:")
+        st.stop()
     st.caption(f"Selection: **{n_selected}** molecule{'s' * (n_selected != 1)}")
+    project_panel.caption()
+    panel = st.container()      # filled after the page, so it lists a run just generated
 
 page.run()
+with panel:
+    project_panel.manage()

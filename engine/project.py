@@ -300,14 +300,23 @@ class Project:
         return self.run(run_id)
 
     def delete_run(self, run_id: int) -> None:
-        """Remove a run: its catalogue row first, then its molecule file. Selections keep
-        their IDs (they show as gone)."""
-        file = self._file(run_id)
+        """Remove a run and the base set it was compared with: catalogue rows first, then
+        the molecule files. Selections keep their IDs (the molecules show as gone)."""
+        record = self.run(run_id)
+        doomed = [record.id] + [int(b) for b in (record.settings.get("base_run"),) if b]
+        files = [self._file(i) for i in doomed if self._exists(i)]
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("DELETE FROM runs WHERE id = ?", (int(run_id),))
-            db.execute("DELETE FROM notes WHERE run_id = ?", (int(run_id),))
-        (self.path / MOLECULES / file).unlink(missing_ok=True)
+            for i in doomed:
+                db.execute("DELETE FROM runs WHERE id = ?", (i,))
+                db.execute("DELETE FROM notes WHERE run_id = ?", (i,))
+        for file in files:
+            (self.path / MOLECULES / file).unlink(missing_ok=True)
+
+    def _exists(self, run_id: int) -> bool:
+        with self._connect() as db:
+            return db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() \
+                is not None
 
     # selections ---------------------------------------------------------------------
     def save_selection(self, name: str, members, reward_toml: str = "") -> Selection:

@@ -380,3 +380,27 @@ def test_runs_and_selection_survive_a_new_session(tiny_checkpoint, monkeypatch,
     assert again.molecules["smiles"].tolist() == run.molecules["smiles"].tolist()
     assert len(again.base) == len(run.base) and again.reward == run.reward
     assert second.session_state[state.SELECTION] == set(smiles)
+
+
+def test_stored_runs_can_be_renamed_and_deleted(tiny_checkpoint, monkeypatch,
+                                                project_folder):
+    monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.number_input(key="s::n").set_value(4)
+    at.button(key="s::generate").click().run()
+    at.text_input(key="project::name").set_value("first try")
+    next(b for b in at.button if b.label == "Rename").click().run()
+    assert not at.exception, at.exception
+    from engine.project import Project  # noqa: PLC0415
+
+    stored = Project.open(project_folder).runs()
+    assert [r.name for r in stored if r.kind == "generated"] == ["first try"]
+    assert [r.kind for r in stored] == ["base", "generated"]
+    assert at.session_state[state.RUNS][0].label.endswith("first try")
+    delete = next(b for b in at.button if b.label == "Delete run")
+    assert delete.disabled                                   # needs the confirmation
+    at.checkbox(key="project::confirm").check().run()
+    next(b for b in at.button if b.label == "Delete run").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state[state.RUNS] == [] and Project.open(project_folder).runs() == []
