@@ -61,12 +61,18 @@ def save_run(run) -> None:
     run.id, run.number, run.name = f"p{record.id}", record.id, record.name
 
 
-def stored_runs(load_model) -> tuple[list[dict], list[str]]:
-    """The project's generated runs as `state.Run` fields (oldest first), and a message
-    for each run that could not be restored (its checkpoint is gone, say)."""
+def stored_ids() -> set[int]:
+    """The IDs of the project's generated runs (one cheap catalogue query)."""
+    return {r.id for r in current().runs() if r.kind == "generated"}
+
+
+def stored_runs(load_model, skip=frozenset()) -> tuple[list[dict], list[str]]:
+    """The project's generated runs as `state.Run` fields (oldest first), leaving out the
+    IDs in `skip`, and a message for each run that could not be restored (its checkpoint
+    is gone, say)."""
     project, out, problems = current(), [], []
     for record in project.runs():
-        if record.kind != "generated":
+        if record.kind != "generated" or record.id in skip:
             continue
         try:
             ckpt = load_model(record.checkpoint)

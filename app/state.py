@@ -77,19 +77,26 @@ class Run:
 
 
 def runs() -> list[Run]:
-    """This session's runs: on first use, the runs stored in the project."""
-    if RUNS not in st.session_state:
-        stored, problems = project.stored_runs(
-            lambda folder: resources.load_model(resources.checkpoint_key(folder)))
-        st.session_state[RUNS] = [Run(**fields) for fields in stored]
+    """The project's runs, kept in step with it: a run stored by another tab or by
+    `sample --project` appears, a run deleted elsewhere goes (one catalogue query)."""
+    mine = st.session_state.setdefault(RUNS, [])
+    stored = project.stored_ids()
+    known = {r.number for r in mine if r.id.startswith("p")}
+    if stored != known:
+        mine[:] = [r for r in mine if not r.id.startswith("p") or r.number in stored]
+        new, problems = project.stored_runs(
+            lambda folder: resources.load_model(resources.checkpoint_key(folder)),
+            skip=known)
+        mine += [Run(**fields) for fields in new]
+        mine.sort(key=lambda r: r.number)
         st.session_state[RESTORE_PROBLEMS] = problems
-    return st.session_state[RUNS]
+    return mine
 
 
 def add_run(run: Run) -> None:
     """Keep a finished run: stored in the project first, then shown."""
     project.save_run(run)
-    runs().append(run)
+    st.session_state.setdefault(RUNS, []).append(run)   # not runs(): it would load it again
 
 
 def next_run_number() -> int:

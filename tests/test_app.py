@@ -404,3 +404,18 @@ def test_stored_runs_can_be_renamed_and_deleted(tiny_checkpoint, monkeypatch,
     next(b for b in at.button if b.label == "Delete run").click().run()
     assert not at.exception, at.exception
     assert at.session_state[state.RUNS] == [] and Project.open(project_folder).runs() == []
+
+
+def test_a_run_stored_from_the_terminal_appears_without_a_reload(
+        tiny_checkpoint, monkeypatch, project_folder):
+    from engine.cli import main  # noqa: PLC0415
+
+    monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert at.session_state[state.RUNS] == []
+    assert main(["sample", "--checkpoint", str(tiny_checkpoint), "--n", "3", "--device",
+                 "cpu", "--out", str(project_folder.parent / "t.csv"), "--project",
+                 str(project_folder), "--name", "from the terminal"]) == 0
+    at.run()
+    assert [r.name for r in at.session_state[state.RUNS]] == ["from the terminal"]
