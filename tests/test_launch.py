@@ -84,3 +84,20 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path):
         resume(out)
     with pytest.raises(RunFolderError, match="no reward.toml"):
         resume(tmp_path / "not_a_checkpoint")
+
+
+def test_stop_saves_the_step_in_progress_and_resume_repeats_none(tiny_checkpoint, tmp_path):
+    """Saves every 1,000 steps, stopped at an arbitrary step: SIGTERM makes the run save
+    what it has done, so resume loses no step and repeats none."""
+    out = tmp_path / "rl"
+    never = {**SMALL, "save_every": 1000}
+    launch("rl", REWARD, out, tiny_checkpoint, steps=10_000, **never)
+    _wait(out, lambda s: s["step"] >= 3)
+    assert stop(out)
+    stopped = run_state(out)
+    done = load_checkpoint(out).meta["training"]
+    assert done["steps_done"] == stopped["step"] >= 3 and not done["finished"]
+    target = stopped["step"] + 2
+    launch("rl", REWARD, out, tiny_checkpoint, resume=True, steps=target, **never)
+    finished = _wait(out, lambda s: s["status"] == "finished")
+    assert [h["step"] for h in finished["history"]] == list(range(target + 1))

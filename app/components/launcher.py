@@ -156,8 +156,11 @@ def run_panel(folder: Path, newest: bool = False) -> str:
                            f"(validity {evals[-1]['eval_validity']:.2f}). Pick this folder "
                            "as the checkpoint in the sidebar to sample from it.")
         if status == "running":
-            if st.button("Stop", key=f"launch::stop::{folder}", icon=":material/stop:"):
-                runs.stop(folder)
+            if st.button("Stop", key=f"launch::stop::{folder}", icon=":material/stop:",
+                         help="The run finishes its current step, saves and exits; Resume "
+                              "continues from that step."):
+                with st.spinner("Stopping after the current step and saving…"):
+                    runs.stop(folder)
                 st.rerun()
         elif status in ("stopped", "failed") and (folder / runfolder.REWARD_FILE).is_file():
             if st.button("Resume", key=f"launch::resume::{folder}",

@@ -26,7 +26,7 @@ from engine.sampling import methods as M
 from engine.sampling.sampler import (SampleSettings, SamplingError, bank_rewards,
                                      check_decoding, sample)
 from engine.train import runfolder
-from engine.train.loop import run_steps
+from engine.train.loop import run_steps, stop_on_sigterm
 
 KINDS = ("distill", "rl")
 DEFAULT_STEPS = {"distill": 50, "rl": 200}   # RL needs more, smaller steps
@@ -186,9 +186,10 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
         record({"step": 0, **ctx.evaluate(cfg.seed)})
     step_fn = _step_function(cfg.kind)
     try:
-        step = run_steps(lambda _: step_fn(ctx), optimizer, policy.parameters(), step,
-                         cfg.steps, after_step, cfg.kind, progress)
-        save(step, final=True)
+        with stop_on_sigterm():
+            step = run_steps(lambda _: step_fn(ctx), optimizer, policy.parameters(), step,
+                             cfg.steps, after_step, cfg.kind, progress)
+            save(step, final=step >= cfg.steps)   # a stopped run resumes from here
     finally:
         # this process may live on (a notebook, a test): the run is no longer in it
         runfolder.record_process(out, None, cfg.kind, sys.argv)

@@ -143,9 +143,10 @@ def run_state(out: Path | str) -> dict:
             "history": history, "log_tail": lines[-12:]}
 
 
-def stop(out: Path | str, timeout: float = 10.0) -> bool:
-    """Ask a running run to end (SIGTERM to its process group, SIGKILL after `timeout`);
-    True when it was running. Its last save stays; resume continues from there."""
+def stop(out: Path | str, timeout: float = 120.0) -> bool:
+    """Ask a running run to end: SIGTERM to its process group, on which the run finishes
+    the step in progress, saves and exits (SIGKILL only after `timeout`). True when it was
+    running. Resume continues from the saved step, with no step lost or repeated."""
     out = Path(out).resolve()
     proc = read_process(out)
     if not _lives(proc):

@@ -6,7 +6,10 @@ happens between steps (evaluate, record, save, stop early) is the caller's `afte
 """
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
 import torch
 
@@ -23,6 +26,8 @@ def run_steps(step_fn: StepFn, optimizer: torch.optim.Optimizer,
     `params` (None: nothing to learn from this batch, no update), and the step's figures.
     `after_step(steps_done, record)`, with "loss" added first to the record, is called
     after every optimizer step; returning True stops the loop early (a time budget).
+    SIGTERM (the dashboard's Stop, `kill`) ends the loop after the step in progress, so
+    the caller saves exactly the steps done: `stopped_by_signal()` then says True.
     """
     params = list(params)
     bar = None
@@ -44,9 +49,32 @@ def run_steps(step_fn: StepFn, optimizer: torch.optim.Optimizer,
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{value:.3f}")
-            if after_step(step, {"loss": value, **record}):
+            if after_step(step, {"loss": value, **record}) or _TERM.is_set():
                 break
     finally:
         if bar is not None:
             bar.close()
     return step
+
+
+_TERM = threading.Event()
+
+
+def stopped_by_signal() -> bool:
+    """Whether the last loop ended because the process was asked to stop (SIGTERM)."""
+    return _TERM.is_set()
+
+
+@contextmanager
+def stop_on_sigterm():
+    """While inside, SIGTERM asks the step loop to end after the current step instead of
+    killing the process mid-step (main thread only; elsewhere the default stays)."""
+    _TERM.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: _TERM.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

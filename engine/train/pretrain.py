@@ -26,7 +26,7 @@ from engine.model.gpt import GPT, GPTConfig
 from engine.model.tokenizer import SmilesTokenizer, TokenizerError
 from engine.train import runfolder
 from engine.train.data import load_dataset, read_provenance
-from engine.train.loop import run_steps
+from engine.train.loop import run_steps, stop_on_sigterm, stopped_by_signal
 
 
 class TrainError(UserError):
@@ -278,11 +278,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         return out_of_time
 
     model.train()
-    step = run_steps(step_fn, optimizer, model.parameters(), step, cfg.max_steps, after_step,
-                     "training", progress and ddp.main)
-    # the loop ends only at max_steps or at the time budget: either way the run is done
-    extra["training"]["stopped_by"] = "steps" if step >= cfg.max_steps else "time budget"
-    save(step, final=True)
+    with stop_on_sigterm():
+        step = run_steps(step_fn, optimizer, model.parameters(), step, cfg.max_steps,
+                         after_step, "training", progress and ddp.main)
+        # max_steps or the time budget end the run; SIGTERM pauses it (--resume goes on)
+        stopped = ("signal" if stopped_by_signal() else
+                   "steps" if step >= cfg.max_steps else "time budget")
+        extra["training"]["stopped_by"] = stopped
+        save(step, final=stopped != "signal")
     if ddp.world > 1:
         dist.barrier()
         dist.destroy_process_group()
