@@ -269,6 +269,7 @@ def test_runs_page_starts_and_watches_a_real_run(app, tmp_path, monkeypatch):
     app.text_input(key="launch::name::rl").set_value("first")
     app.number_input(key="launch::steps::rl").set_value(3)
     app.number_input(key="launch::batch").set_value(8)
+    app.number_input(key="launch::save_every").set_value(2)
     _start_button(app).click().run()
     assert not app.exception, app.exception
     assert "Started rl run `first`" in app.success[0].value
@@ -276,6 +277,7 @@ def test_runs_page_starts_and_watches_a_real_run(app, tmp_path, monkeypatch):
     while run_state(tmp_path / "first")["status"] == "running" and time.time() < deadline:
         time.sleep(0.5)
     assert run_state(tmp_path / "first")["status"] == "finished"
+    assert load_checkpoint(tmp_path / "first").meta["training"]["save_every"] == 2
     app.run()
     labels = [e.label for e in app.expander]
     assert any(label.startswith("first · rl · finished, step 3 of 3") for label in labels)

@@ -45,7 +45,7 @@ def launch_form() -> None:
     kind = st.radio("Run", list(KIND_LABELS), format_func=KIND_LABELS.get, horizontal=True,
                     key="launch::kind")
     rewards = _rewards()
-    with st.form("launch::form", border=True):
+    with st.form("launch::form", border=True, enter_to_submit=False):   # Start button only
         left, mid, right = st.columns(3)
         label = left.selectbox("Reward", list(rewards), key="launch::reward")
         starts = [str(p) for p in resources.checkpoint_choices()]
@@ -57,9 +57,13 @@ def launch_form() -> None:
         default_name = f"{kind}-{reward.key or 'custom'}-{time.strftime('%m%d-%H%M')}"
         name = right.text_input("Run name (folder under runs/)", default_name,
                                 key=f"launch::name::{kind}")
-        a, b, c, d = st.columns(4)
+        a, b, c, d, e = st.columns(5)
         steps = a.number_input("Steps", 1, 100_000, DEFAULT_STEPS[kind],
                                key=f"launch::steps::{kind}")
+        save_every = e.number_input(
+            "Save every (steps)", 1, 100_000, DEFAULTS["save_every"], key="launch::save_every",
+            help="A checkpoint is written this often, and whenever the run is stopped: a "
+                 "stopped run resumes from the step it reached.")
         batch = b.number_input("Molecules per step", 2, 4096, DEFAULTS["batch_size"],
                                key="launch::batch")
         lr = c.number_input("Learning rate", 1e-7, 1e-2, DEFAULTS["lr"], step=1e-5, format="%.1e",
@@ -91,7 +95,7 @@ def launch_form() -> None:
     out = resources.runs_dir() / name
     try:
         pid = runs.launch(kind, reward, out, start, steps=int(steps), batch_size=int(batch),
-                          lr=float(lr), **extra)
+                          lr=float(lr), save_every=int(save_every), **extra)
     except UserError as exc:
         st.error(str(exc))
         return
