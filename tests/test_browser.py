@@ -141,6 +141,45 @@ def test_generate_select_and_download(browser_page, app_url):
     page.screenshot(path=str(ARTIFACTS / "browser_test_table_selection.png"))
 
 
+OWN = ("CN1CCC[C@H]1c1cccnc1 nicotine\nO=C1C(=Cc2ccccc2)SC(=S)N1 rhodanine\n"
+       "CC(=O)Oc1ccccc1C(=O)O aspirin\nCn1cnc2c1c(=O)n(C)c(=O)n2C caffeine\n"
+       "CC(C)Cc1ccc(C(C)C(=O)O)cc1 ibuprofen\nO=C(O)c1ccccc1O salicylic acid\nC1CC broken\n")
+
+
+def test_upload_hide_flagged_pick_diverse_and_export(browser_page, app_url):
+    """A chemist's own series: uploaded, flagged molecules hidden, a diverse pick of what
+    is left added to the selection and exported."""
+    page = browser_page
+    page.goto(app_url)
+    set_number(page, "Molecules", 8)
+    generate(page, timeout_s=90)   # the tiny model's molecules are all invalid: only ours show
+    page.get_by_role("button", name="Your molecules", exact=True).click()
+    page.locator('input[type=file][accept*=".smi"]').set_input_files(
+        files=[{"name": "leads.smi", "mimeType": "text/plain", "buffer": OWN.encode()}])
+    settle(page, 3.0)
+    if not page.get_by_text("unreadable").is_visible():   # the rerun may close the popover
+        page.get_by_role("button", name="Your molecules", exact=True).click()
+    page.get_by_text("unreadable").wait_for()
+    assert page.get_by_text("6 read from").count() == 1
+    page.keyboard.press("Escape")
+    settle(page, 1.0)
+    page.get_by_label("Hide molecules flagged for", exact=True).click()
+    for family in ("PAINS", "Brenk", "unassigned stereocentres"):
+        page.get_by_role("option", name=family, exact=True).click()
+        settle(page, 1.0)
+    page.keyboard.press("Escape")
+    page.get_by_text("3 hidden for flags").wait_for()
+    set_number(page, "Pick N", 5)
+    page.get_by_role("button", name="Add N diverse").click()
+    page.get_by_text("3 diverse molecules added").wait_for()
+    chosen = download(page, "Selection CSV")
+    assert sorted(chosen["name"]) == ["caffeine", "nicotine", "salicylic acid"]
+    assert (chosen["source"] == "leads.smi").all() and (chosen["alerts"] == "").all()
+    assert {"reward", "alert_pains", "scaffold"} <= set(chosen)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser_test_own_molecules.png"))
+
+
 def real_checkpoint() -> Path | None:
     for folder in (REPO / "assets" / "model", REPO / "runs" / "pretrain"):
         if (folder / "config.json").is_file():

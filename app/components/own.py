@@ -65,8 +65,8 @@ def beside(run_frame: pd.DataFrame, run_label: str, reward) -> pd.DataFrame:
 def render(run_frame: pd.DataFrame, reward) -> None:
     """The upload popover: file, what was read, what was not and why, a show toggle."""
     own = ss.get(OWN)
-    label = f"Your molecules ({own['filename']})" if own else "Your molecules"
-    with st.popover(label, icon=":material/upload_file:"):
+    # a fixed label: a popover whose label changes is a new one, and closes on upload
+    with st.popover("Your molecules", icon=":material/upload_file:"):
         st.file_uploader("CSV (a smiles column), .smi or SDF", key=UPLOAD,
                          type=["csv", "smi", "smiles", "txt", "sdf", "sd"],
                          on_change=_on_upload,
