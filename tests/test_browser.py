@@ -124,6 +124,7 @@ def test_generate_select_and_download(browser_page, app_url):
     grid = page.get_by_test_id("stDataFrame")
     grid.wait_for()
     settle(page, 1.0)
+    scroll_to(page, grid)   # below the headline and filter bar: bring it into the viewport
     box = grid.bounding_box()
     for row in (0, 2, 3):  # tick the row-marker boxes in the first column
         page.mouse.click(box["x"] + 18, box["y"] + HEADER_HEIGHT + TABLE_ROW * (row + 0.5))
