@@ -128,3 +128,31 @@ def test_own_molecules_are_scored_listed_and_shown_beside_the_run(app, tiny_chec
     show(app, "Table")
     table = next(d.value for d in app.dataframe if "structure" in d.value)
     assert len(table) == len(run.molecules)
+
+
+def test_range_filters_on_any_column(app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    app.session_state[filters.RANGES] = ["mw", "d_tpsa"]
+    show(app, "Table")
+    assert len(app.dataframe[0].value) == len(run.molecules)   # full ranges keep everything
+    low = float(run.molecules["mw"].min())
+    app.slider(key="filters::range::mw").set_value((low, 300.0))
+    app.slider(key="filters::range::d_tpsa").set_value((0.5, 1.0)).run()
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    expected = run.molecules[run.molecules["mw"].between(low, 300)
+                             & run.molecules["d_tpsa"].between(0.5, 1)]
+    assert set(table["smiles"]) == set(expected["smiles"]) and 0 < len(table) < len(run.molecules)
+    assert any(f"{len(run.molecules) - len(table)} outside the range filters" in c.value
+               for c in app.caption)
+
+
+def test_grid_sorts_by_two_columns(app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    app.session_state["grid::sort"] = "hbd"          # few values: many ties
+    app.session_state["grid::then"] = "reward"
+    show(app, "Molecules")
+    cards = [c.key.removeprefix("grid::sel::") for c in app.checkbox
+             if c.key.startswith("grid::sel::")]
+    ranked = run.molecules.sort_values(["hbd", "reward"], ascending=False, kind="stable")
+    assert cards == ranked["smiles"].head(len(cards)).tolist()

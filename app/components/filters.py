@@ -1,18 +1,20 @@
 """The bar above the result views: hide molecules with alerts or flags, similarity to the
-chemist's reference molecules (with a minimum), and "pick N diverse" from what is shown into
-the selection. Every view below the bar shows the same filtered molecules."""
+chemist's reference molecules (with a minimum), range filters on any reward, desirability or
+property column, and "pick N diverse" from what is shown into the selection. Every view
+below the bar shows the same filtered molecules."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from app import state
+from app import labels, state
 from engine.chem.alerts import FAMILY_COLUMNS, FAMILY_LABELS, flagged
 from engine.chem.diversity import SimilarityError, pick_diverse, reference_similarity
+from engine.chem.properties import PROPERTY_NAMES
 
 ss = st.session_state
 HIDE, REFS, MIN_SIM = "filters::hide", "filters::refs", "filters::min_sim"
-PICK_N, PICKED = "filters::pick_n", "filters::picked"
+PICK_N, PICKED, RANGES = "filters::pick_n", "filters::picked", "filters::ranges"
 
 
 def references() -> list[str]:
@@ -57,6 +59,48 @@ def reference_input() -> None:
                           "2, 2048 bits) to these, and the nearest one.")
 
 
+def _range_key(column: str) -> str:
+    return f"filters::range::{column}"
+
+
+def range_input(frame: pd.DataFrame) -> None:
+    """The popover with a range slider for each column the chemist picks (reward,
+    desirabilities, properties, similarity), bounded by the values in `frame`."""
+    columns = [c for c in ("reward", "similarity", *(c for c in frame if c.startswith("d_")),
+                           *PROPERTY_NAMES) if c in frame]
+    with st.popover("Range filters", icon=":material/tune:"):
+        picked = st.multiselect("Filter on", columns, key=RANGES, persist_state="session",
+                                format_func=_column_label, placeholder="choose columns")
+        for column in picked:
+            values = frame[column].dropna()
+            if values.empty:
+                continue
+            low, high = float(values.min()), float(values.max())
+            if low == high:
+                st.caption(f"{_column_label(column)}: every molecule has {low:g}")
+                continue
+            key = _range_key(column)
+            old = ss.get(key, (low, high))
+            ss[key] = (min(max(old[0], low), high), max(min(old[1], high), low))
+            st.slider(_column_label(column), low, high, key=key,
+                      step=labels.STEPS.get(column, (high - low) / 100))
+
+
+def _column_label(column: str) -> str:
+    return "Similarity to a reference" if column == "similarity" else labels.label(column)
+
+
+def _in_ranges(frame: pd.DataFrame) -> pd.Series:
+    """True where every picked column lies within its slider's range (missing values are
+    out once a range is set)."""
+    keep = pd.Series(True, index=frame.index)
+    for column in ss.get(RANGES) or []:
+        if column in frame and _range_key(column) in ss:
+            low, high = ss[_range_key(column)]
+            keep &= frame[column].between(low, high)
+    return keep
+
+
 def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Draw the bar (under `reference_input`); returns (the frame with similarity columns,
     the molecules shown)."""
@@ -91,6 +135,9 @@ def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         near = shown["similarity"].fillna(-1) >= min_sim
         n_far = int((~near).sum())
         shown = shown[near]
+    in_range = _in_ranges(shown)
+    n_out = int((~in_range).sum())
+    shown = shown[in_range]
     ss.setdefault(PICK_N, 10)
     n_col.number_input("Pick N", 1, 500, key=PICK_N, persist_state="session",
                        help="RDKit MaxMin on Morgan fingerprints: adds the N shown molecules "
@@ -105,6 +152,8 @@ def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         notes.append(f"{n_flagged} hidden for flags")
     if n_far:
         notes.append(f"{n_far} below similarity {min_sim:.2f}")
+    if n_out:
+        notes.append(f"{n_out} outside the range filters")
     if ss.get(PICKED) is not None:
         notes.append(f"{ss.pop(PICKED)} diverse molecules added to the selection")
     if notes:

@@ -15,6 +15,7 @@ from engine.chem.structures import SmartsError
 
 ss = st.session_state
 COLUMNS = 4
+NONE = "-"   # "then by" left unset
 
 
 def _toggle(smiles: str, key: str) -> None:
@@ -47,7 +48,8 @@ def _card(row, smarts: str, shown: list[str]) -> None:
 
 
 def _sort_label(column: str) -> str:
-    special = {"nll": "NLL (base model)", "similarity": "Similarity to a reference"}
+    special = {"nll": "NLL (base model)", "similarity": "Similarity to a reference",
+               NONE: "nothing"}
     return special.get(column) or labels.label(column)
 
 
@@ -61,7 +63,12 @@ def render(frame, reward) -> None:
                     *[f"d_{p}" for p in reward.properties], *PROPERTY_NAMES, "nll"]
     if ss.get("grid::sort") not in sort_options:
         ss["grid::sort"] = "reward"
-    c1, c2, c3, c4 = st.columns([3, 2, 4, 2])
+    if ss.get("grid::then") not in (NONE, *sort_options):
+        ss["grid::then"] = NONE
+    c1, c1b, c2, c3, c4 = st.columns([3, 3, 2, 3, 1.6])
+    then = c1b.selectbox("Then by", (NONE, *sort_options), key="grid::then",
+                         persist_state="session", format_func=_sort_label,
+                         help="Breaks ties of the first key (e.g. reward 1.000).")
     sort = c1.selectbox("Sort by", sort_options, key="grid::sort", persist_state="session",
                         format_func=_sort_label)
     descending = c2.radio("Order", ("descending", "ascending"), key="grid::order",
@@ -84,7 +91,8 @@ def render(frame, reward) -> None:
     if mols.empty:
         st.info("No valid molecules to show." if not smarts else "No molecule matches.")
         return
-    mols = mols.sort_values(sort, ascending=not descending, kind="stable", na_position="last")
+    keys = [sort] if then in (NONE, sort) else [sort, then]
+    mols = mols.sort_values(keys, ascending=not descending, kind="stable", na_position="last")
     pages = math.ceil(len(mols) / per_page)
     if not 1 <= ss.get("grid::page", 1) <= pages:
         ss["grid::page"] = 1

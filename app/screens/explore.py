@@ -58,10 +58,12 @@ with right:
                     help=f"Sampled for “{run.reward.name}”; rewards, ranks and colours use "
                          f"the current reward “{reward.name}”.")
     results.metrics(run, reward)
+    beside = own.beside(results.molecules(run, reward), run.label, reward)
     with st.container(horizontal=True):
         own.render(results.molecules(run, reward), reward)
         filters.reference_input()
-    frame, shown = filters.render(own.beside(results.molecules(run, reward), run.label, reward))
+        filters.range_input(filters.with_similarity(beside))
+    frame, shown = filters.render(beside)
     export.render(run, frame, reward)
     tabs = st.tabs(VIEWS, key="explore::view", on_change="rerun")
     views = {"Distribution": lambda: results.distribution(run, reward),
