@@ -5,6 +5,7 @@ import os
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from engine.errors import UserError
 from engine.train import runfolder
@@ -15,7 +16,9 @@ from tests.conftest import TINY
 def _write_run(folder, kind):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / runfolder.CONFIG_FILE).write_text(json.dumps({"training": {"kind": kind}}))
-    (folder / runfolder.STATE_FILE).write_text("{}")
+    (folder / runfolder.STATE_FILE).write_text('{"step": 0}')
+    for name in (runfolder.WEIGHTS_FILE, runfolder.OPTIMIZER_FILE):
+        save_file({"x": torch.zeros(1)}, str(folder / name), metadata={"step": "0"})
 
 
 def test_claim_refuses_an_existing_run_unless_resuming(tmp_path):

@@ -60,8 +60,11 @@ class Checkpoint:
 
 
 def save_checkpoint(path: Path, model: GPT, tokenizer: SmilesTokenizer, prop_mean, prop_std,
-                    bank: pd.DataFrame, extra: dict | None = None) -> Path:
-    """Write the checkpoint folder (files replaced atomically one by one)."""
+                    bank: pd.DataFrame, extra: dict | None = None, step: int | None = None
+                    ) -> Path:
+    """Write the checkpoint folder (files replaced atomically one by one); a training run
+    passes `step`, recorded in the weights' metadata so a resume can tell which save the
+    weights belong to."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", torch.float32).contiguous()
@@ -75,7 +78,8 @@ def save_checkpoint(path: Path, model: GPT, tokenizer: SmilesTokenizer, prop_mea
                           "std": [float(x) for x in prop_std]},
         **(extra or {}),
     }
-    atomic_write(path / WEIGHTS_FILE, lambda p: save_file(state, str(p)))
+    tag = None if step is None else {"step": str(step)}
+    atomic_write(path / WEIGHTS_FILE, lambda p: save_file(state, str(p), metadata=tag))
     atomic_write(path / CONFIG_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
     if bank is not None:
         atomic_write(path / BANK_FILE, lambda p: bank[["smiles", *PROPERTY_NAMES]]

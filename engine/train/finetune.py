@@ -31,6 +31,7 @@ from engine.train.loop import run_steps, stop_on_sigterm
 KINDS = ("distill", "rl")
 DEFAULT_STEPS = {"distill": 50, "rl": 200}   # RL needs more, smaller steps
 TEACHER_KEEP = ("all", "valid")   # teacher molecules that enter the distillation loss
+RESUME_MAY_CHANGE = ("steps", "device", "out")   # settings a resumed run may change
 
 
 class FinetuneError(UserError):
@@ -136,10 +137,16 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
     """Run `cfg.steps` steps of `cfg.kind`, saving to `cfg.out`; returns the history.
 
     Raises RunFolderError when `out` already holds a run and `resume` is False (nothing is
-    overwritten), and CheckpointError for a bad start checkpoint.
+    overwritten), when another process is writing it, or when resuming with other settings
+    than `steps` and `device`; CheckpointError for a bad start checkpoint.
     """
+    with runfolder.hold(cfg.out):
+        return _finetune(cfg, resume, progress, on_step)
+
+
+def _finetune(cfg: FinetuneConfig, resume: bool, progress: bool, on_step) -> list[dict]:
     out = Path(cfg.out)
-    resuming = runfolder.claim(out, cfg.kind, resume)
+    resuming = runfolder.claim(out, cfg.kind, resume, asdict(cfg), RESUME_MAY_CHANGE)
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     start = load_checkpoint(cfg.checkpoint or None, device=device)
@@ -170,7 +177,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, progress: bool = True,
     def save(steps_done: int, final: bool):
         extra["training"].update(steps_done=steps_done, finished=final)
         save_checkpoint(out, policy, start.tokenizer, start.prop_mean, start.prop_std,
-                        start.bank, extra)
+                        start.bank, extra, step=steps_done)
         runfolder.save_train_state(out, optimizer, steps_done, history)
 
     def after_step(done: int, rec: dict) -> bool:

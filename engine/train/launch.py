@@ -18,8 +18,8 @@ from pathlib import Path
 
 from engine.chem.rewards import Reward
 from engine.train.finetune import KINDS, FinetuneConfig, FinetuneError
-from engine.train.runfolder import (LOG_FILE, REWARD_FILE, RunFolderError, read_history,
-                                    read_process, record_process, start_ticks,
+from engine.train.runfolder import (LOG_FILE, REWARD_FILE, RunFolderError, is_held,
+                                    read_history, read_process, record_process, start_ticks,
                                     training_record)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | 
         raise FinetuneError(f"unknown run options {unknown}; allowed: {', '.join(OPTIONS)}")
     out = Path(out).resolve()
     state = run_state(out)
-    if state["status"] == "running":
+    if state["status"] == "running" or is_held(out):
         raise RunFolderError(f"{out} is still running (process {state['pid']}); stop it first")
     if state["status"] != "empty" and not resume:
         raise RunFolderError(f"{out} already holds a run; resume it or choose another folder")

@@ -29,6 +29,9 @@ from engine.train.data import load_dataset, read_provenance
 from engine.train.loop import run_steps, stop_on_sigterm, stopped_by_signal
 
 
+RESUME_MAY_CHANGE = ("max_steps", "max_minutes", "device", "out")   # on --resume
+
+
 class TrainError(UserError):
     """Pre-training settings that cannot be used, with what is allowed."""
 
@@ -180,10 +183,19 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
 
     `on_step(record)` is called after every evaluation (for dashboards and tests). Raises
     RunFolderError when `out` already holds a run or a checkpoint and `resume` is False
-    (nothing is overwritten), DataError for a missing or wrong data folder.
+    (nothing is overwritten), when another process is writing it, or when resuming with
+    other settings than the step and time budget; DataError for a missing or wrong data
+    folder.
     """
+    # one writer: the main process of a distributed run holds the lock for all ranks
+    main = int(os.environ.get("RANK", "0")) == 0
+    with runfolder.hold(cfg.out) if main else nullcontext():
+        return _train(cfg, resume, progress, on_step)
+
+
+def _train(cfg: TrainConfig, resume: bool, progress: bool, on_step) -> list[dict]:
     out = Path(cfg.out)
-    resuming = runfolder.claim(out, None, resume)
+    resuming = runfolder.claim(out, None, resume, asdict(cfg), RESUME_MAY_CHANGE)
     device = pick_device(cfg.device)
     ddp = _Dist(device)
     torch.manual_seed(cfg.seed)
@@ -232,7 +244,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             return
         extra["training"]["steps_done"] = steps_done
         extra["training"]["finished"] = final
-        save_checkpoint(out, model, tokenizer, mean, std, bank, extra)
+        save_checkpoint(out, model, tokenizer, mean, std, bank, extra, step=steps_done)
         runfolder.save_train_state(out, optimizer, steps_done, history)
 
     amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"

@@ -7,20 +7,29 @@ with the training record under "training", the prior bank) plus:
     train_state.json       step, optimizer settings and the history at the last save
     optimizer.safetensors  the optimizer's moments at the last save
     process.json           the process that runs it (pid, start ticks, command)
+    run.lock               locked (flock) by the one process writing the run (`hold`)
     run.log, reward.toml   output and reward file of a run started by `launch`
 
 Readers never raise on a missing or half-written file (a run may be writing it while the
 dashboard reads): they return {} or []. Writers replace whole files atomically, except the
 history, which only ever grows. A new run refuses a folder that already holds a run or a
-checkpoint; only resuming continues one (`claim`).
+checkpoint; only resuming continues one, with the same settings (`claim`). Every file of a
+save records its step (safetensors metadata, the JSON files' step), so a save cut between
+files is found and refused on resume instead of mixing two steps.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from engine.errors import UserError
@@ -29,6 +38,7 @@ from engine.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, atomic_write
 HISTORY_FILE, STATE_FILE, OPTIMIZER_FILE = ("history.jsonl", "train_state.json",
                                             "optimizer.safetensors")
 PROCESS_FILE, LOG_FILE, REWARD_FILE = "process.json", "run.log", "reward.toml"
+LOCK_FILE = "run.lock"
 
 
 class RunFolderError(UserError):
@@ -60,12 +70,15 @@ def read_process(folder: Path | str) -> dict:
     return _read_json(Path(folder) / PROCESS_FILE)
 
 
-def claim(folder: Path | str, kind: str | None, resume: bool) -> bool:
+def claim(folder: Path | str, kind: str | None, resume: bool, settings: dict | None = None,
+          may_change: tuple[str, ...] = ()) -> bool:
     """Check that a run of `kind` (None for pre-training) may write to `folder`; returns
     whether it continues a saved state.
 
     Raises RunFolderError when the folder already holds a run or a checkpoint and `resume`
-    is False (nothing is overwritten), or when it holds a saved run of another kind.
+    is False (nothing is overwritten), when it holds a saved run of another kind, when the
+    saved files belong to different steps (a save cut short) or the state is unreadable,
+    and when `settings` differ from the saved run's in a field not in `may_change`.
     Resuming a folder with no saved state starts from the beginning.
     """
     out = Path(folder)
@@ -78,7 +91,99 @@ def claim(folder: Path | str, kind: str | None, resume: bool) -> bool:
     if found != kind:
         raise RunFolderError(f"{out} holds a run of kind {found or 'pretrain'!r}, not "
                              f"{kind or 'pretrain'!r}; choose another folder")
+    check_saved_step(out)
+    if settings is not None:
+        _check_same_settings(out, settings, may_change)
     return True
+
+
+def _check_same_settings(out: Path, settings: dict, may_change: tuple[str, ...]) -> None:
+    saved = training_record(out)
+    new = json.loads(json.dumps(settings))   # tuples and lists compare as saved
+    changed = [f"{k} (saved {saved[k]!r}, now {v!r})" if not isinstance(v, dict | list)
+               else f"{k} (not the saved one)" for k, v in new.items()
+               if k not in may_change and k in saved and saved[k] != v]
+    if changed:
+        raise RunFolderError(f"{out}: cannot resume with other settings: {'; '.join(changed)}"
+                             f"; only {', '.join(may_change) or 'none'} may change on resume")
+
+
+def _file_step(path: Path) -> int | None:
+    """The step recorded in a safetensors file's metadata (None for files saved without)."""
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            step = (fh.metadata() or {}).get("step")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RunFolderError(f"{path}: unreadable ({exc}); the run cannot resume") from None
+    return None if step is None else int(step)
+
+
+def _read_state(out: Path) -> dict:
+    try:
+        state = json.loads((out / STATE_FILE).read_text())
+        if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+            raise ValueError("no step")
+        return state
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"{out / STATE_FILE}: unreadable training state ({exc}); the run "
+                             "cannot resume, start a new one in another folder") from None
+
+
+def check_saved_step(folder: Path | str) -> int:
+    """The step of the folder's last save; raises RunFolderError when the training state is
+    unreadable or when the weights, optimizer, config and state belong to different steps
+    (a save cut short between files)."""
+    out = Path(folder)
+    step = _read_state(out)["step"]
+    steps = {STATE_FILE: step, CONFIG_FILE: training_record(out).get("steps_done")}
+    for name in (WEIGHTS_FILE, OPTIMIZER_FILE):
+        if not (out / name).is_file():
+            raise RunFolderError(f"{out}: missing {name}; the run cannot resume")
+        steps[name] = _file_step(out / name)
+    known = {k: v for k, v in steps.items() if v is not None}
+    if len(set(known.values())) > 1:
+        listed = ", ".join(f"{k} at step {v}" for k, v in known.items())
+        raise RunFolderError(f"{out}: the last save was cut short ({listed}); the run cannot "
+                             "resume safely, start a new one in another folder")
+    return step
+
+
+@contextmanager
+def hold(folder: Path | str) -> Iterator[None]:
+    """Hold the folder's lock while inside: the one writer of the run. The OS drops the
+    lock when the process ends, however it ends. Raises RunFolderError, naming the process,
+    when another process holds it."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    fh = open(out / LOCK_FILE, "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise RunFolderError(f"{out} is being written by {holder}; wait for it to end or "
+                                 "stop it first") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"process {os.getpid()} ({' '.join(sys.argv)[:200]})")
+        fh.flush()
+        yield
+    finally:
+        fh.close()   # closing releases the lock
+
+
+def is_held(folder: Path | str) -> bool:
+    """Whether some process holds the folder's lock (a run is writing it now)."""
+    path = Path(folder) / LOCK_FILE
+    if not path.is_file():
+        return False
+    with open(path) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
 
 
 def read_history(folder: Path | str) -> list[dict]:
@@ -119,7 +224,8 @@ def save_train_state(folder: Path | str, optimizer: torch.optim.Optimizer, step:
     for pid, state in groups["state"].items():
         for key, value in state.items():
             flat[f"{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    atomic_write(out / OPTIMIZER_FILE, lambda p: save_file(flat, str(p)))
+    atomic_write(out / OPTIMIZER_FILE,
+                 lambda p: save_file(flat, str(p), metadata={"step": str(step)}))
     state = {"step": step, "param_groups": groups["param_groups"], "history": history}
     atomic_write(out / STATE_FILE, lambda p: p.write_text(json.dumps(state)))
 
@@ -128,7 +234,7 @@ def load_train_state(folder: Path | str, optimizer: torch.optim.Optimizer
                      ) -> tuple[int, list[dict]]:
     """Restore what `save_train_state` wrote into `optimizer`; returns (step, history)."""
     out = Path(folder)
-    state = json.loads((out / STATE_FILE).read_text())
+    state = _read_state(out)
     flat = load_file(str(out / OPTIMIZER_FILE))
     per_param: dict[int, dict] = {}
     for key, value in flat.items():

@@ -1,0 +1,107 @@
+"""Reliability: one writer per run folder, saves that are consistent as a set, resumes that
+refuse other settings or unreadable state, and one-line errors for what a user can fix."""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.chem.rewards import load_reward
+from engine.train import finetune as ft
+from engine.train import runfolder
+from engine.train.finetune import FinetuneConfig, finetune
+
+ROOT = Path(__file__).resolve().parents[1]
+REWARD = load_reward("tiny_fragment").to_dict()
+
+
+def _cfg(ckpt, out, **kw):
+    return FinetuneConfig(**{**dict(kind="rl", reward=REWARD, out=str(out),
+                                    checkpoint=str(ckpt), steps=2, batch_size=4, eval_n=4,
+                                    eval_every=100, save_every=1, device="cpu"), **kw})
+
+
+def _holder(folder: Path) -> subprocess.Popen:
+    """Another process that holds the run folder's lock until killed."""
+    code = ("import sys, time\nfrom engine.train import runfolder\n"
+            "with runfolder.hold(sys.argv[1]):\n    print('held', flush=True)\n"
+            "    time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_second_writer_is_refused_naming_the_process(tiny_checkpoint, tmp_path):
+    out = tmp_path / "run"
+    proc = _holder(out)
+    try:
+        assert runfolder.is_held(out)
+        for resume in (False, True):
+            with pytest.raises(runfolder.RunFolderError, match=f"process {proc.pid}"):
+                finetune(_cfg(tiny_checkpoint, out), resume=resume, progress=False)
+        assert not (out / runfolder.HISTORY_FILE).exists()   # nothing written
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    # the OS drops the lock of a killed process: the folder is usable at once
+    assert not runfolder.is_held(out)
+    finetune(_cfg(tiny_checkpoint, out), progress=False)
+    assert not runfolder.is_held(out)                         # released when the run ends
+
+
+def test_a_cut_save_is_refused_on_resume_never_mixed(tiny_checkpoint, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    finetune(_cfg(tiny_checkpoint, out), progress=False)
+    assert runfolder.check_saved_step(out) == 2
+    real = runfolder.save_train_state
+
+    def killed_at_step_3(folder, optimizer, step, history):
+        if step == 3:      # weights and config of step 3 are written, optimizer/state not
+            raise KeyboardInterrupt
+        real(folder, optimizer, step, history)
+
+    monkeypatch.setattr(ft.runfolder, "save_train_state", killed_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        finetune(_cfg(tiny_checkpoint, out, steps=4), resume=True, progress=False)
+    monkeypatch.setattr(ft.runfolder, "save_train_state", real)
+    with pytest.raises(runfolder.RunFolderError,
+                       match="cut short.*train_state.json at step 2.*model.safetensors at step 3"):
+        finetune(_cfg(tiny_checkpoint, out, steps=4), resume=True, progress=False)
+
+
+def test_resume_continues_with_more_steps_and_refuses_other_settings(tiny_checkpoint,
+                                                                     tmp_path):
+    out = tmp_path / "run"
+    finetune(_cfg(tiny_checkpoint, out), progress=False)
+    other = load_reward("tiny_fragment").to_dict() | {"name": "another"}
+    with pytest.raises(runfolder.RunFolderError, match=r"other settings: reward \(not the saved one\); lr \(saved 0.0001, now 0.001\)"):
+        finetune(_cfg(tiny_checkpoint, out, lr=1e-3, reward=other, steps=3), resume=True,
+                 progress=False)
+    history = finetune(_cfg(tiny_checkpoint, out, steps=3), resume=True, progress=False)
+    assert [h["step"] for h in history] == [0, 1, 2, 3]
+    assert runfolder.check_saved_step(out) == 3
+
+
+def test_a_corrupt_training_state_is_one_clear_error(tiny_checkpoint, tmp_path):
+    out = tmp_path / "run"
+    finetune(_cfg(tiny_checkpoint, out), progress=False)
+    (out / runfolder.STATE_FILE).write_text('{"step": 2, "hist')
+    with pytest.raises(runfolder.RunFolderError, match="unreadable training state"):
+        finetune(_cfg(tiny_checkpoint, out, steps=3), resume=True, progress=False)
+    from engine.cli import main
+
+    args = ["rl", "--reward", "tiny_fragment", "--checkpoint", str(tiny_checkpoint),
+            "--out", str(out), "--steps", "3", "--device", "cpu", "--resume"]
+    assert main(args) == 2
+
+
+def test_the_lock_file_names_its_holder(tmp_path):
+    with runfolder.hold(tmp_path):
+        text = (tmp_path / runfolder.LOCK_FILE).read_text()
+        assert text.startswith(f"process {os.getpid()} ")
+        assert runfolder.is_held(tmp_path)
+    assert not runfolder.is_held(tmp_path)
