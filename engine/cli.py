@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from engine.errors import UserError
+from engine.output import check_output, timestamped, write_csv
 from engine.sampling import methods as M
 
 DEFAULT_CACHE = Path.home() / ".cache" / "rcfg-studio"
@@ -93,6 +94,7 @@ def _cmd_sample(args) -> int:
         raise UsageError("--method conditional needs --condition NAME=VALUE or --reward")
     reward = load_reward(args.reward) if args.reward else None
     settings = _from_args(SampleSettings, args, method=method, target=target or None)
+    out = check_output(args.out or timestamped("samples"), args.force)   # before any work
     project = Project.open(args.project) if args.project else None   # refused before work
     ckpt = load_checkpoint(args.checkpoint)
     base_mean = None
@@ -106,12 +108,11 @@ def _cmd_sample(args) -> int:
     result = sample(ckpt, reward, settings, progress=_bar(method), base_mean_reward=base_mean)
     frame = _diversity_columns(with_alerts(result.molecules),
                                result.molecules["smiles"].tolist(), args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
+    write_csv(frame, out)
     print(_summary_line(result.summary, bool(args.reward)))
     print(_alert_line(alert_rates(frame),
                       alert_rates(with_alerts(ref.molecules)) if base_mean is not None else None))
-    print(f"wrote {len(frame)} molecules to {args.out}")
+    print(f"wrote {len(frame)} molecules to {out}")
     if project is not None:
         record = project.add_run(
             frame, name=args.name or run_name(settings, reward), settings=asdict(settings),
@@ -178,6 +179,7 @@ def _cmd_score(args) -> int:
     from engine.train.data import read_smiles_csv  # noqa: PLC0415
 
     reward = load_reward(args.reward)
+    check_output(args.out, args.force)   # before any work
     smiles = read_smiles_csv(args.input, args.smiles_column)  # raises DataError with the reason
     frame = pd.read_csv(args.input, dtype=str, keep_default_na=False)
     computed = ["valid", *PROPERTY_NAMES, "reward", *(f"d_{p}" for p in reward.properties),
@@ -189,8 +191,7 @@ def _cmd_score(args) -> int:
     frame = frame.drop(columns=replaced).join(props[["valid", *PROPERTY_NAMES]])
     scored = alerts.with_alerts(reward.evaluate(frame), args.smiles_column)
     scored = _diversity_columns(scored, scored[args.smiles_column].tolist(), args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    scored.to_csv(args.out, index=False)
+    write_csv(scored, args.out)
     print(f"{reward.name}: {len(scored):,} molecules, {int(scored['valid'].sum()):,} valid, "
           f"mean reward {scored['reward'].mean() if len(scored) else 0.0:.3f} "
           f"(invalid = 0); wrote {args.out}")
@@ -316,10 +317,10 @@ def _cmd_tradeoff(args) -> int:
     pair = (term_pair(load_reward(args.reward), *args.terms) if args.reward is not None
             else reward_pair(*map(load_reward, args.rewards)))
     settings = _from_args(SampleSettings, args)
+    out = check_output(args.out or timestamped("tradeoff"), args.force)   # before any work
     result = tradeoff(load_checkpoint(args.checkpoint), pair, settings,
                       weightings(args.weightings), progress=_bar(f"trade-off, {args.method}"))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    result.molecules.to_csv(args.out, index=False)
+    write_csv(result.molecules, out)
     print(f"A = {pair.a.name}, B = {pair.b.name}; desirabilities are means over valid "
           "molecules ± standard error")
     for row in result.front.itertuples():
@@ -328,7 +329,7 @@ def _cmd_tradeoff(args) -> int:
               f"B {row.mean_b:.3f} ± {row.se_b:.3f}  [{row.steering}]")
     s = result.summary
     batches = "one batch" if s["batches"] == 1 else f"{s['batches']} batches"
-    print(f"wrote {len(result.molecules)} molecules to {args.out} ({s['wall_time_s']:.1f} s "
+    print(f"wrote {len(result.molecules)} molecules to {out} ({s['wall_time_s']:.1f} s "
           f"on {s['device']}, {batches} for {args.weightings} weightings)")
     return 0
 
@@ -430,7 +431,9 @@ def _sample_options(sa) -> None:
     _decoding_options(sa)
     sa.add_argument("--no-reference", action="store_true",
                     help="skip the base-model reference sample (no normalized score)")
-    sa.add_argument("--out", type=Path, default=Path("samples.csv"))
+    sa.add_argument("--out", type=Path,
+                    help="output CSV (default: a new samples-DATE-TIME.csv here)")
+    _force_option(sa)
     sa.add_argument("--project", type=Path, metavar="DIR",
                     help="also store the run in this project folder (created if missing), "
                          "where the dashboard started with --project DIR lists it")
@@ -449,8 +452,14 @@ def _score_options(sc) -> None:
                     "valid, the 25 properties, reward, one d_<property> per term, the alert "
                     "and flag columns, the Bemis-Murcko scaffold, then what the options "
                     "below add")
+    _force_option(sc)
     _diversity_options(sc)
     sc.set_defaults(func=_cmd_score)
+
+
+def _force_option(parser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="replace --out when it exists (refused otherwise)")
 
 
 def _diversity_options(parser) -> None:
@@ -484,8 +493,10 @@ def _tradeoff_options(to) -> None:
     to.add_argument("--ys", type=int, default=M.DEFAULT_YS, help="|Y_S| (K), 2..64")
     _guidance_options(to, "")
     _decoding_options(to)
-    to.add_argument("--out", type=Path, default=Path("tradeoff.csv"),
-                    help="one row per molecule, with its `weighting` (the weight on A)")
+    to.add_argument("--out", type=Path,
+                    help="one row per molecule, with its `weighting` (the weight on A); "
+                         "default: a new tradeoff-DATE-TIME.csv here")
+    _force_option(to)
     to.set_defaults(func=_cmd_tradeoff)
 
 

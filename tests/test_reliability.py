@@ -105,3 +105,67 @@ def test_the_lock_file_names_its_holder(tmp_path):
         assert text.startswith(f"process {os.getpid()} ")
         assert runfolder.is_held(tmp_path)
     assert not runfolder.is_held(tmp_path)
+
+
+def _sample_args(ckpt, *extra):
+    return ["sample", "--checkpoint", str(ckpt), "--n", "4", "--device", "cpu", *extra]
+
+
+def test_outputs_are_checked_before_work_and_never_overwritten(tiny_checkpoint, tmp_path,
+                                                                 capsys, monkeypatch):
+    from engine import cli, output
+    from engine.sampling import sampler
+
+    def no_sampling(*_, **__):
+        raise AssertionError("sampled before checking --out")
+
+    monkeypatch.setattr(sampler, "sample", no_sampling)
+    taken = tmp_path / "taken.csv"
+    taken.write_text("smiles\nCCO\n")
+    for out, message in ((tmp_path, "is a folder"), (taken, "already exists.*--force")):
+        assert cli.main(_sample_args(tiny_checkpoint, "--out", str(out))) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and __import__("re").search(message, err)
+    assert taken.read_text() == "smiles\nCCO\n"
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):    # root writes anywhere
+            with pytest.raises(output.OutputError, match="not writable"):
+                output.check_output(locked / "x.csv")
+    finally:
+        locked.chmod(0o700)
+    src = tmp_path / "in.csv"
+    src.write_text("smiles\nCCO\n")
+    assert cli.main(["score", "--reward", "drug_like", "--in", str(src), "--out", str(src)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert src.read_text() == "smiles\nCCO\n"
+
+
+def test_sample_without_out_writes_a_new_file_and_force_replaces(tiny_checkpoint, tmp_path,
+                                                                  capsys, monkeypatch):
+    from engine import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(_sample_args(tiny_checkpoint)) == 0
+    assert cli.main(_sample_args(tiny_checkpoint)) == 0
+    written = sorted(tmp_path.glob("samples-*.csv"))
+    assert len(written) == 2
+    assert str(written[0].name) in capsys.readouterr().out.replace(str(tmp_path) + "/", "")
+    assert cli.main(_sample_args(tiny_checkpoint, "--out", str(written[0]), "--force")) == 0
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_formula_cells_are_neutralised_in_every_csv(tmp_path):
+    import pandas as pd
+
+    from engine.output import csv_text, write_csv
+
+    frame = pd.DataFrame({"smiles": ["=HYPERLINK(\"x\")", "+1+cmd", "@SUM(A1)", "CCO"],
+                          "note": ["-2.5", "-x", "ok", None], "value": [-1.0, 2.0, 3.0, 4.0]})
+    back = pd.read_csv(write_csv(frame, tmp_path / "t.csv"), keep_default_na=False)
+    assert back["smiles"].tolist() == ["'=HYPERLINK(\"x\")", "'+1+cmd", "'@SUM(A1)", "CCO"]
+    assert back["note"].tolist() == ["-2.5", "'-x", "ok", ""]   # numbers stay numbers
+    assert back["value"].tolist() == [-1.0, 2.0, 3.0, 4.0]
+    assert csv_text(frame) == (tmp_path / "t.csv").read_text()

@@ -178,7 +178,8 @@ def test_cli_twin(tiny_checkpoint, tmp_path, capsys):
     assert frame["weighting"].tolist() == [1.0] * 3 + [0.5] * 3 + [0.0] * 3
     assert "w(A) 0.50" in capsys.readouterr().out
     assert main(["tradeoff", "--checkpoint", str(tiny_checkpoint), "--rewards", "cns_penetrant",
-                 "drug_like", "--n", "2", "--ys", "2", "--device", "cpu", "--out", str(out)]) == 0
+                 "drug_like", "--n", "2", "--ys", "2", "--device", "cpu", "--out", str(out),
+                 "--force"]) == 0
     assert len(pd.read_csv(out)) == 2 * len(WEIGHTS)
     assert main(["tradeoff", "--reward", "cns_penetrant", "--out", str(out)]) == 2
     assert "--reward needs --terms" in capsys.readouterr().err

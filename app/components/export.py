@@ -13,6 +13,7 @@ from app.components import filters, own, results
 from engine.chem.alerts import COLUMNS as ALERT_COLUMNS
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.structures import to_sdf
+from engine.output import csv_text
 from engine.sampling.sampler import SETTING_COLUMNS
 
 
@@ -59,7 +60,7 @@ def render(run: state.Run, frame: pd.DataFrame, reward) -> None:
     empty = chosen.empty
     with st.container(horizontal=True, vertical_alignment="center"):
         st.markdown(f"**{len(chosen)}** selected molecule{'s' * (len(chosen) != 1)}")
-        st.download_button("Selection CSV", lambda: chosen.to_csv(index=False),
+        st.download_button("Selection CSV", lambda: csv_text(chosen),
                            file_name=f"{stem}_selection.csv", mime="text/csv",
                            disabled=empty, on_click="ignore", icon=":material/download:",
                            key="export::sel_csv")
@@ -67,7 +68,7 @@ def render(run: state.Run, frame: pd.DataFrame, reward) -> None:
                            file_name=f"{stem}_selection.sdf", mime="chemical/x-mdl-sdfile",
                            disabled=empty, on_click="ignore", icon=":material/download:",
                            key="export::sel_sdf")
-        st.download_button("All CSV", lambda: everything.to_csv(index=False),
+        st.download_button("All CSV", lambda: csv_text(everything),
                            file_name=f"{stem}_all.csv", mime="text/csv", on_click="ignore",
                            icon=":material/download:", key="export::all_csv")
         st.download_button("All SDF", lambda: to_sdf(everything)[0],

@@ -16,6 +16,7 @@ from plotly.colors import sample_colorscale
 from app import labels, resources
 from app.components import reward_editor, sampling
 from engine.errors import UserError
+from engine.output import csv_text
 from engine.sampling.tradeoff import (METHODS, WEIGHTS, conflicting_terms, reward_pair,
                                       term_pair, weightings)
 from engine.sampling.tradeoff import tradeoff as sample_tradeoff
@@ -183,7 +184,7 @@ def _selection(result) -> None:
         "desirability_a": st.column_config.NumberColumn("A", format="%.3f"),
         "desirability_b": st.column_config.NumberColumn("B", format="%.3f"),
         "reward": st.column_config.NumberColumn("reward (own w)", format="%.3f")})
-    st.download_button("Selected molecules CSV", chosen.to_csv(index=False),
+    st.download_button("Selected molecules CSV", csv_text(chosen),
                        file_name="tradeoff_selection.csv", mime="text/csv", on_click="ignore",
                        icon=":material/download:", key="tradeoff::picked_csv")
     st.caption("This selection belongs to the explorer; the runs' selection in the sidebar "
@@ -226,7 +227,7 @@ def _show(result, base: pd.DataFrame) -> None:
                                 "mean reward": st.column_config.NumberColumn(format="%.3f")})
     st.caption("A and B: mean desirability over valid molecules ± standard error; mean "
                "reward under each weighting's own reward (invalid = 0).")
-    st.download_button("Trade-off CSV", result.molecules.to_csv(index=False),
+    st.download_button("Trade-off CSV", csv_text(result.molecules),
                        file_name="tradeoff.csv", mime="text/csv", on_click="ignore",
                        icon=":material/download:")
 
