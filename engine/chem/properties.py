@@ -30,6 +30,10 @@ PROPERTY_NAMES: tuple[str, ...] = (
 # process here, where SMILES are parsed (the modules that parse SMILES all import this one)
 RDLogger.DisableLog("rdApp.*")
 
+# larger molecules are invalid here: far beyond drug-like (MOSES tops out near 30), and some
+# descriptors (BertzCT) grow with the cube of the size, so one huge input could stall a batch
+MAX_HEAVY_ATOMS = 150
+
 BASIC_AMINE_SMARTS = "[NX3;!$(N-a);!$(N-[#6,#16,#15]=[#7,#8,#16]);!$(N-[#7,#8]);!$(N-[SX4])]"
 _HALOGENS = frozenset((9, 17, 35, 53))
 
@@ -129,7 +133,7 @@ def _score_chunk(smiles: list[str]) -> tuple[np.ndarray, list[str | None]]:
     canonical: list[str | None] = [None] * len(smiles)
     for i, s in enumerate(smiles):
         mol = to_mol(s)
-        if mol is None or mol.GetNumHeavyAtoms() == 0:
+        if mol is None or not 0 < mol.GetNumHeavyAtoms() <= MAX_HEAVY_ATOMS:
             continue
         try:
             values = properties(mol)
@@ -144,8 +148,8 @@ def batch_properties(smiles, n_jobs: int | None = None, chunk_size: int = 2000,
                      progress: bool = False, canonical: bool = False) -> pd.DataFrame:
     """Score a list of SMILES: a DataFrame with `smiles`, `valid` and the 25 properties.
 
-    Invalid SMILES (unparsable, unsanitizable, empty, not a string) get `valid=False` and
-    NaN properties; this function never raises on bad molecules. Batches larger than
+    Invalid SMILES (unparsable, unsanitizable, empty, not a string, more than
+    MAX_HEAVY_ATOMS heavy atoms) get `valid=False` and NaN properties; this function never raises on bad molecules. Batches larger than
     `chunk_size` run over `n_jobs` processes (default: all cores). With `canonical`, a
     `canonical_smiles` column (None when invalid) follows `smiles`.
     """

@@ -20,6 +20,8 @@ def parse_toml(text: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"not a TOML reward file ({exc})") from exc
+    except RecursionError:   # tomllib recurses once per nesting level
+        raise ValueError("not a reward file: its tables or arrays are nested too deeply") from None
 
 
 def toml_value(value) -> str:

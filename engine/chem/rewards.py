@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,8 @@ _BOUNDS_MEANING = {"maximize": "desirability is 0 at low and 1 at high",
                    "range": "desirability is 1 on [low, high]"}
 REWARD_KEYS = ("name", "description", "aggregate", "out_of_support", "source", "rationale",
                "terms")
+MAX_FILE_BYTES = 1_000_000   # a reward file is a few hundred bytes; this bounds the parse
+MAX_TERMS = 100              # each term owns a property, so 25 are ever usable
 
 
 class RewardError(UserError):
@@ -152,12 +155,18 @@ class Reward:
             raise RewardError(f"reward {self.name!r} needs at least one term")
         if not all(isinstance(t, Term) for t in terms):
             raise RewardError("terms must be Term objects")
-        seen = [t.property for t in terms]
-        repeated = sorted({p for p in seen if seen.count(p) > 1})
+        if len(terms) > MAX_TERMS:
+            raise RewardError(f"{len(terms)} terms; a reward has at most {MAX_TERMS}")
+        counts = Counter(t.property for t in terms)
+        repeated = sorted(p for p, n in counts.items() if n > 1)
         if repeated:
             raise RewardError(f"properties used by more than one term: {', '.join(repeated)}; "
                               "use one term per property (goal 'range' covers a window)")
-        if sum(t.weight for t in terms) <= 0:
+        total = sum(t.weight for t in terms)
+        if not math.isfinite(total):
+            raise RewardError(f"the term weights of reward {self.name!r} sum to {total:g}; "
+                              "use weights of ordinary size (only their ratios matter)")
+        if total <= 0:
             raise RewardError(f"all term weights are zero in reward {self.name!r}; at least "
                               "one weight must be > 0")
         object.__setattr__(self, "terms", terms)
@@ -223,6 +232,8 @@ class Reward:
         raw_terms = data["terms"]
         if not isinstance(raw_terms, list) or not all(isinstance(t, dict) for t in raw_terms):
             raise RewardError("terms must be a list of [[terms]] tables")
+        if len(raw_terms) > MAX_TERMS:
+            raise RewardError(f"{len(raw_terms)} terms; a reward has at most {MAX_TERMS}")
         terms = []
         for i, raw in enumerate(raw_terms, start=1):
             try:
@@ -235,7 +246,11 @@ class Reward:
 
     @classmethod
     def from_toml(cls, text: str, key: str = "") -> Reward:
-        """Parse a reward file's text; raises RewardError when it is not TOML or invalid."""
+        """Parse a reward file's text; raises RewardError when it is not TOML, larger than
+        MAX_FILE_BYTES, or invalid."""
+        if isinstance(text, str) and len(text) > MAX_FILE_BYTES:
+            raise RewardError(f"{len(text):,} characters; a reward file has at most "
+                              f"{MAX_FILE_BYTES:,}")
         try:
             data = parse_toml(text)
         except ValueError as exc:
@@ -248,6 +263,9 @@ class Reward:
         with the path) when the file is missing, unreadable, not TOML or invalid."""
         path = Path(path)
         try:
+            if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+                raise RewardError(f"{path}: {path.stat().st_size:,} bytes; a reward file has "
+                                  f"at most {MAX_FILE_BYTES:,}")
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise RewardError(f"{path}: no such reward file") from None

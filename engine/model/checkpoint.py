@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from engine.chem.properties import PROPERTY_NAMES
@@ -24,6 +24,7 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_CHECKPOINT = ASSETS / "model"
 FORMAT_VERSION = 1
 BANK_FILE, CONFIG_FILE, WEIGHTS_FILE = "prior_bank.parquet", "config.json", "model.safetensors"
+MAX_PARAMETERS = 500_000_000   # far above any model here; refused before anything is allocated
 
 
 class CheckpointError(UserError):
@@ -141,6 +142,7 @@ def load_checkpoint(path: Path | str | None = None, device="cpu",
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"{path}: missing {WEIGHTS_FILE}")
+    _check_shapes(weights, cfg)
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -154,6 +156,30 @@ def load_checkpoint(path: Path | str | None = None, device="cpu",
     model.eval().to(device)
     bank = _load_bank(path, require_bank)
     return Checkpoint(model, tokenizer, mean, std, bank, meta, path)
+
+
+def _check_shapes(weights: Path, cfg: GPTConfig) -> None:
+    """Compare the tensor sizes in the safetensors header (no tensor data is read) with the
+    model config.json describes, built on the meta device (no memory): a crafted config
+    is refused before the model is allocated."""
+    with torch.device("meta"):
+        shell = GPT(cfg)
+    n_params = sum(p.numel() for p in shell.parameters())
+    if n_params > MAX_PARAMETERS:
+        raise CheckpointError(f"{weights.parent / CONFIG_FILE}: a model of {n_params:,} "
+                              f"parameters; at most {MAX_PARAMETERS:,} are loaded")
+    expected = {k: tuple(v.shape) for k, v in shell.state_dict().items() if k != "head.weight"}
+    try:
+        with safe_open(str(weights), framework="pt") as fh:
+            found = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights}: corrupt safetensors file ({exc})") from exc
+    wrong = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
+    if wrong:
+        k = wrong[0]
+        raise CheckpointError(f"{weights}: weights do not match config.json ({len(wrong)} "
+                              f"tensors differ, e.g. {k}: {found.get(k)} in the file, "
+                              f"{expected.get(k)} from the config)")
 
 
 def _load_bank(path: Path, required: bool) -> pd.DataFrame:
