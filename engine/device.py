@@ -12,9 +12,20 @@ class DeviceError(UserError):
 
 def pick_device(name: str = "auto") -> torch.device:
     """'auto' -> CUDA when available, else CPU; otherwise the named device. Raises
-    DeviceError for a CUDA device on a machine without CUDA."""
+    DeviceError for a name torch does not know, and for a CUDA device this machine lacks."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError(f"device {name!r} asked for, but CUDA is not available; use cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise DeviceError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise DeviceError(f"device {name!r} asked for, but CUDA is not available; use cpu")
+        if device.index is not None and device.index >= count:
+            raise DeviceError(f"device {name!r} asked for, but this machine has {count} CUDA "
+                              f"device(s): cuda:0 to cuda:{count - 1}")
+    elif device.type not in ("cpu", "mps"):
+        raise DeviceError(f"device {name!r} is not supported; use auto, cpu, cuda or cuda:N")
+    return device

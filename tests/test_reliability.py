@@ -240,3 +240,37 @@ def test_dashboard_uploads_are_limited():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert 0 < config["server"]["maxUploadSize"] <= 20
+
+
+@pytest.mark.parametrize("device, message", [
+    ("foo", "unknown device 'foo'; use auto, cpu, cuda or cuda:N"),
+    ("cuda:99", "device 'cuda:99' asked for, but"),
+])
+def test_a_bad_device_is_one_line(tiny_checkpoint, tmp_path, capsys, device, message):
+    from engine.cli import main
+
+    assert main(["sample", "--checkpoint", str(tiny_checkpoint), "--device", device,
+                 "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_non_finite_scores_name_the_likely_cause(tiny_checkpoint, tmp_path, capsys):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from engine.cli import main
+
+    assert main(_sample_args(tiny_checkpoint, "--condition", "mw=1e300",
+                             "--out", str(tmp_path / "a.csv"))) == 2
+    assert "extreme condition value" in capsys.readouterr().err
+    broken = tmp_path / "nan_model"
+    shutil.copytree(tiny_checkpoint, broken)
+    state = load_file(str(broken / "model.safetensors"))
+    state = {k: torch.full_like(v, float("nan")) for k, v in state.items()}
+    save_file(state, str(broken / "model.safetensors"))
+    assert main(_sample_args(broken, "--out", str(tmp_path / "b.csv"))) == 2
+    err = capsys.readouterr().err
+    assert "broken checkpoint" in err and err.count("\n") == 1
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()

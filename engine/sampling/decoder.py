@@ -13,9 +13,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from engine.errors import UserError
 from engine.sampling import guidance
 from engine.sampling.grammar import SmilesGrammar
 from engine.sampling.methods import method as get_method
+
+
+class NonFiniteError(UserError):
+    """The model's next-token scores became NaN or infinite while sampling."""
 
 
 @dataclass
@@ -114,6 +119,11 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
         allowed = allowed_tokens(plan, logp, state)
         if allowed is not None:
             guided = guided.masked_fill(~allowed, float("-inf"))
+        if (guided.isnan() | guided.isposinf()).any():   # multinomial would fail obscurely
+            raise NonFiniteError(
+                "the model's scores became NaN or infinite while sampling; likely causes: an "
+                "extreme condition value (far outside the prior bank's range) or a broken "
+                "checkpoint (NaN weights)")
         tokens = guidance.sample_tokens(guided, plan.temperature, plan.top_p, generator)
         tokens = torch.where(row_alive, tokens, torch.full_like(tokens, eos_id))  # (m,)
         if record:
