@@ -47,9 +47,11 @@ def test_sweep_benchmark_resumes_and_ranks_settings(tiny_checkpoint, tmp_path, c
 
 def test_speed_benchmark_compares_with_the_sequential_reference(tiny_checkpoint, capsys):
     assert speed.main(["--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--n", "4",
-                       "--ks", "1", "2", "--batch-rows", "40", "--app-n", "4"]) == 0
+                       "--ks", "1", "2", "--batch-rows", "40", "--app-n", "4",
+                       "--grammar-n", "4"]) == 0
     out = capsys.readouterr().out
     assert "| 1 | 2 | 4 |" in out and "| 2 | 3 | 4 |" in out and "Dashboard default" in out
+    assert "| base | on | 4 |" in out and "| rcfg | off | 4 |" in out
 
 
 def test_finetune_benchmark_runs_every_variant_and_reuses_finished_runs(tiny_checkpoint,
