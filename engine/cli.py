@@ -171,26 +171,26 @@ def _bar(label: str):
 
 
 def _cmd_score(args) -> int:
-    import pandas as pd  # noqa: PLC0415
-
     from engine.chem import alerts  # noqa: PLC0415
     from engine.chem.properties import PROPERTY_NAMES, batch_properties  # noqa: PLC0415
     from engine.chem.rewards import load_reward  # noqa: PLC0415
-    from engine.train.data import read_smiles_csv  # noqa: PLC0415
+    from engine.train.data import read_smiles_table  # noqa: PLC0415
 
     reward = load_reward(args.reward)
     check_output(args.out, args.force)   # before any work
-    smiles = read_smiles_csv(args.input, args.smiles_column)  # raises DataError with the reason
-    frame = pd.read_csv(args.input, dtype=str, keep_default_na=False)
+    frame, column = read_smiles_table(args.input, args.smiles_column)  # DataError: why not
+    smiles = frame[column].tolist()
     computed = ["valid", *PROPERTY_NAMES, "reward", *(f"d_{p}" for p in reward.properties),
                 *alerts.COLUMNS]
-    replaced = [c for c in computed if c in frame.columns and c != args.smiles_column]
+    # every d_* column goes: those of a previous reward would sit beside this one's
+    replaced = [c for c in frame.columns
+                if (c in computed or str(c).startswith("d_")) and c != column]
     if replaced:
         print(f"note: recomputing the input's columns {', '.join(replaced)}", file=sys.stderr)
-    props = batch_properties(smiles, n_jobs=args.jobs)
+    props = batch_properties(smiles, n_jobs=args.jobs, progress=sys.stderr.isatty())
     frame = frame.drop(columns=replaced).join(props[["valid", *PROPERTY_NAMES]])
-    scored = alerts.with_alerts(reward.evaluate(frame), args.smiles_column)
-    scored = _diversity_columns(scored, scored[args.smiles_column].tolist(), args)
+    scored = alerts.with_alerts(reward.evaluate(frame), column)
+    scored = _diversity_columns(scored, scored[column].tolist(), args)
     write_csv(scored, args.out)
     print(f"{reward.name}: {len(scored):,} molecules, {int(scored['valid'].sum()):,} valid, "
           f"mean reward {scored['reward'].mean() if len(scored) else 0.0:.3f} "
@@ -445,8 +445,9 @@ def _sample_options(sa) -> None:
 
 def _score_options(sc) -> None:
     sc.add_argument("--reward", required=True, help="preset key (see `rewards`) or .toml file")
-    sc.add_argument("--in", dest="input", type=Path, required=True, help="CSV with SMILES")
-    sc.add_argument("--smiles-column", default="smiles")
+    sc.add_argument("--in", dest="input", type=Path, required=True,
+                    help="CSV with a SMILES column (or one column), or a .smi file")
+    sc.add_argument("--smiles-column", default="smiles", help="matched ignoring case")
     sc.add_argument("--jobs", type=int, help="processes for the properties (default: all cores)")
     sc.add_argument("--out", type=Path, required=True, help="output CSV: input columns, "
                     "valid, the 25 properties, reward, one d_<property> per term, the alert "

@@ -274,3 +274,38 @@ def test_non_finite_scores_name_the_likely_cause(tiny_checkpoint, tmp_path, caps
     err = capsys.readouterr().err
     assert "broken checkpoint" in err and err.count("\n") == 1
     assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+
+
+@pytest.mark.parametrize("name, text, column", [
+    ("moses.csv", "SMILES,SPLIT\nCCO,train\nc1ccccc1,test\n", "SMILES"),
+    ("one.csv", "CCO\nc1ccccc1\n", "smiles"),                       # no header at all
+    ("list.smi", "CCO ethanol\n# a comment\nc1ccccc1 benzene ring\n", "smiles"),
+])
+def test_score_reads_the_files_a_chemist_has(tmp_path, capsys, name, text, column):
+    import pandas as pd
+
+    from engine.cli import main
+
+    src = tmp_path / name
+    src.write_text(text)
+    out = tmp_path / "scored.csv"
+    assert main(["score", "--reward", "drug_like", "--in", str(src), "--out", str(out)]) == 0
+    scored = pd.read_csv(out)
+    assert scored[column].tolist() == ["CCO", "c1ccccc1"] and scored["valid"].all()
+    if name.endswith(".smi"):
+        assert scored["name"].tolist() == ["ethanol", "benzene ring"]
+
+
+def test_rescoring_with_another_reward_drops_the_old_desirabilities(tmp_path):
+    import pandas as pd
+
+    from engine.chem.rewards import load_reward as load
+    from engine.cli import main
+
+    src, first, second = tmp_path / "in.csv", tmp_path / "a.csv", tmp_path / "b.csv"
+    src.write_text("smiles\nCCO\n")
+    assert main(["score", "--reward", "drug_like", "--in", str(src), "--out", str(first)]) == 0
+    assert main(["score", "--reward", "tiny_fragment", "--in", str(first),
+                 "--out", str(second)]) == 0
+    d_cols = {c for c in pd.read_csv(second).columns if c.startswith("d_")}
+    assert d_cols == {f"d_{p}" for p in load("tiny_fragment").properties}

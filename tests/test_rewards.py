@@ -295,12 +295,12 @@ def test_cli_score_with_a_preset(tmp_path):
 
 
 @pytest.mark.parametrize("reward, column, message", [
-    ("cns_penetrant", "SMILES", "no column 'SMILES'; the columns are smiles"),
+    ("cns_penetrant", "structure", "no column 'structure'; the columns are smiles, name"),
     ("no_such_preset", "smiles", "'no_such_preset' is neither a reward file nor a preset"),
 ])
 def test_cli_score_errors_exit_2_with_a_message(tmp_path, capsys, reward, column, message):
     src = tmp_path / "mols.csv"
-    src.write_text("smiles\nCCO\n")
+    src.write_text("smiles,name\nCCO,x\n")
     out = tmp_path / "o.csv"
     assert main(["score", "--reward", reward, "--in", str(src), "--out", str(out),
                  "--smiles-column", column]) == 2

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.chem.properties import PROPERTY_NAMES, batch_properties
+from engine.chem.properties import PROPERTY_NAMES, batch_properties, to_mol
 from engine.errors import UserError
 
 MOSES_WHEEL = "molsets==0.3.1"
@@ -71,25 +71,62 @@ def read_moses(split: str, cache_dir: Path) -> list[str]:
     return frame["SMILES"].astype(str).tolist()
 
 
-def read_smiles_csv(path: Path, smiles_column: str) -> list[str]:
-    """SMILES from a user's CSV; raises DataError naming the problem."""
+SMI_SUFFIXES = (".smi", ".smiles")   # SMILES, then an optional name, per line
+
+
+def read_smiles_table(path: Path | str, smiles_column: str = "smiles"
+                      ) -> tuple[pd.DataFrame, str]:
+    """A user's molecule table (all cells text) and the name of its SMILES column.
+
+    A CSV's column is `smiles_column` matched case-insensitively (`SMILES`, the MOSES
+    files' own, is found); a CSV of one column needs no such header (when the header
+    itself is a SMILES, the file has none). A .smi/.smiles file gives columns `smiles` and
+    `name`. Raises DataError naming the problem.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty; expected a CSV with a '{smiles_column}' column")
+        raise DataError(f"{path}: the file is empty; expected a CSV with a '{smiles_column}' "
+                        "column or a .smi file")
     try:
-        frame = pd.read_csv(path, dtype=str, encoding="utf-8",
+        if path.suffix.lower() in SMI_SUFFIXES:
+            return _read_smi(path), "smiles"
+        frame = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False,
                             compression="infer", on_bad_lines="error")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                        "save the CSV as UTF-8") from exc
+                        "save the file as UTF-8") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path}: not a readable CSV ({exc})") from exc
-    if smiles_column not in frame.columns:
-        raise DataError(f"{path}: no column {smiles_column!r}; the columns are "
-                        f"{', '.join(map(str, frame.columns))} (choose one with --smiles-column)")
-    return frame[smiles_column].fillna("").astype(str).tolist()
+    found = {str(c).strip().lower(): c for c in frame.columns}.get(smiles_column.lower())
+    if found is not None:
+        return frame, found
+    if len(frame.columns) == 1:
+        only = frame.columns[0]
+        if to_mol(str(only)) is None:
+            return frame, only
+        frame = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False,
+                            compression="infer", header=None, names=["smiles"])
+        return frame, "smiles"
+    raise DataError(f"{path}: no column {smiles_column!r}; the columns are "
+                    f"{', '.join(map(str, frame.columns))} (choose one with --smiles-column)")
+
+
+def _read_smi(path: Path) -> pd.DataFrame:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            parts = line.split(maxsplit=1)   # the name may hold spaces
+            rows.append((parts[0], parts[1].strip() if len(parts) > 1 else ""))
+    return pd.DataFrame(rows, columns=["smiles", "name"], dtype=str)
+
+
+def read_smiles_csv(path: Path, smiles_column: str) -> list[str]:
+    """The SMILES of a user's CSV or .smi file (see `read_smiles_table`); raises DataError
+    naming the problem."""
+    frame, column = read_smiles_table(path, smiles_column)
+    return frame[column].astype(str).tolist()
 
 
 def prepare_dataset(smiles: list[str], out_dir: Path, source: str, limit: int | None = None,
