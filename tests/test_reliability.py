@@ -309,3 +309,19 @@ def test_rescoring_with_another_reward_drops_the_old_desirabilities(tmp_path):
                  "--out", str(second)]) == 0
     d_cols = {c for c in pd.read_csv(second).columns if c.startswith("d_")}
     assert d_cols == {f"d_{p}" for p in load("tiny_fragment").properties}
+
+
+@pytest.mark.parametrize("ticks", [None, "1"])
+def test_stop_never_signals_a_process_that_is_not_the_run(tmp_path, ticks):
+    from engine.train.launch import run_state, stop
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / runfolder.PROCESS_FILE).write_text(json.dumps(
+            {"pid": other.pid, "kind": "rl", "ticks": ticks, "command": []}))
+        assert run_state(tmp_path)["status"] != "running"
+        assert stop(tmp_path, timeout=1) is False
+        assert other.poll() is None                    # untouched
+    finally:
+        other.kill()
+        other.wait()

@@ -89,9 +89,10 @@ def resume(out: Path | str) -> int:
                   training.get("start"), resume=True, **options)
 
 
-def _alive(pid: int, ticks: str | None = None) -> bool:
-    """Whether process `pid` still runs (reaping it when it is our own finished child)
-    and, where /proc tells, is the process started then (a recycled pid is not)."""
+def _alive(pid: int, ticks: str | None) -> bool:
+    """Whether process `pid` still runs (reaping it when it is our own finished child) and
+    is the process started at `ticks` (a recycled pid is not). Without a recorded start
+    time, or for another user's process, it is not ours: False, so Stop never signals it."""
     try:
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
@@ -102,8 +103,8 @@ def _alive(pid: int, ticks: str | None = None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return ticks is None or start_ticks(pid) in (ticks, None)
+        return False
+    return ticks is not None and start_ticks(pid) == ticks
 
 
 def is_running(out: Path | str) -> bool:

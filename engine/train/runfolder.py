@@ -249,9 +249,10 @@ def record_process(folder: Path | str, pid: int | None, kind: str,
     """Write the folder's process record (a run calls this itself, so one started from a
     terminal is watched and stopped like one started by `launch`); `pid` None when the run
     has ended in a process that lives on (a notebook, a test)."""
-    (Path(folder) / PROCESS_FILE).write_text(json.dumps(
-        {"pid": pid, "kind": kind, "ticks": None if pid is None else start_ticks(pid),
-         "started": time.time(), "command": command}))
+    record = json.dumps({"pid": pid, "kind": kind,
+                         "ticks": None if pid is None else start_ticks(pid),
+                         "started": time.time(), "command": command})
+    atomic_write(Path(folder) / PROCESS_FILE, lambda p: p.write_text(record))
 
 
 def start_ticks(pid: int) -> str | None:
