@@ -234,6 +234,10 @@ def test_benchmarks_page_renders(app):
     assert not app.exception, app.exception
     assert app.title[0].value == "Benchmarks"
     assert app.markdown or app.info
+    # the checked-in results are drawn, not dumped: the effect chart and the per-preset table
+    assert app.get("plotly_chart")
+    table = app.dataframe[0].value
+    assert len(table) == 24 and (table["RCFG"] > table["base"]).all()
 
 
 def test_state_survives_page_switches(app, tiny_checkpoint):
