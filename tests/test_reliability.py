@@ -56,23 +56,55 @@ def test_a_second_writer_is_refused_naming_the_process(tiny_checkpoint, tmp_path
     assert not runfolder.is_held(out)                         # released when the run ends
 
 
-def test_a_cut_save_is_refused_on_resume_never_mixed(tiny_checkpoint, tmp_path, monkeypatch):
+def _cut_at_step_3(monkeypatch, where):
+    """Make the save of step 3 die `where` ("before" or "after" its commit point)."""
+    real_state, real_complete = runfolder.save_train_state, runfolder._complete
+
+    def state(folder, optimizer, step, history, stage=None):
+        real_state(folder, optimizer, step, history, stage)
+        if step == 3 and where == "before":
+            raise KeyboardInterrupt    # every file of step 3 staged, no commit record yet
+
+    def complete(out):
+        if where == "after" and (out / runfolder.COMMIT_FILE).is_file() and json.loads(
+                (out / runfolder.COMMIT_FILE).read_text())["step"] == 3:
+            staged = out / (runfolder.WEIGHTS_FILE + ".next")
+            staged.replace(out / runfolder.WEIGHTS_FILE)   # one file in place, then killed
+            raise KeyboardInterrupt
+        real_complete(out)
+
+    monkeypatch.setattr(runfolder, "save_train_state", state)
+    monkeypatch.setattr(runfolder, "_complete", complete)
+
+
+@pytest.mark.parametrize("where, resumed_from", [("before", 2), ("after", 3)])
+def test_a_cut_save_leaves_one_whole_step_never_a_mix(tiny_checkpoint, tmp_path, monkeypatch,
+                                                       where, resumed_from):
     out = tmp_path / "run"
     finetune(_cfg(tiny_checkpoint, out), progress=False)
-    assert runfolder.check_saved_step(out) == 2
-    real = runfolder.save_train_state
+    with monkeypatch.context() as patch:
+        _cut_at_step_3(patch, where)
+        with pytest.raises(KeyboardInterrupt):
+            finetune(_cfg(tiny_checkpoint, out, steps=5), resume=True, progress=False)
+    runfolder.recover(out)            # what a resume does first, under the lock
+    assert runfolder.check_saved_step(out) == resumed_from
+    history = finetune(_cfg(tiny_checkpoint, out, steps=5), resume=True, progress=False)
+    assert [h["step"] for h in history] == list(range(6))
+    assert [h["step"] for h in runfolder.read_history(out)] == list(range(6))
+    assert not list(out.glob("*.next")) and not (out / runfolder.COMMIT_FILE).exists()
 
-    def killed_at_step_3(folder, optimizer, step, history):
-        if step == 3:      # weights and config of step 3 are written, optimizer/state not
-            raise KeyboardInterrupt
-        real(folder, optimizer, step, history)
 
-    monkeypatch.setattr(ft.runfolder, "save_train_state", killed_at_step_3)
-    with pytest.raises(KeyboardInterrupt):
-        finetune(_cfg(tiny_checkpoint, out, steps=4), resume=True, progress=False)
-    monkeypatch.setattr(ft.runfolder, "save_train_state", real)
+def test_files_of_different_steps_are_refused_on_resume(tiny_checkpoint, tmp_path):
+    import shutil
+
+    out, old = tmp_path / "run", tmp_path / "old"
+    finetune(_cfg(tiny_checkpoint, out), progress=False)
+    shutil.copytree(out, old)
+    finetune(_cfg(tiny_checkpoint, out, steps=3), resume=True, progress=False)
+    shutil.copy(old / runfolder.OPTIMIZER_FILE, out / runfolder.OPTIMIZER_FILE)
     with pytest.raises(runfolder.RunFolderError,
-                       match="cut short.*train_state.json at step 2.*model.safetensors at step 3"):
+                       match="cut short.*model.safetensors at step 3, optimizer.safetensors "
+                             "at step 2"):
         finetune(_cfg(tiny_checkpoint, out, steps=4), resume=True, progress=False)
 
 

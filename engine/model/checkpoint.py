@@ -61,11 +61,11 @@ class Checkpoint:
 
 
 def save_checkpoint(path: Path, model: GPT, tokenizer: SmilesTokenizer, prop_mean, prop_std,
-                    bank: pd.DataFrame, extra: dict | None = None, step: int | None = None
-                    ) -> Path:
-    """Write the checkpoint folder (files replaced atomically one by one); a training run
+                    bank: pd.DataFrame, extra: dict | None = None, step: int | None = None,
+                    stage: list[Path] | None = None) -> Path:
+    """Write the checkpoint folder (files replaced atomically one by one). A training run
     passes `step`, recorded in the weights' metadata so a resume can tell which save the
-    weights belong to."""
+    weights belong to, and `stage` to save a set of files at once (see `atomic_write`)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", torch.float32).contiguous()
@@ -80,11 +80,11 @@ def save_checkpoint(path: Path, model: GPT, tokenizer: SmilesTokenizer, prop_mea
         **(extra or {}),
     }
     tag = None if step is None else {"step": str(step)}
-    atomic_write(path / WEIGHTS_FILE, lambda p: save_file(state, str(p), metadata=tag))
-    atomic_write(path / CONFIG_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
+    atomic_write(path / WEIGHTS_FILE, lambda p: save_file(state, str(p), metadata=tag), stage)
+    atomic_write(path / CONFIG_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)), stage)
     if bank is not None:
         atomic_write(path / BANK_FILE, lambda p: bank[["smiles", *PROPERTY_NAMES]]
-                .to_parquet(p, index=False))
+                     .to_parquet(p, index=False), stage)
     return path
 
 
@@ -96,12 +96,20 @@ def update_meta(path: Path, **fields) -> dict:
     return meta
 
 
-def atomic_write(target: Path, write) -> None:
+STAGED = ".next"   # suffix of a file written but not yet put in place (`stage`)
+
+
+def atomic_write(target: Path, write, stage: list[Path] | None = None) -> None:
     """Call `write(tmp)` on a temporary name beside `target`, then rename it over `target`:
-    a reader sees the old file or the new one, never half of one."""
+    a reader sees the old file or the new one, never half of one. With `stage` (a list),
+    the whole file is left beside `target` as `<name>.next` and `target` is added to
+    `stage`: the caller puts a set of files in place together (`runfolder.save_run`)."""
+    final = target.with_name(target.name + STAGED) if stage is not None else target
     tmp = target.with_name(target.name + ".tmp")
     write(tmp)
-    tmp.replace(target)
+    tmp.replace(final)
+    if stage is not None:
+        stage.append(target)
 
 
 def _read_meta(path: Path) -> dict:

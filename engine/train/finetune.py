@@ -176,9 +176,9 @@ def _finetune(cfg: FinetuneConfig, resume: bool, progress: bool, on_step) -> lis
 
     def save(steps_done: int, final: bool):
         extra["training"].update(steps_done=steps_done, finished=final)
-        save_checkpoint(out, policy, start.tokenizer, start.prop_mean, start.prop_std,
-                        start.bank, extra, step=steps_done)
-        runfolder.save_train_state(out, optimizer, steps_done, history)
+        runfolder.save_run(out, steps_done, lambda stage: save_checkpoint(
+            out, policy, start.tokenizer, start.prop_mean, start.prop_std, start.bank, extra,
+            step=steps_done, stage=stage), optimizer, history)
 
     def after_step(done: int, rec: dict) -> bool:
         if done % cfg.eval_every == 0 or done == cfg.steps:

@@ -244,8 +244,9 @@ def _train(cfg: TrainConfig, resume: bool, progress: bool, on_step) -> list[dict
             return
         extra["training"]["steps_done"] = steps_done
         extra["training"]["finished"] = final
-        save_checkpoint(out, model, tokenizer, mean, std, bank, extra, step=steps_done)
-        runfolder.save_train_state(out, optimizer, steps_done, history)
+        runfolder.save_run(out, steps_done, lambda stage: save_checkpoint(
+            out, model, tokenizer, mean, std, bank, extra, step=steps_done, stage=stage),
+            optimizer, history)
 
     amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
            else nullcontext())

@@ -13,9 +13,9 @@ with the training record under "training", the prior bank) plus:
 Readers never raise on a missing or half-written file (a run may be writing it while the
 dashboard reads): they return {} or []. Writers replace whole files atomically, except the
 history, which only ever grows. A new run refuses a folder that already holds a run or a
-checkpoint; only resuming continues one, with the same settings (`claim`). Every file of a
-save records its step (safetensors metadata, the JSON files' step), so a save cut between
-files is found and refused on resume instead of mixing two steps.
+checkpoint; only resuming continues one, with the same settings (`claim`). A save is one
+set (`save_run`): a save cut short leaves the previous one whole, or is completed. Every
+file of a save also records its step, and a resume checks that they agree.
 """
 from __future__ import annotations
 
@@ -33,12 +33,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from engine.errors import UserError
-from engine.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, atomic_write
+from engine.model.checkpoint import CONFIG_FILE, STAGED, WEIGHTS_FILE, atomic_write
 
 HISTORY_FILE, STATE_FILE, OPTIMIZER_FILE = ("history.jsonl", "train_state.json",
                                             "optimizer.safetensors")
 PROCESS_FILE, LOG_FILE, REWARD_FILE = "process.json", "run.log", "reward.toml"
-LOCK_FILE = "run.lock"
+LOCK_FILE, COMMIT_FILE = "run.lock", "save.commit.json"
 
 
 class RunFolderError(UserError):
@@ -82,6 +82,7 @@ def claim(folder: Path | str, kind: str | None, resume: bool, settings: dict | N
     Resuming a folder with no saved state starts from the beginning.
     """
     out = Path(folder)
+    recover(out)
     if not resume and any((out / f).exists() for f in (STATE_FILE, CONFIG_FILE, WEIGHTS_FILE)):
         raise RunFolderError(f"{out} already holds a run or a checkpoint; resume it "
                              "(--resume) or choose another folder")
@@ -215,19 +216,54 @@ def append_history(folder: Path | str, record: dict) -> None:
         fh.write(json.dumps(record) + "\n")
 
 
+def save_run(folder: Path | str, step: int, write_checkpoint,
+             optimizer: torch.optim.Optimizer, history: list[dict]) -> None:
+    """Save the checkpoint (`write_checkpoint(stage)`, which passes `stage` on to
+    `save_checkpoint`) and the training state as one set: every file is first written
+    whole as `<name>.next`, then a commit record naming them is written atomically (the
+    commit point), then each is renamed into place. A process killed before the commit
+    point leaves the previous save whole; after it, `recover` completes the save."""
+    out = Path(folder)
+    stage: list[Path] = []
+    write_checkpoint(stage)
+    save_train_state(out, optimizer, step, history, stage)
+    names = [t.name for t in stage]
+    atomic_write(out / COMMIT_FILE, lambda p: p.write_text(json.dumps(
+        {"step": step, "files": names})))
+    _complete(out)
+
+
+def _complete(out: Path) -> None:
+    for name in _read_json(out / COMMIT_FILE).get("files", []):
+        staged = out / (name + STAGED)
+        if staged.exists():
+            staged.replace(out / name)
+    (out / COMMIT_FILE).unlink(missing_ok=True)
+
+
+def recover(folder: Path | str) -> None:
+    """Complete a save cut short after its commit point; drop the files of one cut before
+    it (the previous save is still whole). Only the folder's writer calls this."""
+    out = Path(folder)
+    if (out / COMMIT_FILE).is_file():
+        _complete(out)
+    for staged in out.glob("*" + STAGED):
+        staged.unlink()
+
+
 def save_train_state(folder: Path | str, optimizer: torch.optim.Optimizer, step: int,
-                     history: list[dict]) -> None:
+                     history: list[dict], stage: list[Path] | None = None) -> None:
     """Optimizer moments (safetensors) and step/history (JSON) next to the checkpoint, so
-    the run can resume; each file is replaced atomically."""
+    the run can resume; each file is replaced atomically (or staged, see `save_run`)."""
     out = Path(folder)
     flat, groups = {}, optimizer.state_dict()
     for pid, state in groups["state"].items():
         for key, value in state.items():
             flat[f"{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
     atomic_write(out / OPTIMIZER_FILE,
-                 lambda p: save_file(flat, str(p), metadata={"step": str(step)}))
+                 lambda p: save_file(flat, str(p), metadata={"step": str(step)}), stage)
     state = {"step": step, "param_groups": groups["param_groups"], "history": history}
-    atomic_write(out / STATE_FILE, lambda p: p.write_text(json.dumps(state)))
+    atomic_write(out / STATE_FILE, lambda p: p.write_text(json.dumps(state)), stage)
 
 
 def load_train_state(folder: Path | str, optimizer: torch.optim.Optimizer
