@@ -357,3 +357,38 @@ def test_stop_never_signals_a_process_that_is_not_the_run(tmp_path, ticks):
     finally:
         other.kill()
         other.wait()
+
+
+def test_runs_killed_at_random_moments_resume_to_exactly_0_to_n(tiny_checkpoint, tmp_path):
+    import random
+
+    from engine.cli import main
+    from engine.model.checkpoint import load_checkpoint
+
+    rng, out = random.Random(0), tmp_path / "run"
+
+    def args(steps):   # a save after every step: kills land in saves often
+        return ["rl", "--reward", "tiny_fragment", "--checkpoint", str(tiny_checkpoint),
+                "--out", str(out), "--steps", str(steps), "--batch-size", "4", "--eval-n",
+                "4", "--eval-every", "1000", "--save-every", "1", "--device", "cpu",
+                "--resume"]
+
+    for _ in range(3):
+        before = len(runfolder.read_history(out))
+        proc = subprocess.Popen([sys.executable, "-m", "engine", *args(10_000), "--threads",
+                                 "1"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while len(runfolder.read_history(out)) <= before + 1 and time.time() < deadline:
+            assert proc.poll() is None
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0, 0.3))
+        proc.kill()                                          # SIGKILL: no chance to save
+        proc.wait()
+    runfolder.recover(out)
+    saved = runfolder.check_saved_step(out)
+    assert saved >= 1
+    assert main(args(saved + 2)) == 0
+    assert [h["step"] for h in runfolder.read_history(out)] == list(range(saved + 3))
+    assert runfolder.check_saved_step(out) == saved + 2
+    assert load_checkpoint(out).meta["training"]["steps_done"] == saved + 2
