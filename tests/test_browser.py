@@ -99,6 +99,18 @@ def download(page, button: str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(data), keep_default_na=False)
 
 
+def hide_flagged(page, families) -> None:
+    """Pick flag families in the filter bar's multiselect by typing each name."""
+    box = page.get_by_label("Hide molecules flagged for", exact=True)
+    for family in families:
+        box.click()
+        page.keyboard.type(family)
+        page.keyboard.press("Enter")
+        settle(page, 1.0)
+    page.keyboard.press("Escape")
+    settle(page, 1.0)
+
+
 def generate(page, timeout_s: float) -> None:
     page.get_by_role("button", name="Generate").click()
     page.get_by_text("Normalized score").wait_for(timeout=timeout_s * 1000)
@@ -164,11 +176,7 @@ def test_upload_hide_flagged_pick_diverse_and_export(browser_page, app_url):
     assert page.get_by_text("6 read from").count() == 1
     page.keyboard.press("Escape")
     settle(page, 1.0)
-    page.get_by_label("Hide molecules flagged for", exact=True).click()
-    for family in ("PAINS", "Brenk", "unassigned stereocentres"):
-        page.get_by_role("option", name=family, exact=True).click()
-        settle(page, 1.0)
-    page.keyboard.press("Escape")
+    hide_flagged(page, ("PAINS", "Brenk", "unassigned stereocentres"))
     page.get_by_text("3 hidden for flags").wait_for()
     set_number(page, "Pick N", 5)
     page.get_by_role("button", name="Add N diverse").click()
@@ -245,14 +253,10 @@ def test_screenshot_tour(browser_page):
         page.keyboard.press("Escape")
         show_view(page, "Table", 3.0)
         page.screenshot(path=str(SHOTS / "table.png"))
+        scroll_to(page, page.get_by_role("button", name="Reference molecules", exact=True))
+        hide_flagged(page, ("PAINS", "Brenk"))
         show_view(page, "Scaffolds", 3.0)
-        page.get_by_label("Hide molecules flagged for", exact=True).click()
-        for family in ("PAINS", "Brenk"):
-            page.get_by_role("option", name=family, exact=True).click()
-            settle(page, 2.0)
-        page.keyboard.press("Escape")
-        settle(page, 2.0)
-        scroll_to(page, page.get_by_text("selected molecule").first)
+        scroll_to(page, page.get_by_role("button", name="Reference molecules", exact=True))
         page.screenshot(path=str(SHOTS / "scaffolds.png"))
 
         page.get_by_label("Method", exact=True).click()
