@@ -13,6 +13,7 @@ from engine.output import check_output, timestamped, write_csv
 from engine.sampling import methods as M
 
 DEFAULT_CACHE = Path.home() / ".cache" / "rcfg-studio"
+LOW_VALIDITY = 0.5   # below this share of valid molecules, `sample` warns
 
 
 class UsageError(UserError):
@@ -84,7 +85,7 @@ def _cmd_sample(args) -> int:
     from engine.chem.rewards import load_reward  # noqa: PLC0415
     from engine.model.checkpoint import load_checkpoint  # noqa: PLC0415
     from engine.project import Project, run_name  # noqa: PLC0415
-    from engine.sampling.sampler import SampleSettings, sample  # noqa: PLC0415
+    from engine.sampling.sampler import SampleSettings, outside_bank, sample  # noqa: PLC0415
 
     target = _parse_conditions(args.condition)
     method = args.method or ("conditional" if target else "base")
@@ -97,6 +98,8 @@ def _cmd_sample(args) -> int:
     out = check_output(args.out or timestamped("samples"), args.force)   # before any work
     project = Project.open(args.project) if args.project else None   # refused before work
     ckpt = load_checkpoint(args.checkpoint)
+    for line in outside_bank(ckpt, target):
+        print(f"warning: {line}", file=sys.stderr)
     base_mean = None
     if method != "base" and args.reward and not args.no_reference:
         ref = sample(ckpt, reward, SampleSettings(method="base", n=args.n, seed=args.seed + 1,
@@ -110,6 +113,10 @@ def _cmd_sample(args) -> int:
                                result.molecules["smiles"].tolist(), args)
     write_csv(frame, out)
     print(_summary_line(result.summary, bool(args.reward)))
+    if result.summary["validity"] < LOW_VALIDITY:
+        print(f"warning: only {result.summary['validity']:.0%} of the molecules are valid; "
+              "the guidance may be too strong (--gamma) or the conditions too far from the "
+              "training data", file=sys.stderr)
     print(_alert_line(alert_rates(frame),
                       alert_rates(with_alerts(ref.molecules)) if base_mean is not None else None))
     print(f"wrote {len(frame)} molecules to {out}")

@@ -392,3 +392,13 @@ def test_runs_killed_at_random_moments_resume_to_exactly_0_to_n(tiny_checkpoint,
     assert [h["step"] for h in runfolder.read_history(out)] == list(range(saved + 3))
     assert runfolder.check_saved_step(out) == saved + 2
     assert load_checkpoint(out).meta["training"]["steps_done"] == saved + 2
+
+
+def test_conditions_outside_the_bank_are_warned_about(tiny_checkpoint, tmp_path, capsys):
+    from engine.cli import main
+
+    assert main(_sample_args(tiny_checkpoint, "--condition", "qed=50", "--condition",
+                             "tpsa=60", "--out", str(tmp_path / "s.csv"))) == 0
+    err = capsys.readouterr().err
+    assert "warning: condition qed=50 is outside the range the model was trained on" in err
+    assert "tpsa" not in err

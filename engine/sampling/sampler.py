@@ -110,6 +110,23 @@ def bank_rewards(ckpt, reward) -> np.ndarray:
     return reward.score(ckpt.bank_values())
 
 
+def outside_bank(ckpt, target: dict[str, float] | None) -> list[str]:
+    """One line per target value outside the range the prior bank holds for its property
+    (the model has seen nothing like it: the molecules may be poor or invalid); [] when all
+    are inside or there is no target."""
+    if not target:
+        return []
+    values = ckpt.bank_values()                  # (N_bank, 25)
+    lines = []
+    for name, value in target.items():
+        column = values[:, PROPERTY_NAMES.index(name)]
+        lo, hi = float(np.nanmin(column)), float(np.nanmax(column))
+        if not lo <= float(value) <= hi:
+            lines.append(f"condition {name}={float(value):g} is outside the range the model "
+                         f"was trained on ({lo:g} to {hi:g})")
+    return lines
+
+
 def target_vector(ckpt, r_bank: np.ndarray | None, target: dict[str, float] | None
                   ) -> tuple[np.ndarray, np.ndarray]:
     """(25,) raw target and (25,) mask: a user target (a subset of properties allowed), else
