@@ -402,3 +402,13 @@ def test_conditions_outside_the_bank_are_warned_about(tiny_checkpoint, tmp_path,
     err = capsys.readouterr().err
     assert "warning: condition qed=50 is outside the range the model was trained on" in err
     assert "tpsa" not in err
+
+
+def test_a_non_utf8_file_names_the_right_byte(tmp_path):
+    from engine.train.data import DataError, read_smiles_table
+
+    src = tmp_path / "latin1.csv"
+    head = b"smiles\n" + b"CCO\n" * 100_000
+    src.write_bytes(head + b"C\xe9\n")
+    with pytest.raises(DataError, match=f"at byte {len(head) + 1}\\)"):
+        read_smiles_table(src)

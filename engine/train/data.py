@@ -95,8 +95,9 @@ def read_smiles_table(path: Path | str, smiles_column: str = "smiles"
         frame = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False,
                             compression="infer", on_bad_lines="error")
     except UnicodeDecodeError as exc:
+        exc = _first_bad_byte(path) or exc   # pandas reports offsets within a read block
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                        "save the file as UTF-8") from exc
+                        "save the file as UTF-8") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path}: not a readable CSV ({exc})") from exc
     found = {str(c).strip().lower(): c for c in frame.columns}.get(smiles_column.lower())
@@ -111,6 +112,15 @@ def read_smiles_table(path: Path | str, smiles_column: str = "smiles"
         return frame, "smiles"
     raise DataError(f"{path}: no column {smiles_column!r}; the columns are "
                     f"{', '.join(map(str, frame.columns))} (choose one with --smiles-column)")
+
+
+def _first_bad_byte(path: Path) -> UnicodeDecodeError | None:
+    """The decoding error of the file's raw bytes (None when they decode: compressed)."""
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc
+    return None
 
 
 def _read_smi(path: Path) -> pd.DataFrame:
