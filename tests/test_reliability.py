@@ -412,3 +412,17 @@ def test_a_non_utf8_file_names_the_right_byte(tmp_path):
     src.write_bytes(head + b"C\xe9\n")
     with pytest.raises(DataError, match=f"at byte {len(head) + 1}\\)"):
         read_smiles_table(src)
+
+
+def test_resume_compares_the_start_checkpoint_as_a_folder(tiny_checkpoint, tmp_path,
+                                                          monkeypatch):
+    import shutil
+
+    out = tmp_path / "run"
+    monkeypatch.chdir(tiny_checkpoint.parent)
+    finetune(_cfg(tiny_checkpoint.name, out), progress=False)    # a relative path
+    monkeypatch.chdir(tmp_path)
+    finetune(_cfg(tiny_checkpoint, out, steps=3), resume=True, progress=False)   # absolute
+    other = shutil.copytree(tiny_checkpoint, tmp_path / "other")
+    with pytest.raises(runfolder.RunFolderError, match="another start checkpoint"):
+        finetune(_cfg(other, out, steps=4), resume=True, progress=False)

@@ -31,7 +31,8 @@ from engine.train.loop import run_steps, stop_on_sigterm
 KINDS = ("distill", "rl")
 DEFAULT_STEPS = {"distill": 50, "rl": 200}   # RL needs more, smaller steps
 TEACHER_KEEP = ("all", "valid")   # teacher molecules that enter the distillation loss
-RESUME_MAY_CHANGE = ("steps", "device", "out")   # settings a resumed run may change
+# settings a resumed run may change ("checkpoint" is compared as the resolved start folder)
+RESUME_MAY_CHANGE = ("steps", "device", "out", "checkpoint")
 
 
 class FinetuneError(UserError):
@@ -150,6 +151,10 @@ def _finetune(cfg: FinetuneConfig, resume: bool, progress: bool, on_step) -> lis
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     start = load_checkpoint(cfg.checkpoint or None, device=device)
+    saved_start = runfolder.training_record(out).get("start") if resuming else None
+    if saved_start and Path(saved_start).resolve() != Path(start.path).resolve():
+        raise runfolder.RunFolderError(f"{out}: cannot resume from another start checkpoint "
+                                       f"(saved {saved_start}, now {start.path})")
     frozen = start.model.eval().requires_grad_(False)
     policy = copy.deepcopy(frozen).requires_grad_(True).train()
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, betas=(0.9, 0.95),
@@ -163,7 +168,7 @@ def _finetune(cfg: FinetuneConfig, resume: bool, progress: bool, on_step) -> lis
                       np.random.default_rng(cfg.seed + 7919 * step),
                       torch.Generator(device=device).manual_seed(cfg.seed * 1000 + step))
     extra = {"data": start.meta.get("data", {}),
-             "training": {**asdict(cfg), "start": str(start.path), "device": str(device),
+             "training": {**asdict(cfg), "start": str(Path(start.path).resolve()), "device": str(device),
                           "start_training": start.meta.get("training", {})}}
     runfolder.start_history(out, history)
     runfolder.record_process(out, os.getpid(), cfg.kind, sys.argv)
