@@ -179,7 +179,8 @@ def _bar(label: str):
 
 def _cmd_score(args) -> int:
     from engine.chem import alerts  # noqa: PLC0415
-    from engine.chem.properties import PROPERTY_NAMES, batch_properties  # noqa: PLC0415
+    from engine.chem.properties import (PROPERTY_NAMES, batch_properties,  # noqa: PLC0415
+                                        invalid_reason)
     from engine.chem.rewards import load_reward  # noqa: PLC0415
     from engine.train.data import read_smiles_table  # noqa: PLC0415
 
@@ -187,8 +188,8 @@ def _cmd_score(args) -> int:
     check_output(args.out, args.force)   # before any work
     frame, column = read_smiles_table(args.input, args.smiles_column)  # DataError: why not
     smiles = frame[column].tolist()
-    computed = ["valid", *PROPERTY_NAMES, "reward", *(f"d_{p}" for p in reward.properties),
-                *alerts.COLUMNS]
+    computed = ["valid", "invalid_reason", *PROPERTY_NAMES, "reward",
+                *(f"d_{p}" for p in reward.properties), *alerts.COLUMNS]
     # every d_* column goes: those of a previous reward would sit beside this one's
     replaced = [c for c in frame.columns
                 if (c in computed or str(c).startswith("d_")) and c != column]
@@ -196,6 +197,8 @@ def _cmd_score(args) -> int:
         print(f"note: recomputing the input's columns {', '.join(replaced)}", file=sys.stderr)
     props = batch_properties(smiles, n_jobs=args.jobs, progress=sys.stderr.isatty())
     frame = frame.drop(columns=replaced).join(props[["valid", *PROPERTY_NAMES]])
+    reasons = ["" if ok else invalid_reason(smi) for smi, ok in zip(smiles, frame["valid"])]
+    frame.insert(frame.columns.get_loc("valid") + 1, "invalid_reason", reasons)
     scored = alerts.with_alerts(reward.evaluate(frame), column)
     scored = _diversity_columns(scored, scored[column].tolist(), args)
     write_csv(scored, args.out)
@@ -457,7 +460,8 @@ def _score_options(sc) -> None:
     sc.add_argument("--smiles-column", default="smiles", help="matched ignoring case")
     sc.add_argument("--jobs", type=int, help="processes for the properties (default: all cores)")
     sc.add_argument("--out", type=Path, required=True, help="output CSV: input columns, "
-                    "valid, the 25 properties, reward, one d_<property> per term, the alert "
+                    "valid, invalid_reason, the 25 properties, reward, one d_<property> per "
+                    "term, the alert "
                     "and flag columns, the Bemis-Murcko scaffold, then what the options "
                     "below add")
     _force_option(sc)

@@ -113,7 +113,8 @@ def test_resume_continues_with_more_steps_and_refuses_other_settings(tiny_checkp
     out = tmp_path / "run"
     finetune(_cfg(tiny_checkpoint, out), progress=False)
     other = load_reward("tiny_fragment").to_dict() | {"name": "another"}
-    with pytest.raises(runfolder.RunFolderError, match=r"other settings: reward \(not the saved one\); lr \(saved 0.0001, now 0.001\)"):
+    with pytest.raises(runfolder.RunFolderError, match=r"other settings: reward \(not the "
+                       r"saved one\); lr \(saved 0.0001, now 0.001\)"):
         finetune(_cfg(tiny_checkpoint, out, lr=1e-3, reward=other, steps=3), resume=True,
                  progress=False)
     history = finetune(_cfg(tiny_checkpoint, out, steps=3), resume=True, progress=False)
@@ -426,3 +427,19 @@ def test_resume_compares_the_start_checkpoint_as_a_folder(tiny_checkpoint, tmp_p
     other = shutil.copytree(tiny_checkpoint, tmp_path / "other")
     with pytest.raises(runfolder.RunFolderError, match="another start checkpoint"):
         finetune(_cfg(other, out, steps=4), resume=True, progress=False)
+
+
+def test_score_says_why_a_molecule_is_invalid(tmp_path):
+    import pandas as pd
+
+    from engine.chem.properties import MAX_HEAVY_ATOMS
+    from engine.cli import main
+
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame({"smiles": ["CCO", "C1CC", "C" * (MAX_HEAVY_ATOMS + 1)]}).to_csv(src,
+                                                                               index=False)
+    assert main(["score", "--reward", "drug_like", "--in", str(src), "--out", str(out)]) == 0
+    scored = pd.read_csv(out, keep_default_na=False)
+    assert scored["invalid_reason"].tolist() == [
+        "", "not parsable or not sanitizable",
+        f"{MAX_HEAVY_ATOMS + 1} heavy atoms, more than {MAX_HEAVY_ATOMS}"]

@@ -68,6 +68,23 @@ def to_mol(smiles: str) -> Chem.Mol | None:
         return None
 
 
+def invalid_reason(smiles: str) -> str:
+    """Why `batch_properties` marks a SMILES invalid: "empty", "not parsable or not
+    sanitizable", "no heavy atom" or "more than MAX_HEAVY_ATOMS heavy atoms"; "" for one it
+    accepts (a descriptor failing on it is the rare remaining case)."""
+    if not isinstance(smiles, str) or not smiles.strip():
+        return "empty"
+    mol = to_mol(smiles)
+    if mol is None:
+        return "not parsable or not sanitizable"
+    n = mol.GetNumHeavyAtoms()
+    if n == 0:
+        return "no heavy atom"
+    if n > MAX_HEAVY_ATOMS:
+        return f"{n} heavy atoms, more than {MAX_HEAVY_ATOMS}"
+    return ""
+
+
 def canonical_smiles(smiles: str) -> str | None:
     """RDKit canonical SMILES; returns None for an invalid SMILES."""
     mol = to_mol(smiles)
@@ -149,7 +166,8 @@ def batch_properties(smiles, n_jobs: int | None = None, chunk_size: int = 2000,
     """Score a list of SMILES: a DataFrame with `smiles`, `valid` and the 25 properties.
 
     Invalid SMILES (unparsable, unsanitizable, empty, not a string, more than
-    MAX_HEAVY_ATOMS heavy atoms) get `valid=False` and NaN properties; this function never raises on bad molecules. Batches larger than
+    MAX_HEAVY_ATOMS heavy atoms: `invalid_reason` says which) get `valid=False` and NaN
+    properties; this function never raises on bad molecules. Batches larger than
     `chunk_size` run over `n_jobs` processes (default: all cores). With `canonical`, a
     `canonical_smiles` column (None when invalid) follows `smiles`.
     """
