@@ -217,7 +217,7 @@ def test_smarts_filter_and_invalid_smarts(app, tiny_checkpoint):
 def test_extreme_settings_warn_with_an_estimate(app):
     app.slider(key="s::ys").set_value(64)
     app.number_input(key="s::n").set_value(2000).run()
-    warning = app.warning[0].value
+    warning = next(w.value for w in app.warning if "Slow settings" in w.value)
     assert "Slow settings" in warning and "132,000 forward rows" in warning
     assert not app.session_state.get(state.RUNS)
 

@@ -156,3 +156,16 @@ def test_grid_sorts_by_two_columns(app, tiny_checkpoint):
              if c.key.startswith("grid::sel::")]
     ranked = run.molecules.sort_values(["hbd", "reward"], ascending=False, kind="stable")
     assert cards == ranked["smiles"].head(len(cards)).tolist()
+
+
+def test_reward_editor_says_how_much_of_the_bank_meets_each_term(app):
+    app.number_input(key="rw::mw::low").set_value(100.0)
+    app.number_input(key="rw::mw::high").set_value(150.0).run()
+    assert any("0.0% of the prior bank meets this term: outside what this model has seen"
+               in w.value for w in app.warning)
+    app.number_input(key="rw::mw::high").set_value(5000.0)
+    app.number_input(key="rw::mw::low").set_value(4000.0).run()
+    assert any("100.0% of the prior bank already meets this term: it changes nothing"
+               in w.value for w in app.warning)
+    assert any("of the prior bank already meets this term (d = 1)" in c.value
+               for c in app.caption)

@@ -14,10 +14,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import labels, resources
+from engine.chem.pareto import goal_distance
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import AGGREGATES, GOALS, Reward, RewardError, Term, list_presets
 
 CUSTOM = "Custom"
+SUPPORT_LOW, SUPPORT_HIGH = 0.01, 0.99   # shares of the prior bank that meet a term
 DRAFT, REWARD, ERROR = "rw::draft", "rw::reward", "rw::error"
 PRESET, AGG, NAME = "rw::preset", "rw::aggregate", "rw::name"
 PRESET_USED = "rw::preset_used"   # the preset in use; PRESET is its widget, which pages drop
@@ -203,7 +205,36 @@ def _curve(prop: str, goal: str, low: float, high: float, ramp: float, centres: 
     return fig.to_dict()
 
 
-def _term_row(prop: str, hist: dict) -> None:
+@st.cache_data(max_entries=512, show_spinner=False)
+def _met_share(prop: str, goal: str, low: float, high: float, ramp: float, ckpt_key: str,
+               _ckpt) -> float | None:
+    """Share of the prior bank whose value already gives this term desirability 1; None
+    when the bounds are invalid or the bank has no value."""
+    try:
+        term = Term(prop, goal, low, high, ramp if goal == "range" else None)
+    except RewardError:
+        return None
+    values = _ckpt.bank[prop].to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    return float((goal_distance(term, values) == 0).mean()) if len(values) else None
+
+
+def _support(share: float | None) -> None:
+    """How much of what the model has seen already meets the term, with a warning at the
+    extremes (issue: a term nothing meets cannot be reached; one all meet does nothing)."""
+    if share is None:
+        return
+    if share < SUPPORT_LOW:
+        st.warning(f"{share:.1%} of the prior bank meets this term: outside what this model "
+                   "has seen, guidance will struggle.", icon=":material/explore_off:")
+    elif share > SUPPORT_HIGH:
+        st.warning(f"{share:.1%} of the prior bank already meets this term: it changes "
+                   "nothing.", icon=":material/block:")
+    else:
+        st.caption(f"{share:.1%} of the prior bank already meets this term (d = 1).")
+
+
+def _term_row(prop: str, hist: dict, ckpt, ckpt_key: str) -> None:
     on = st.toggle(labels.LABELS[prop], key=_key(prop, "on"), on_change=_on_term,
                    args=(prop, "on"), help=f"Property `{prop}`")
     if not on:
@@ -224,6 +255,8 @@ def _term_row(prop: str, hist: dict) -> None:
                         config={"staticPlot": True})
     except RewardError:
         st.caption("No curve until the bounds are valid.")
+    _support(_met_share(prop, term["goal"], term["low"], term["high"], term["ramp"], ckpt_key,
+                        ckpt))
 
 
 def render(ckpt, ckpt_key: str) -> Reward:
@@ -250,7 +283,7 @@ def render(ckpt, ckpt_key: str) -> Reward:
         title = f"{group} · {n_on} in reward" if n_on else group
         with st.expander(title, expanded=n_on > 0, key=f"rw::group::{group}"):
             for prop in props:
-                _term_row(prop, hist)
+                _term_row(prop, hist, ckpt, ckpt_key)
     with st.expander("Reward file (TOML)", icon=":material/description:"):
         st.file_uploader("Upload a reward file", type=["toml"], key=UPLOAD,
                          on_change=_on_upload, args=(quantiles,))
