@@ -6,7 +6,7 @@ injected beside the tiny checkpoint."""
 import pandas as pd
 
 from app import state
-from app.components import filters, own
+from app.components import filters, grid, own
 from app.components.export import export_table
 from engine.chem.alerts import FAMILY_COLUMNS, batch_alerts, flagged
 from engine.chem.diversity import reference_similarity, unique_scaffolds
@@ -169,3 +169,24 @@ def test_reward_editor_says_how_much_of_the_bank_meets_each_term(app):
                in w.value for w in app.warning)
     assert any("of the prior bank already meets this term (d = 1)" in c.value
                for c in app.caption)
+
+
+def test_larger_grid_drawings_on_demand(app, tiny_checkpoint, monkeypatch):
+    from app import chemview  # noqa: PLC0415
+
+    sizes = []
+    real = chemview.mol_svg
+
+    def recorded(smiles, smarts="", width=260, height=190):
+        sizes.append((width, height))
+        return real(smiles, smarts, width, height)
+
+    monkeypatch.setattr(chemview, "mol_svg", recorded)
+    inject_run(app, tiny_checkpoint)
+    show(app, "Molecules")
+    assert set(sizes) == {grid.SMALL}
+    sizes.clear()
+    app.toggle(key="grid::large").set_value(True).run()
+    assert not app.exception, app.exception
+    assert len([c for c in app.checkbox if c.key.startswith("grid::sel::")]) == 12
+    assert set(sizes) == {grid.LARGE}

@@ -15,6 +15,7 @@ from engine.chem.structures import SmartsError
 
 ss = st.session_state
 COLUMNS = 4
+SMALL, LARGE = (260, 190), (480, 340)   # drawing sizes (width, height) in pixels
 NONE = "-"   # "then by" left unset
 
 
@@ -27,10 +28,10 @@ def _key_properties(reward) -> list[str]:
     return props[:4]
 
 
-def _card(row, smarts: str, shown: list[str]) -> None:
+def _card(row, smarts: str, shown: list[str], size: tuple[int, int]) -> None:
     smiles = row["smiles"]
     with st.container(border=True):
-        st.image(chemview.mol_svg(smiles, smarts), width="stretch")
+        st.image(chemview.mol_svg(smiles, smarts, *size), width="stretch")
         facts = " · ".join(f"{labels.short(p)} {labels.fmt(p, row[p])}" for p in shown)
         if pd.notna(row.get("similarity")):
             facts += f" · sim {row['similarity']:.2f}"
@@ -96,13 +97,16 @@ def render(frame, reward) -> None:
     pages = math.ceil(len(mols) / per_page)
     if not 1 <= ss.get("grid::page", 1) <= pages:
         ss["grid::page"] = 1
-    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    left, middle, right = st.columns([1, 2, 1.2], vertical_alignment="bottom")
     page = left.number_input(f"Page (of {pages})", 1, pages, key="grid::page")
-    right.button(f"Select all {len(mols)} shown", key="grid::all", on_click=_select_all,
-                 args=(mols["smiles"].tolist(),), icon=":material/select_all:")
+    middle.button(f"Select all {len(mols)} shown", key="grid::all", on_click=_select_all,
+                  args=(mols["smiles"].tolist(),), icon=":material/select_all:")
+    large = right.toggle("Large drawings", key="grid::large", persist_state="session",
+                         help="Two molecules per row, drawn larger.")
+    columns, size = (2, LARGE) if large else (COLUMNS, SMALL)
     shown = _key_properties(reward)
     rows = mols.iloc[(page - 1) * per_page: page * per_page].to_dict("records")
-    for start in range(0, len(rows), COLUMNS):
-        for col, row in zip(st.columns(COLUMNS), rows[start:start + COLUMNS]):
+    for start in range(0, len(rows), columns):
+        for col, row in zip(st.columns(columns), rows[start:start + columns]):
             with col:
-                _card(row, smarts, shown)
+                _card(row, smarts, shown, size)
