@@ -78,6 +78,12 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def molecules_shown(at: AppTest) -> int:
+    """The molecule count the headline gives (under the time)."""
+    delta = next(m.delta for m in at.metric if m.label == "Time")
+    return int(delta.split(" molecules")[0].replace(",", ""))
+
+
 def test_explore_defaults(app):
     assert app.selectbox(key="s::method").value == "rcfg"
     # the engine's defaults, not a copy of them
@@ -102,9 +108,10 @@ def test_generate_draws_the_run(app):
     assert not app.exception, app.exception
     runs = app.session_state[state.RUNS]
     assert len(runs) == 1 and runs[0].settings["n"] == 12 and len(runs[0].molecules) == 12
-    assert metric(app, "Molecules") == "12"
+    assert molecules_shown(app) == 12
     assert {"Mean reward", "Base model", "Normalized score", "Validity", "Uniqueness",
-            "Novelty", "Time", "Mean reward, valid only"} <= {m.label for m in app.metric}
+            "Time", "Mean reward, valid only"} <= {m.label for m in app.metric}
+    assert next(m for m in app.metric if m.label == "Uniqueness").delta.startswith("novelty")
     # the tiny test model writes no valid SMILES: the run is flagged, with what to change
     assert any("are valid" in w.value and "plausibility" in w.value for w in app.warning)
     assert len(app.get("plotly_chart")) == 6  # 5 reward curves + the reward distribution
@@ -253,7 +260,7 @@ def test_state_survives_page_switches(app, tiny_checkpoint):
     assert app.toggle(key="rw::qed::on").value and app.selectbox(key="rw::preset").value == "Custom"
     assert app.number_input(key="s::n").value == 64
     assert len(app.session_state[state.SELECTION]) == 3
-    assert metric(app, "Molecules") == str(len(run.molecules))
+    assert molecules_shown(app) == len(run.molecules)
 
 
 def _start_button(at: AppTest):

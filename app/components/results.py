@@ -104,12 +104,12 @@ def metrics(run: state.Run, reward) -> None:
                   help=f"(mean - base) / (r(y*) - base): 0 = base model, 1 = the best vector "
                        f"of the prior bank, r(y*) = {s['r_star']:.3f}.")
     row[3].metric("Time", f"{s.get('wall_time_s', 0):.1f} s",
-                  f"{s.get('molecules_per_s', 0):.1f} molecules/s", delta_color="off",
+                  f"{s['n']:,} molecules, {s.get('molecules_per_s', 0):.1f}/s", delta_color="off",
                   delta_arrow="off", border=True,
                   help=f"Sampling and scoring on {s.get('device', '?')}, "
                        f"{s.get('forward_rows_per_molecule', '?')} forward rows per molecule "
                        "(base comparison set not included).")
-    row = st.columns([1.3, 1.3, 1, 1, 0.8])
+    row = st.columns(3)
     valid_mean, valid_base = s["mean_reward_valid"], s["base_mean_reward_valid"]
     row[0].metric("Mean reward, valid only", _fmt(valid_mean),
                   None if None in (valid_mean, valid_base) else
@@ -121,11 +121,10 @@ def metrics(run: state.Run, reward) -> None:
                   f"({s['base_validity']:.1%})", border=True,
                   help="Share of SMILES that RDKit parses and sanitizes, for the method and "
                        "the base model.")
-    row[2].metric("Uniqueness", f"{s['uniqueness']:.1%}", border=True,
-                  help="Distinct canonical SMILES among the valid ones.")
-    row[3].metric("Novelty", f"{s['novelty']:.1%}", border=True,
-                  help="Distinct valid molecules that are not in the prior bank.")
-    row[4].metric("Molecules", f"{s['n']:,}", border=True)
+    row[2].metric("Uniqueness", f"{s['uniqueness']:.1%}", f"novelty {s['novelty']:.1%}",
+                  delta_color="off", delta_arrow="off", border=True,
+                  help="Uniqueness: distinct canonical SMILES among the valid ones. Novelty: "
+                       "distinct valid molecules that are not in the prior bank.")
     checks(run, reward)
 
 
