@@ -432,3 +432,25 @@ def test_a_run_stored_from_the_terminal_appears_without_a_reload(
                  str(project_folder), "--name", "from the terminal"]) == 0
     at.run()
     assert [r.name for r in at.session_state[state.RUNS]] == ["from the terminal"]
+
+
+def test_exports_carry_provenance_best_first(tiny_checkpoint, monkeypatch, project_folder):
+    """IDs, InChIKeys, the reward a molecule was made for and the one it is scored with;
+    best first; file names give project, reward and run."""
+    from app import project  # noqa: PLC0415
+    from app.components.export import file_stem, sorted_by_reward  # noqa: PLC0415
+
+    monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    run = inject_run(at, tiny_checkpoint)
+    project.save_run(run)                      # as a Generate does: into $RCFG_PROJECT
+    qed = load_reward("qed_high")
+    out = sorted_by_reward(export_table(run.molecules, run, qed))
+    assert out["id"].str.fullmatch(rf"{run.number}:\d+").all()
+    assert out["inchikey"].str.len().eq(27).all()
+    assert (out["generated_for"] == run.reward.name).all()
+    assert (out["scored_with"] == qed.name).all()
+    assert out["reward"].is_monotonic_decreasing
+    stem = file_stem(qed, [run])
+    assert stem == f"{project_folder.name}_qed_high_run{run.number}"

@@ -1,14 +1,19 @@
 """Selection bar: how many molecules are selected, CSV / SDF downloads of the selection or
-of the whole run (with your own molecules when shown), clear. One row per molecule: SMILES,
-source (the run, or your file) and name, reward, similarity to the references, the 25
+of the whole run (with your own molecules when shown), clear. One row per molecule, best
+first by the current reward: SMILES, source (the run, or your file) and name, reward,
+similarity to the references, the molecule's ID (`<run>:<row>`) and InChIKey, the 25
 properties, per-term desirabilities, alerts and flags, scaffold, the run's method and
-settings."""
+settings, the reward it was generated for and the one it is scored with. File names give
+the project, the reward and the run(s); invalid rows enter the All exports only on
+request."""
 from __future__ import annotations
+
+import re
 
 import pandas as pd
 import streamlit as st
 
-from app import state
+from app import project, state
 from app.components import filters, own, results
 from engine.chem.alerts import COLUMNS as ALERT_COLUMNS
 from engine.chem.properties import PROPERTY_NAMES
@@ -27,21 +32,43 @@ def export_table(frame: pd.DataFrame, run: state.Run, reward) -> pd.DataFrame:
         frame = frame.assign(source=run.label)
     wanted = (*SETTING_COLUMNS, "nll", "name", *ALERT_COLUMNS, "scaffold")
     frame = frame.reindex(columns=[*frame.columns, *(c for c in wanted if c not in frame)])
-    out = frame[["smiles", "source", "name", "reward", *similarity, *PROPERTY_NAMES, *d_cols,
-                 *ALERT_COLUMNS, "scaffold", "valid", "nll", *SETTING_COLUMNS]].copy()
+    frame = frame.reindex(columns=[*frame.columns,
+                                   *(c for c in ("id", "inchikey") if c not in frame)])
+    out = frame[["smiles", "source", "name", "reward", *similarity, "id", "inchikey",
+                 *PROPERTY_NAMES, *d_cols, *ALERT_COLUMNS, "scaffold", "valid", "nll",
+                 *SETTING_COLUMNS]].copy()
     ours = out["source"] == run.label
     out.loc[ours, "n"] = run.settings["n"]
     out.loc[ours, "run"] = run.number
     out.loc[ours, "checkpoint"] = run.checkpoint
-    out["reward_name"] = reward.name
+    out.loc[ours, "generated_for"] = run.reward.name if run.reward is not None else ""
+    out["scored_with"] = reward.name
     return out
 
 
+def sorted_by_reward(table: pd.DataFrame) -> pd.DataFrame:
+    """Best first by the current reward; rows without one (invalid) last."""
+    if "reward" not in table:
+        return table
+    return table.sort_values("reward", ascending=False, na_position="last",
+                             kind="stable").reset_index(drop=True)
+
+
+def file_stem(reward, runs) -> str:
+    """`<project>_<reward>_run<N>[-<M>]`: where the molecules come from, in the file name."""
+    numbers = sorted({r.number for r in runs})
+    span = (f"run{numbers[0]}" if len(numbers) == 1 else
+            f"runs{numbers[0]}-{numbers[-1]}" if numbers else "norun")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", project.project_dir().name).strip("-")
+    key = re.sub(r"[^A-Za-z0-9_.-]+", "-", reward.key or reward.name).strip("-")
+    return f"{name or 'project'}_{key or 'reward'}_{span}"
+
+
 def selected_table(reward) -> pd.DataFrame:
-    """The selected molecules, once each (latest run first, then your own), re-scored for
-    `reward`."""
+    """The selected molecules, once each, re-scored for `reward`: each labelled with the
+    first run that made it (then your own molecules), best first."""
     chosen = state.selection()
-    runs = list(reversed(state.runs()))
+    runs = list(state.runs())
     parts = [export_table(filters.with_similarity(results.molecules(r, reward)), r, reward)
              for r in runs]
     if not parts:
@@ -50,13 +77,18 @@ def selected_table(reward) -> pd.DataFrame:
     if mine is not None:
         parts.append(export_table(filters.with_similarity(mine), runs[0], reward))
     table = pd.concat(parts, ignore_index=True)
-    return table[table["smiles"].isin(chosen)].drop_duplicates("smiles").reset_index(drop=True)
+    return sorted_by_reward(table[table["smiles"].isin(chosen)].drop_duplicates("smiles"))
 
 
 def render(run: state.Run, frame: pd.DataFrame, reward) -> None:
     chosen = selected_table(reward)
-    everything = export_table(frame, run, reward)
-    stem = f"rcfg_run{run.number}"
+    everything = sorted_by_reward(export_table(frame, run, reward))
+    if not st.session_state.get("export::invalid", False):
+        everything = everything[everything["valid"].fillna(False).astype(bool)]
+    sources = {r.label: r for r in state.runs()}
+    stem = file_stem(reward, [sources[s] for s in chosen.get("source", []) if s in sources]
+                     or [run])
+    all_stem = file_stem(reward, [run])
     empty = chosen.empty
     with st.container(horizontal=True, vertical_alignment="center"):
         st.markdown(f"**{len(chosen)}** selected molecule{'s' * (len(chosen) != 1)}")
@@ -69,10 +101,13 @@ def render(run: state.Run, frame: pd.DataFrame, reward) -> None:
                            disabled=empty, on_click="ignore", icon=":material/download:",
                            key="export::sel_sdf")
         st.download_button("All CSV", lambda: csv_text(everything),
-                           file_name=f"{stem}_all.csv", mime="text/csv", on_click="ignore",
+                           file_name=f"{all_stem}_all.csv", mime="text/csv", on_click="ignore",
                            icon=":material/download:", key="export::all_csv")
         st.download_button("All SDF", lambda: to_sdf(everything)[0],
-                           file_name=f"{stem}_all.sdf", mime="chemical/x-mdl-sdfile",
+                           file_name=f"{all_stem}_all.sdf", mime="chemical/x-mdl-sdfile",
                            on_click="ignore", icon=":material/download:", key="export::all_sdf")
+        st.checkbox("Invalid rows in All", key="export::invalid",
+                    help="Include the SMILES RDKit rejects (valid = False, no reward) in "
+                         "the All exports; left out by default.")
         st.button("Clear selection", on_click=state.clear_selection, disabled=empty,
                   icon=":material/deselect:", key="export::clear")
