@@ -141,6 +141,8 @@ def test_generate_select_and_download(browser_page, app_url):
     for row in (0, 2, 3):  # tick the row-marker boxes in the first column
         page.mouse.click(box["x"] + 18, box["y"] + HEADER_HEIGHT + TABLE_ROW * (row + 0.5))
         settle(page, 1.0)
+    page.get_by_text("Invalid rows in All").click()    # the table shows invalid rows too
+    settle(page, 1.0)
     everything = download(page, "All CSV")
     ranked = everything.sort_values("reward", ascending=False, kind="stable")
     expected = set(ranked["smiles"].iloc[[0, 2, 3]])
@@ -152,6 +154,12 @@ def test_generate_select_and_download(browser_page, app_url):
     assert (chosen["ys"] == 4).all() and (chosen["method"] == "rcfg").all()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser_test_table_selection.png"))
+    # a reload is a new session: the run and the selection come back from the project
+    page.reload()
+    page.get_by_text(f"{len(expected)} selected molecule").wait_for()
+    page.get_by_text("rcfg, ", exact=False).first.wait_for()
+    again = download(page, "Selection CSV")
+    assert set(again["smiles"]) == expected
 
 
 OWN = ("CN1CCC[C@H]1c1cccnc1 nicotine\nO=C1C(=Cc2ccccc2)SC(=S)N1 rhodanine\n"
