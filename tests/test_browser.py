@@ -5,6 +5,7 @@ Playwright with the system Chromium (scripts/setup.sh installs it).
 tour (`RCFG_SCREENSHOTS=1`) uses the real checkpoint and rewrites docs/screenshots/."""
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -218,8 +219,11 @@ def show_view(page, name: str, wait_s: float = 2.0) -> None:
 
 @pytest.mark.skipif(os.environ.get("RCFG_SCREENSHOTS") != "1" or real_checkpoint() is None,
                     reason="screenshot tour: set RCFG_SCREENSHOTS=1 (needs a real checkpoint)")
-def test_screenshot_tour(browser_page):
+def test_screenshot_tour(browser_page, monkeypatch):
     """Every view with the real model, written to docs/screenshots/ for the README."""
+    tour = REPO / "projects" / "screenshot-tour"      # shown as a short path in the sidebar
+    shutil.rmtree(tour, ignore_errors=True)
+    monkeypatch.setenv("RCFG_PROJECT", str(tour))
     proc, url = serve(real_checkpoint())
     page = browser_page
     page.set_viewport_size({"width": 1600, "height": 1300})

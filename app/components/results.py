@@ -104,9 +104,10 @@ def metrics(run: state.Run, reward) -> None:
                   help=f"(mean - base) / (r(y*) - base): 0 = base model, 1 = the best vector "
                        f"of the prior bank, r(y*) = {s['r_star']:.3f}.")
     row[3].metric("Time", f"{s.get('wall_time_s', 0):.1f} s",
-                  f"{s['n']:,} molecules, {s.get('molecules_per_s', 0):.1f}/s", delta_color="off",
+                  f"{s['n']:,} molecules", delta_color="off",
                   delta_arrow="off", border=True,
                   help=f"Sampling and scoring on {s.get('device', '?')}, "
+                       f"{s.get('molecules_per_s', 0):.1f} molecules/s, "
                        f"{s.get('forward_rows_per_molecule', '?')} forward rows per molecule "
                        "(base comparison set not included).")
     row = st.columns(3)
