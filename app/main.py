@@ -39,6 +39,7 @@ with st.sidebar:
     st.badge(resources.device_label(), icon=":material/memory:", color="gray",
              help="Where sampling runs (CUDA when available).")
     try:
+        state.sync_runs()
         n_selected = len(state.selection())
     except ProjectError as exc:
         st.error(f"{exc}\n\nStart the dashboard with `-- --project DIR` for another "

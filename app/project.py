@@ -63,7 +63,7 @@ def save_run(run) -> None:
 
 def stored_ids() -> set[int]:
     """The IDs of the project's generated runs (one cheap catalogue query)."""
-    return {r.id for r in current().runs() if r.kind == "generated"}
+    return current().run_ids("generated")
 
 
 def stored_runs(load_model, skip=frozenset()) -> tuple[list[dict], list[str]]:

@@ -77,8 +77,15 @@ class Run:
 
 
 def runs() -> list[Run]:
-    """The project's runs, kept in step with it: a run stored by another tab or by
-    `sample --project` appears, a run deleted elsewhere goes (one catalogue query)."""
+    """The project's runs as of this page run (`sync_runs` keeps them in step)."""
+    if RUNS not in st.session_state:
+        sync_runs()
+    return st.session_state[RUNS]
+
+
+def sync_runs() -> None:
+    """Bring the runs in step with the project, once per page run (main.py): a run stored
+    by another tab or by `sample --project` appears, a run deleted elsewhere goes."""
     mine = st.session_state.setdefault(RUNS, [])
     stored = project.stored_ids()
     known = {r.number for r in mine if r.id.startswith("p")}
@@ -90,13 +97,12 @@ def runs() -> list[Run]:
         mine += [Run(**fields) for fields in new]
         mine.sort(key=lambda r: r.number)
         st.session_state[RESTORE_PROBLEMS] = problems
-    return mine
 
 
 def add_run(run: Run) -> None:
     """Keep a finished run: stored in the project first, then shown."""
     project.save_run(run)
-    st.session_state.setdefault(RUNS, []).append(run)   # not runs(): it would load it again
+    runs().append(run)
 
 
 def next_run_number() -> int:

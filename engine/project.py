@@ -263,6 +263,11 @@ class Project:
             rows = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id").fetchall()
         return [_run_record(r) for r in rows]
 
+    def run_ids(self, kind: str) -> set[int]:
+        """The IDs of the runs of one kind (one small query, no records built)."""
+        with self._connect() as db:
+            return {r[0] for r in db.execute("SELECT id FROM runs WHERE kind = ?", (kind,))}
+
     def run(self, run_id: int) -> RunRecord:
         with self._connect() as db:
             row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?",

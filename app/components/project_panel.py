@@ -23,7 +23,7 @@ def _rename(run_id: str) -> None:
 def _delete(run_id: str) -> None:
     run = state.run_by_id(run_id)
     project.current().delete_run(run.number)     # and its base set
-    state.runs()                                 # in step with the project: run gone
+    state.sync_runs()                            # in step with the project: run gone
     ss["project::confirm"] = False
 
 
