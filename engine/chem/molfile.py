@@ -20,6 +20,7 @@ from engine.errors import UserError
 FORMATS = {".csv": "csv", ".smi": "smi", ".smiles": "smi", ".txt": "smi", ".sdf": "sdf",
            ".sd": "sdf"}
 NAME_COLUMNS = ("name", "id", "compound", "compound_id", "title")
+UNREADABLE_SDF = "RDKit could not read this SDF record"
 
 
 class MoleculeFileError(UserError):
@@ -53,7 +54,8 @@ def _records_csv(text: str, filename: str) -> list[tuple[str, str]]:
     return list(zip(names, frame[smiles]))
 
 
-def _records_smi(text: str) -> list[tuple[str, str]]:
+def smi_records(text: str) -> list[tuple[str, str]]:
+    """(name, SMILES) per line of a .smi file; blank lines and '#' comments are skipped."""
     out = []
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
@@ -63,8 +65,9 @@ def _records_smi(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _records_sdf(text: str) -> list[tuple[str, str]]:
-    """(name, SMILES) per record; SMILES "" when RDKit cannot read the record."""
+def sdf_records(text: str) -> list[tuple[str, str]]:
+    """(name, SMILES) per record; SMILES "" when RDKit cannot read the record (its reason
+    is UNREADABLE_SDF)."""
     out = []
     for i, block in enumerate(text.split("$$$$")):
         if not block.strip():
@@ -90,15 +93,15 @@ def read_molecules(data: bytes, filename: str) -> tuple[pd.DataFrame, pd.DataFra
                                 f"{', '.join(sorted(FORMATS))}")
     text = _text(data, filename)
     RDLogger.DisableLog("rdApp.*")
-    records = {"csv": lambda: _records_csv(text, filename), "smi": lambda: _records_smi(text),
-               "sdf": lambda: _records_sdf(text)}[kind]()
+    records = {"csv": lambda: _records_csv(text, filename), "smi": lambda: smi_records(text),
+               "sdf": lambda: sdf_records(text)}[kind]()
     if not records:
         raise MoleculeFileError(f"{filename}: no molecule found in the file")
     good, bad = [], []
     for row, (name, given) in enumerate(records, start=1):
         mol = to_mol(given) if given else None
         if mol is None or mol.GetNumHeavyAtoms() == 0:
-            reason = ("RDKit could not read this SDF record" if kind == "sdf" else
+            reason = (UNREADABLE_SDF if kind == "sdf" else
                       "empty SMILES" if not str(given).strip() else
                       "RDKit could not parse or sanitize this SMILES")
             bad.append({"row": row, "name": name, "given": given if kind != "sdf" else "",

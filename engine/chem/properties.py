@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from rdkit import Chem, RDConfig, RDLogger
 from rdkit.Chem import QED, Crippen, Descriptors, GraphDescriptors, rdMolDescriptors
+from rdkit.Chem.MolStandardize import rdMolStandardize
 
 PROPERTY_NAMES: tuple[str, ...] = (
     "mw", "logp", "tpsa", "hbd", "hba", "rotatable_bonds", "heavy_atoms", "rings",
@@ -66,6 +67,23 @@ def to_mol(smiles: str) -> Chem.Mol | None:
         return Chem.MolFromSmiles(smiles.strip())
     except Exception:  # RDKit raises on a few pathological inputs instead of returning None
         return None
+
+
+@lru_cache(maxsize=1)
+def _fragment_chooser():
+    return rdMolStandardize.LargestFragmentChooser()
+
+
+def largest_fragment(smiles: str) -> str:
+    """The SMILES of the part of a salt, hydrate or mixture that is scored: RDKit's
+    LargestFragmentChooser (most atoms, hydrogens included, then the heavier). Returns ""
+    when `smiles` is one molecule or does not parse (it is then scored as given)."""
+    if not isinstance(smiles, str) or "." not in smiles:   # no '.': one fragment
+        return ""
+    mol = to_mol(smiles)
+    if mol is None or len(Chem.GetMolFrags(mol)) < 2:   # 'C1.C1' is bonded: one fragment
+        return ""
+    return Chem.MolToSmiles(_fragment_chooser().choose(mol))
 
 
 def invalid_reason(smiles: str) -> str:

@@ -13,10 +13,12 @@ import sys
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from engine.chem import molfile
 from engine.chem.properties import PROPERTY_NAMES, batch_properties, to_mol
 from engine.errors import UserError
 
@@ -72,26 +74,36 @@ def read_moses(split: str, cache_dir: Path) -> list[str]:
 
 
 SMI_SUFFIXES = (".smi", ".smiles")   # SMILES, then an optional name, per line
+SDF_SUFFIXES = (".sdf", ".sd")
 
 
-def read_smiles_table(path: Path | str, smiles_column: str = "smiles"
-                      ) -> tuple[pd.DataFrame, str]:
-    """A user's molecule table (all cells text) and the name of its SMILES column.
+class SmilesTable(NamedTuple):
+    """A user's molecule table: all cells text, `column` holds the SMILES; `unreadable`
+    says per row why its record could not be read ("" when it could)."""
+    frame: pd.DataFrame
+    column: str
+    unreadable: list[str]
+
+
+def read_smiles_table(path: Path | str, smiles_column: str = "smiles") -> SmilesTable:
+    """A user's molecule table and the name of its SMILES column.
 
     A CSV's column is `smiles_column` matched case-insensitively (`SMILES`, the MOSES
     files' own, is found); a CSV of one column needs no such header (when the header
-    itself is a SMILES, the file has none). A .smi/.smiles file gives columns `smiles` and
-    `name`. Raises DataError naming the problem.
+    itself is a SMILES, the file has none). A .smi/.smiles or .sdf/.sd file gives columns
+    `smiles` and `name` (read by `engine.chem.molfile`); an SDF record RDKit cannot read
+    stays as a row with SMILES "" and its reason in `unreadable`. Raises DataError naming
+    the problem.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; expected a CSV with a '{smiles_column}' "
-                        "column or a .smi file")
+                        "column, a .smi or an SDF file")
     try:
-        if path.suffix.lower() in SMI_SUFFIXES:
-            return _read_smi(path), "smiles"
+        if path.suffix.lower() in SMI_SUFFIXES + SDF_SUFFIXES:
+            return _read_molecule_file(path)
         frame = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False,
                             compression="infer", on_bad_lines="error")
     except UnicodeDecodeError as exc:
@@ -102,14 +114,14 @@ def read_smiles_table(path: Path | str, smiles_column: str = "smiles"
         raise DataError(f"{path}: not a readable CSV ({exc})") from exc
     found = {str(c).strip().lower(): c for c in frame.columns}.get(smiles_column.lower())
     if found is not None:
-        return frame, found
+        return SmilesTable(frame, found, [""] * len(frame))
     if len(frame.columns) == 1:
         only = frame.columns[0]
         if to_mol(str(only)) is None:
-            return frame, only
+            return SmilesTable(frame, only, [""] * len(frame))
         frame = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False,
                             compression="infer", header=None, names=["smiles"])
-        return frame, "smiles"
+        return SmilesTable(frame, "smiles", [""] * len(frame))
     raise DataError(f"{path}: no column {smiles_column!r}; the columns are "
                     f"{', '.join(map(str, frame.columns))} (choose one with --smiles-column)")
 
@@ -123,20 +135,21 @@ def _first_bad_byte(path: Path) -> UnicodeDecodeError | None:
     return None
 
 
-def _read_smi(path: Path) -> pd.DataFrame:
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            parts = line.split(maxsplit=1)   # the name may hold spaces
-            rows.append((parts[0], parts[1].strip() if len(parts) > 1 else ""))
-    return pd.DataFrame(rows, columns=["smiles", "name"], dtype=str)
+def _read_molecule_file(path: Path) -> SmilesTable:
+    sdf = path.suffix.lower() in SDF_SUFFIXES
+    text = path.read_bytes().decode("utf-8-sig")   # UnicodeDecodeError: the caller says where
+    records = molfile.sdf_records(text) if sdf else molfile.smi_records(text)
+    frame = pd.DataFrame([(smi, name) for name, smi in records], columns=["smiles", "name"],
+                         dtype=str)
+    unreadable = [molfile.UNREADABLE_SDF if sdf and not smi else "" for _, smi in records]
+    return SmilesTable(frame, "smiles", unreadable)
 
 
 def read_smiles_csv(path: Path, smiles_column: str) -> list[str]:
-    """The SMILES of a user's CSV or .smi file (see `read_smiles_table`); raises DataError
-    naming the problem."""
-    frame, column = read_smiles_table(path, smiles_column)
-    return frame[column].astype(str).tolist()
+    """The SMILES of a user's CSV, .smi or SDF file (see `read_smiles_table`); raises
+    DataError naming the problem."""
+    table = read_smiles_table(path, smiles_column)
+    return table.frame[table.column].astype(str).tolist()
 
 
 def prepare_dataset(smiles: list[str], out_dir: Path, source: str, limit: int | None = None,
