@@ -8,7 +8,7 @@ legacy multipage app until st.navigation has run once, which runs a page without
 when a session opens on a page URL (and on every AppTest run)."""
 import streamlit as st
 
-from app import resources, state
+from app import messages, resources, state
 from app.components import project_panel
 from engine.project import ProjectError
 from engine.train import runfolder
@@ -42,8 +42,8 @@ with st.sidebar:
         state.sync_runs()
         n_selected = len(state.selection())
     except ProjectError as exc:
-        st.error(f"{exc}\n\nStart the dashboard with `-- --project DIR` for another "
-                 "project folder.", icon=":material/error:")
+        st.error(f"{messages.shown(exc)}\n\nStart the dashboard with `-- --project DIR` for "
+                 "another project folder.", icon=":material/error:")
         st.stop()
     st.caption(f"Selection: **{n_selected}** molecule{'s' * (n_selected != 1)}")
     project_panel.caption()

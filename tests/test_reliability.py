@@ -495,3 +495,30 @@ def test_score_says_why_a_molecule_is_invalid(tmp_path):
     assert scored["invalid_reason"].tolist() == [
         "", "not parsable or not sanitizable",
         f"{MAX_HEAVY_ATOMS + 1} heavy atoms, more than {MAX_HEAVY_ATOMS}"]
+
+
+def test_dashboard_errors_name_no_server_path(tiny_checkpoint, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from app import messages
+
+    runs = tmp_path / "runs"
+    taken = runs / "taken"                  # a corrupt checkpoint folder: no weights
+    taken.mkdir(parents=True)
+    (taken / runfolder.CONFIG_FILE).write_text(json.dumps({"training": {"steps_done": 1}}))
+    monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))
+    monkeypatch.setenv("RCFG_RUNS_DIR", str(runs))
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=90)
+    at.switch_page("screens/runs.py").run()
+    assert not at.exception, at.exception
+    at.radio(key="launch::kind").set_value("rl").run()
+    at.text_input(key="launch::name::rl").set_value("taken")
+    next(b for b in at.button if b.label == "Start run").click().run()
+    message = at.error[0].value
+    assert message == "runs/taken already holds a run; resume it or choose another folder"
+    for leak in (str(tmp_path), str(ROOT), "Traceback"):
+        assert leak not in message
+    # paths in the repository are shown relative to it, other text as it was
+    assert messages.shown(f"{ROOT / 'assets' / 'model'}: not found in {ROOT}") == \
+        "assets/model: not found in ."
+    assert messages.shown("/elsewhere/x: no such file") == "/elsewhere/x: no such file"

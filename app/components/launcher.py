@@ -13,7 +13,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import resources
+from app import messages, resources
 from app.components import reward_editor
 from engine.chem.rewards import list_presets
 from engine.errors import UserError
@@ -97,7 +97,7 @@ def launch_form() -> None:
         pid = runs.launch(kind, reward, out, start, steps=int(steps), batch_size=int(batch),
                           lr=float(lr), save_every=int(save_every), **extra)
     except UserError as exc:
-        st.error(str(exc))
+        st.error(messages.shown(exc))
         return
     st.success(f"Started {kind} run `{name}` (process {pid}); it appears below and keeps "
                "running if this page is closed.")
@@ -172,10 +172,11 @@ def run_panel(folder: Path, newest: bool = False) -> str:
                 try:
                     runs.resume(folder)
                 except UserError as exc:
-                    st.error(str(exc))
+                    st.error(messages.shown(exc))
                 else:
                     st.rerun()
         with st.popover("Log", icon=":material/description:"):
-            st.code("\n".join(state["log_tail"]) or "(empty)", language=None)
+            st.code(messages.shown("\n".join(state["log_tail"])) or "(empty)",
+                    language=None)
     return status
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import project, resources, state
+from app import messages, project, resources, state
 from engine.project import ProjectError
 
 ss = st.session_state
@@ -14,7 +14,7 @@ def _rename(run_id: str) -> None:
     try:
         record = project.current().rename_run(run.number, ss["project::name"])
     except ProjectError as exc:
-        ss["project::message"] = str(exc)
+        ss["project::message"] = messages.shown(exc)
         return
     run.name = record.name
     ss["project::message"] = None
@@ -35,7 +35,7 @@ def caption() -> None:
                     "with `-- --project DIR` (or set RCFG_PROJECT) for another project; "
                     "`python3 -m engine sample --project DIR` adds runs from a terminal.")
     for problem in ss.get(state.RESTORE_PROBLEMS, []):
-        st.warning(problem, icon=":material/warning:")
+        st.warning(messages.shown(problem), icon=":material/warning:")
 
 
 def manage() -> None:

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import sample_colorscale
 
-from app import labels, resources
+from app import labels, messages, resources
 from app.components import reward_editor, sampling
 from engine.errors import UserError
 from engine.output import csv_text
@@ -76,7 +76,7 @@ def _run(ckpt, ckpt_key: str, reward, sidebar, settings, make_pair, weights) -> 
         result = sample_tradeoff(ckpt, pair, settings, weights,
                                  progress=progress(bar, f"{len(weights)} weightings"))
     except UserError as exc:
-        st.error(f"Trade-off not sampled: {exc}", icon=":material/error:")
+        st.error(f"Trade-off not sampled: {messages.shown(exc)}", icon=":material/error:")
         return
     finally:
         bar.empty()
