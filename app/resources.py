@@ -120,12 +120,13 @@ def has_base_set(ckpt_key: str, settings: SampleSettings) -> bool:
 
 
 def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
-             progress=None) -> tuple[pd.DataFrame, dict]:
+             progress=None, phase=None, preview=None) -> tuple[pd.DataFrame, dict]:
     """The base model's molecules (and run summary) for the checkpoint and the n, seed,
-    temperature, top-p and grammar mask of `settings`: sampled once per process, shared read-only by all
-    sessions (the last BASE_SETS kept). Only the properties matter; re-score them for any
-    reward. Not an st.cache_data function because `progress` draws a progress bar, which
-    a cached function may not do."""
+    temperature, top-p and grammar mask of `settings`: sampled once per process, shared
+    read-only by all sessions (the last BASE_SETS kept). Only the properties matter;
+    re-score them for any reward. `progress`, `phase` and `preview` go to `sample` when it
+    runs. Not an st.cache_data function because they draw, which a cached function may not
+    do."""
     store, lock = _base_sets()
     key = _base_id(ckpt_key, settings)
     with lock:
@@ -135,7 +136,7 @@ def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
     base = SampleSettings(method="base", n=settings.n, seed=settings.seed,
                           temperature=settings.temperature, top_p=settings.top_p,
                           grammar=settings.grammar)
-    result = sample(ckpt, reward, base, progress=progress)
+    result = sample(ckpt, reward, base, progress=progress, phase=phase, preview=preview)
     with lock:
         store[key] = (result.molecules, result.summary)
         while len(store) > BASE_SETS:

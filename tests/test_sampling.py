@@ -55,6 +55,32 @@ def test_chunking_does_not_change_the_molecules_of_base(ckpt):
     assert len(small.molecules) == 12
 
 
+
+@pytest.mark.parametrize("method, max_rows", [("rcfg", 8192), ("base", 5)])
+def test_molecules_shown_as_they_finish_are_the_final_ones(ckpt, method, max_rows):
+    """A preview every step: each call holds only finished, scored molecules, never fewer
+    than the call before; the final table equals a run without preview (same seed)."""
+    s = SampleSettings(method=method, n=12, ys=4, seed=5, device="cpu", max_rows=max_rows)
+    previews, phases = [], []
+    shown = sample(ckpt, REWARD, s, preview=lambda f: previews.append(f.copy()),
+                   preview_every=0.0, phase=phases.append)
+    plain = sample(ckpt, REWARD, s)
+    pd.testing.assert_frame_equal(shown.molecules, plain.molecules)
+    assert len(previews) >= 2 and 0 < len(previews[0]) < 12
+    assert [len(f) for f in previews] == sorted(len(f) for f in previews)
+    for frame in previews:
+        assert frame["reward"].between(0, 1).all()
+        assert frame["smiles"].tolist() == shown.molecules.loc[frame.index, "smiles"].tolist()
+    assert phases[0].startswith("Rewards of the") and phases[0].endswith("reference profiles")
+    assert phases[1:] == ["Decoding", "Scoring the molecules", "Likelihood under the base model"]
+
+
+def test_best_of_n_shows_no_preview_of_its_candidates(ckpt):
+    previews = []
+    sample(ckpt, REWARD, SampleSettings(method="best_of_n", n=4, ys=3, device="cpu"),
+           preview=previews.append, preview_every=0.0)
+    assert previews == []
+
 class _Spy(torch.nn.Module):
     """Counts forward calls and rows of the real model it wraps."""
 

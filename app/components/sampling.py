@@ -3,12 +3,15 @@
 Nothing samples until Generate is pressed; sliders only update the estimate."""
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 
+import pandas as pd
 import streamlit as st
 
 from app import labels, resources, state
-from engine.chem.scoring import rescore
+from app.components import results
+from engine.chem.scoring import rescore, summarize
 from engine.sampling import methods as M
 from engine.sampling.sampler import SampleSettings, sample
 
@@ -20,6 +23,8 @@ RATES = "s::rows_per_s"  # {"guided": .., "base": ..} forward rows/s measured th
 # No GPU default: GPUs vary too much.
 DEFAULT_CPU_RATES = {"guided": 250.0, "base": 55.0}
 WARN_SECONDS = 120.0
+PREVIEW_EVERY = 0.75   # seconds between redraws of the molecules finished so far
+TIMING = "s::timing"   # the last Generate's times: first molecules drawn, total, estimate
 
 
 def controls() -> SampleSettings:
@@ -67,20 +72,30 @@ def controls() -> SampleSettings:
                           grammar=bool(grammar))
 
 
+def estimate_seconds(s: SampleSettings, needs_base: bool, rates: dict) -> float | None:
+    """Seconds a Generate takes at `rates` (forward rows/s, "guided" and "base"), the base
+    comparison set included when `needs_base`; None while a needed rate is unknown."""
+    kind = "base" if s.method == "base" else "guided"
+    base_rows = s.n if needs_base and kind != "base" else 0
+    if kind not in rates or (base_rows and "base" not in rates):
+        return None
+    return s.rows_per_molecule * s.n / rates[kind] + base_rows / rates.get("base", 1.0)
+
+
 def estimate(s: SampleSettings, ckpt_key: str, on_gpu: bool) -> None:
     """Show the forward rows a run costs and, on CPU or once measured, the time; warn when
     it is long (the settings stay allowed)."""
     kind = "base" if s.method == "base" else "guided"
-    rows = s.rows_per_molecule * s.n
-    base_rows = 0 if kind == "base" or resources.has_base_set(ckpt_key, s) else s.n
+    needs_base = kind != "base" and not resources.has_base_set(ckpt_key, s)
     measured = ss.get(RATES, {})
     rates = {**({} if on_gpu else DEFAULT_CPU_RATES), **measured}
-    extra = ", plus the base comparison set" if base_rows else ""
-    text = f"{rows + base_rows:,} forward rows ({s.rows_per_molecule} per molecule{extra})"
-    if kind not in rates or (base_rows and "base" not in rates):
+    extra = ", plus the base model's comparison set" if needs_base else ""
+    text = (f"{s.rows_per_molecule * s.n + (s.n if needs_base else 0):,} forward rows "
+            f"({s.rows_per_molecule} per molecule{extra})")
+    seconds = estimate_seconds(s, needs_base, rates)
+    if seconds is None:
         st.caption(f"{text}; the time is measured on the first run.")
         return
-    seconds = rows / rates[kind] + (base_rows / rates["base"] if base_rows else 0.0)
     when = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
     source = "measured on this session's runs" if kind in measured else "typical for a 2-core CPU"
     text = f"{text}: about {when} ({source})."
@@ -102,22 +117,80 @@ def _progress_bar(bar, what: str):
     return update
 
 
+class _Live:
+    """What a chemist sees while a Generate runs: each phase as it starts (with the time
+    since Generate), a progress bar, and the reward histogram of the molecules finished so
+    far, redrawn as they come in. Records when the first molecules were drawn."""
+
+    def __init__(self, s: SampleSettings, reward, base: pd.DataFrame | None):
+        self.t0, self.s, self.reward, self.base = time.perf_counter(), s, reward, base
+        self.status = st.status(f"Generating {s.n:,} molecules…", expanded=True)
+        with self.status:
+            self.log, self.bar, self.chart = st.empty(), st.progress(0.0), st.empty()
+        self.lines: list[str] = []
+        self.first_shown: float | None = None
+        self.draws = 0
+
+    def phase(self, text: str) -> None:
+        self.lines.append(f"{time.perf_counter() - self.t0:5.1f} s · {text}")
+        self.log.caption("  \n".join(self.lines))
+        self.status.update(label=f"{text}…")
+
+    def progress(self, what: str):
+        return _progress_bar(self.bar, what)
+
+    def preview(self, frame: pd.DataFrame) -> None:
+        valid = frame["valid"].astype(bool)
+        series = [(f"{labels.METHODS[self.s.method]}, {len(frame):,} of {self.s.n:,} so far",
+                   frame, results.PALETTE[0])]
+        if self.base is not None:
+            series.append(("base model", self.base, results.BASE_COLOR))
+        fig = results.reward_histograms(series, self.reward, height=260, means=True)
+        fig.update_layout(title={"text": f"mean reward {frame['reward'].mean():.3f} · "
+                                         f"{valid.mean():.0%} valid", "font": {"size": 13}})
+        self.draws += 1
+        self.chart.plotly_chart(fig, key=f"s::live{self.draws}")
+        if self.first_shown is None:
+            self.first_shown = time.perf_counter() - self.t0
+
+    def done(self) -> float:
+        seconds = time.perf_counter() - self.t0
+        self.status.update(label=f"Generated {self.s.n:,} molecules in {seconds:.1f} s",
+                           state="complete", expanded=False)
+        return seconds
+
+
 def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
-    """Sample the base comparison set (cached) and then the method; returns the run."""
-    bar = st.progress(0.0, text="Starting…")
-    base, base_summary = resources.base_set(
-        ckpt, ckpt_key, s, reward, progress=_progress_bar(bar, "Base model comparison set"))
+    """Sample the method first, showing its molecules as they finish, then the base
+    comparison set when it is not cached yet; returns the run. The times (first molecules
+    drawn, total, the estimate given beforehand) go to TIMING for scripts/bench_app.py."""
     rates = ss.setdefault(RATES, {})
-    rates["base"] = s.n / max(base_summary["wall_time_s"], 1e-6)
+    needs_base = not resources.has_base_set(ckpt_key, s)
+    on_gpu = resources.device_label().startswith("GPU")
+    estimated = estimate_seconds(s, needs_base, {**({} if on_gpu else DEFAULT_CPU_RATES),
+                                                 **rates})
+    cached = None if needs_base else resources.base_set(ckpt, ckpt_key, s, reward)[0]
+    live = _Live(s, reward, None if cached is None else rescore(cached, reward))
+    if s.method != "base":
+        result = sample(ckpt, reward, s, progress=live.progress(labels.METHODS[s.method]),
+                        phase=live.phase, preview=live.preview, preview_every=PREVIEW_EVERY)
+        molecules, summary = result.molecules, dict(result.summary)
+        rates["guided"] = s.n * s.rows_per_molecule / max(summary["wall_time_s"], 1e-6)
+    own = s.method == "base"   # the base set is the run itself: its phases and molecules show
+    if needs_base and not own:
+        live.phase("Base model comparison set (once for these settings)")
+    base, base_summary = resources.base_set(
+        ckpt, ckpt_key, s, reward, progress=live.progress("Base model comparison set"),
+        phase=live.phase if own else None, preview=live.preview if own else None)
+    if needs_base:
+        rates["base"] = s.n / max(base_summary["wall_time_s"], 1e-6)
     if s.method == "base":
         molecules, summary = base, dict(base_summary)
-    else:
-        base_mean = float(rescore(base, reward)["reward"].mean())
-        result = sample(ckpt, reward, s, progress=_progress_bar(bar, labels.METHODS[s.method]),
-                        base_mean_reward=base_mean)
-        molecules, summary = result.molecules, result.summary
-        rates["guided"] = s.n * s.rows_per_molecule / max(summary["wall_time_s"], 1e-6)
-    bar.empty()
+    else:   # the normalized score needs the base set's mean
+        summary.update(summarize(molecules, set(ckpt.bank["smiles"]), summary["r_star"],
+                                 float(rescore(base, reward)["reward"].mean())))
+    ss[TIMING] = {"first_molecules_s": live.first_shown, "total_s": live.done(),
+                  "estimate_s": estimated, "needs_base": needs_base, "phases": live.lines}
     return state.Run(number=state.next_run_number(), settings=asdict(s), summary=summary,
                      molecules=molecules, base=base, reward=reward, ckpt=ckpt,
                      checkpoint=ckpt_key.rsplit("@", 1)[0])

@@ -90,8 +90,9 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
     """Sample one token sequence per molecule; M = plan.values.shape[0].
 
     A sequence that reaches `max_len` tokens without <eos> is returned as it stands (it
-    usually decodes to an invalid SMILES). `on_finished(n)` is called with the number of
-    molecules that ended at each step. With `record`, the result also holds the teacher
+    usually decodes to an invalid SMILES). `on_finished(ids, sequences)` is called at each
+    step where molecules ended, with their indices (0..M-1) and token sequences, so a
+    caller can show molecules as they finish. With `record`, the result also holds the teacher
     signal for distillation (see `Decoded`).
     """
     device = plan.values.device
@@ -138,14 +139,10 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
         going = row_alive & ~ended
         out[alive[going], t] = tokens[going]
         lengths[alive[going]] += 1
-        if on_finished is not None and int(ended.sum()):
-            on_finished(int(ended.sum()))
+        if on_finished is not None:
+            _report(on_finished, alive[ended if t < max_len - 1 else row_alive], out, lengths)
         row_alive = going
-        if not bool(row_alive.any()):
-            break
-        if t == max_len - 1:
-            if on_finished is not None:
-                on_finished(int(row_alive.sum()))
+        if not bool(row_alive.any()) or t == max_len - 1:
             break
         if (~row_alive).float().mean() > compact_fraction:
             keep = row_alive.nonzero().squeeze(1)                     # (m',)
@@ -162,6 +159,14 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
     # a molecule drew one distribution per token plus one for <eos>, unless it hit max_len
     return Decoded(sequences, [dists[i, :min(int(lengths[i]) + 1, max_len)]
                                for i in range(M)])
+
+
+def _report(on_finished, ids: torch.Tensor, out: torch.Tensor, lengths: torch.Tensor) -> None:
+    """Hand the molecules `ids` (their tokens so far in `out`) to `on_finished`."""
+    if ids.numel():
+        ids = ids.cpu().tolist()
+        rows, ends = out[ids].cpu().numpy(), lengths[ids].cpu().tolist()
+        on_finished(ids, [rows[i, :end].tolist() for i, end in enumerate(ends)])
 
 
 def pad_sequences(sequences: list[list[int]], bos_id: int, eos_id: int, device

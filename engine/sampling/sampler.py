@@ -180,22 +180,25 @@ def prepare_device(ckpt, s: SampleSettings) -> torch.device:
 
 
 def decode_molecules(ckpt, s: SampleSettings, total: int, rows_per_molecule: int, device,
-                     progress, plan_for) -> list[list[int]]:
+                     progress, plan_for, on_molecules=None) -> list[list[int]]:
     """Token sequences of `total` molecules, decoded in chunks of at most `s.max_rows`
     forward rows; `plan_for(start, n)` is the DecodePlan of molecules start..start+n-1.
     A CUDA out-of-memory error halves the chunk and retries it (re-raised at one molecule).
-    `progress(done, total)` is called as molecules finish."""
+    As molecules finish, `progress(done, total)` is called and `on_molecules(ids,
+    sequences)` gets their indices (0..total-1) and token sequences."""
     model, tok = ckpt.model, ckpt.tokenizer
     gen = torch.Generator(device=device).manual_seed(s.seed)
     done = 0
+    sequences: list[list[int]] = []
 
-    def finished(k: int):
+    def finished(ids: list[int], seqs: list[list[int]]) -> None:
         nonlocal done
-        done += k
+        done += len(ids)
         if progress is not None:
             progress(min(done, total), total)
+        if on_molecules is not None:
+            on_molecules([len(sequences) + i for i in ids], seqs)
 
-    sequences: list[list[int]] = []
     chunk = max(1, s.max_rows // rows_per_molecule)
     max_len = model.cfg.block_size - 2
     while len(sequences) < total:
@@ -212,17 +215,54 @@ def decode_molecules(ckpt, s: SampleSettings, total: int, rows_per_molecule: int
                 raise
             torch.cuda.empty_cache()
             chunk = n // 2
+            done = len(sequences)   # the molecules of the failed chunk are decoded again
     return sequences
 
 
+class _Scorer:
+    """Scores molecules as they finish, for a caller that shows them before the run ends:
+    every `every` seconds the new ones are scored and `preview(frame)` gets all scored so
+    far, in the order they finished. The final table reuses these scores (molecule order)."""
+
+    def __init__(self, tok, reward, preview, every: float):
+        self.tok, self.reward, self.preview, self.every = tok, reward, preview, every
+        self.pending: list[tuple[int, str]] = []
+        self.parts: list[pd.DataFrame] = []
+        self.last = time.perf_counter()
+
+    def add(self, ids: list[int], seqs: list[list[int]]) -> None:
+        self.pending += [(i, self.tok.decode(q)) for i, q in zip(ids, seqs)]
+        if time.perf_counter() - self.last >= self.every:
+            self.flush()
+            self.preview(pd.concat(self.parts))
+            self.last = time.perf_counter()
+
+    def flush(self) -> None:
+        if self.pending:
+            ids, smiles = zip(*self.pending)
+            self.parts.append(score_molecules(list(smiles), self.reward)
+                              .set_axis(list(ids)))
+            self.pending = []
+
+    def table(self) -> pd.DataFrame:
+        self.flush()
+        frame = pd.concat(self.parts)   # a chunk retried after CUDA OOM reports again: last wins
+        return frame[~frame.index.duplicated(keep="last")].sort_index().reset_index(drop=True)
+
+
 def sample(ckpt, reward, settings: SampleSettings, progress=None,
-           base_mean_reward: float | None = None) -> SampleResult:
+           base_mean_reward: float | None = None, phase=None, preview=None,
+           preview_every: float = 0.5) -> SampleResult:
     """Sample `settings.n` molecules with the chosen method and score them with `reward`.
 
     `reward` may be None for `base`, and for `conditional` / `cfg` with a target: the
     table then has properties but no reward columns.
-    `progress(done, total)` is called as molecules finish. `base_mean_reward` (mean reward
-    of base samples) enables the normalized score. Raises SamplingError on bad settings.
+    `progress(done, total)` is called as molecules finish, `phase(text)` as each stage
+    starts (reward of the reference profiles, decoding, scoring, likelihood), and
+    `preview(frame)` at most every `preview_every` seconds with the scored molecules
+    finished so far (not for best-of-N, whose output exists only once a group is done).
+    `base_mean_reward` (mean reward of base samples) enables the normalized score. Raises
+    SamplingError on bad settings.
     """
     s = settings
     spec = M.METHODS[s.method]
@@ -231,21 +271,31 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
                             + (" or a target vector" if spec.reward == "or_target" else ""))
     device = prepare_device(ckpt, s)
     model, tok = ckpt.model, ckpt.tokenizer
+    phase = phase or (lambda text: None)
     t0 = time.perf_counter()
+    if reward is not None:
+        phase(f"Rewards of the {len(ckpt.bank):,} reference profiles")
     r_bank = bank_rewards(ckpt, reward) if reward is not None else None
     target = (target_vector(ckpt, r_bank, s.target) if spec.rows in ("target", "null+target")
               else None)
     decoded_n = s.n * (1 + s.ys) if s.method == "best_of_n" else s.n
     per_mol_rows = 1 if s.method == "best_of_n" else s.rows_per_molecule
     rng = np.random.default_rng(s.seed)
+    scorer = (_Scorer(tok, reward, preview, preview_every)
+              if preview is not None and s.method != "best_of_n" else None)
+    phase("Decoding")
     sequences = decode_molecules(
         ckpt, s, decoded_n, per_mol_rows, device, progress,
-        lambda start, n: build_plan(ckpt, s, n, rng, device, r_bank, target))
-    frame = score_molecules([tok.decode(seq) for seq in sequences], reward)
+        lambda start, n: build_plan(ckpt, s, n, rng, device, r_bank, target),
+        on_molecules=scorer.add if scorer else None)
+    phase("Scoring the molecules")
+    frame = (scorer.table() if scorer else
+             score_molecules([tok.decode(seq) for seq in sequences], reward))
     if s.method == "best_of_n":
         frame = best_of_groups(frame, 1 + s.ys)
         sequences = [sequences[i] for i in frame.index]  # the log-likelihood of kept ones only
         frame = frame.reset_index(drop=True)
+    phase("Likelihood under the base model")
     frame["nll"] = -base_log_likelihood(model, sequences, tok.bos_id, tok.eos_id, device)
     for col in SETTING_COLUMNS:
         frame[col] = getattr(s, col)
