@@ -412,6 +412,12 @@ def test_stop_never_signals_a_process_that_is_not_the_run(tmp_path, ticks):
         other.wait()
 
 
+def _cut_save_left(folder: Path) -> bool:
+    """Whether a killed run left a save half done: its commit record or staged files."""
+    return ((folder / runfolder.COMMIT_FILE).exists()
+            or any(folder.glob("*" + runfolder.STAGED)) or any(folder.glob("*.tmp")))
+
+
 def test_runs_killed_at_random_moments_resume_to_exactly_0_to_n(tiny_checkpoint, tmp_path):
     import random
 
@@ -426,7 +432,8 @@ def test_runs_killed_at_random_moments_resume_to_exactly_0_to_n(tiny_checkpoint,
                 "4", "--eval-every", "1000", "--save-every", "1", "--device", "cpu",
                 "--resume"]
 
-    for _ in range(3):
+    kills, cut_saves = 10, 0
+    for kill in range(kills):
         before = len(runfolder.read_history(out))
         proc = subprocess.Popen([sys.executable, "-m", "engine", *args(10_000), "--threads",
                                  "1"], cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -435,9 +442,15 @@ def test_runs_killed_at_random_moments_resume_to_exactly_0_to_n(tiny_checkpoint,
         while len(runfolder.read_history(out)) <= before + 1 and time.time() < deadline:
             assert proc.poll() is None
             time.sleep(0.05)
-        time.sleep(rng.uniform(0, 0.3))
+        if kill % 2:   # every other kill waits for a save to begin: a random moment in it
+            while not _cut_save_left(out) and time.time() < deadline:
+                time.sleep(rng.uniform(0, 0.002))
+        else:
+            time.sleep(rng.uniform(0, 0.3))
         proc.kill()                                          # SIGKILL: no chance to save
         proc.wait()
+        cut_saves += _cut_save_left(out)   # the next --resume recovers it
+    assert cut_saves >= 1, "no kill landed in a save"
     runfolder.recover(out)
     saved = runfolder.check_saved_step(out)
     assert saved >= 1
