@@ -37,7 +37,9 @@ STEPS = {"mw": 10.0, "molar_refractivity": 5.0, "logp": 0.25, "tpsa": 5.0, "qed"
          "bertz_complexity": 50.0, **{p: 1.0 for p in COUNTS}}
 
 METHODS = {k: m.label for k, m in M.METHODS.items()}
-METHOD_HELP = " ".join(f"{m.label}: {m.summary}." for m in M.METHODS.values())
+# one bullet per method: what it does to the molecules first, the ML name after
+METHOD_HELP = "\n".join(f"- **{m.label}**: {m.summary}.".replace("y*", r"y\*")
+                        for m in M.METHODS.values())   # y\*: not markdown emphasis
 USES_GAMMA = {k for k, m in M.METHODS.items() if m.uses_gamma}
 USES_YS = {k for k, m in M.METHODS.items() if m.uses_ys}
 GUIDED = {k for k, m in M.METHODS.items() if m.guided}

@@ -135,22 +135,45 @@ def split_id(molecule_id: str) -> tuple[int, int]:
 
 SHOWN_SETTINGS = {"gamma": "γ", "ys": "|Y_S|", "advantage": "advantage",
                   "plausibility": "α", "temperature": "T", "top_p": "top-p",
-                  "grammar": "grammar", "q_weights": "Q weights", "target": "target"}
+                  "grammar": "grammar", "q_weights": "Q weights", "seed": "seed",
+                  "precision": "precision"}
+# engine/model/checkpoint.py's DEFAULT_CHECKPOINT, restated: this module sits below the model
+# layer and may not import it
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
 
 
-def run_name(settings, reward=None) -> str:
-    """A run's name: method, reward, n and every sampling setting that differs from the
-    defaults (`settings` is a settings dataclass), so runs that differ never share one."""
+def _shown(value) -> str:
+    """A setting's value without float noise: 0.6, not 0.6000000000000001."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:.10g}" if isinstance(value, float) else str(value)
+
+
+def _checkpoint_name(checkpoint) -> str | None:
+    """The model a run came from as a short name (its folder and that folder's parent);
+    None for the shipped model or when not given."""
+    if not checkpoint:
+        return None
+    path = Path(checkpoint).expanduser().resolve()
+    if path == SHIPPED_MODEL:
+        return None
+    return "/".join(path.parts[-2:])
+
+
+def run_name(settings, reward=None, checkpoint=None) -> str:
+    """A run's name: method, reward, n, then every sampling setting that differs from the
+    defaults (`settings` is a settings dataclass), a target's values and the checkpoint
+    folder when it is not the shipped model, so runs that differ never share one and a run
+    at the defaults has a short name."""
     from dataclasses import fields  # noqa: PLC0415
 
-    def shown(value) -> str:
-        if isinstance(value, bool):
-            return "on" if value else "off"
-        return f"{value:g}" if isinstance(value, float) else str(value)
-
-    changed = [f"{label}={shown(getattr(settings, f.name))}"
+    changed = [f"{label}={_shown(getattr(settings, f.name))}"
                for f in fields(settings) if (label := SHOWN_SETTINGS.get(f.name))
                and getattr(settings, f.name) != f.default]
+    target = getattr(settings, "target", None) or {}
+    changed += [f"{key}={_shown(float(value))}" for key, value in target.items()]
+    if (model := _checkpoint_name(checkpoint)) is not None:
+        changed.append(f"model={model}")
     head = f"{settings.method}, {reward.name}" if reward is not None else settings.method
     return f"{head}, n={settings.n}" + (f" ({', '.join(changed)})" if changed else "")
 

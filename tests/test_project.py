@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from engine.chem.rewards import load_reward
-from engine.project import CATALOGUE, MOLECULES, Project, ProjectError, split_id
+from engine.project import (CATALOGUE, MOLECULES, SHIPPED_MODEL, Project, ProjectError,
+                            run_name, split_id)
+from engine.sampling.sampler import SampleSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SMILES = ["CCO", "c1ccccc1O", "not a smiles", "CC(=O)Nc1ccc(O)cc1"]
@@ -183,6 +185,41 @@ def test_two_writers_at_once_get_distinct_runs(tmp_path):
     runs = _check_consistent(tmp_path)
     assert {r.name[0] for r in runs} == {"a", "b"}
     assert len({r.id for r in runs}) == len(runs) >= sum(len(o) for o in outs)
+
+
+# one sampling setting changed from the defaults at a time, with what the name then says
+ONE_CHANGE = [
+    ({"method": "qtilt"}, None, "qtilt, Veber rules (graded), n=256"),
+    ({"gamma": 0.1 * 6}, None, "γ=0.6"),                  # no float noise in the name
+    ({"ys": 32}, None, "|Y_S|=32"),
+    ({"advantage": "relative"}, None, "advantage=relative"),
+    ({"plausibility": 0.0}, None, "α=0"),
+    ({"q_weights": "prior"}, None, "Q weights=prior"),
+    ({"grammar": False}, None, "grammar=off"),
+    ({"temperature": 0.7}, None, "T=0.7"),
+    ({"top_p": 0.9}, None, "top-p=0.9"),
+    ({"seed": 1}, None, "seed=1"),
+    ({"n": 100}, None, "n=100"),
+    ({"precision": "bf16"}, None, "precision=bf16"),
+    ({"method": "conditional", "target": {"tpsa": 60.0}}, None, "tpsa=60"),
+    ({}, "/tmp/runs/distilled", "model=runs/distilled"),
+]
+
+
+@pytest.mark.parametrize("change, checkpoint, shown", ONE_CHANGE,
+                         ids=[next(iter(c), "checkpoint") for c, _, _ in ONE_CHANGE])
+def test_a_run_name_names_the_setting_that_differs(change, checkpoint, shown):
+    reward = load_reward("veber")
+    default = run_name(SampleSettings(), reward, SHIPPED_MODEL)
+    assert default == "rcfg, Veber rules (graded), n=256"     # the defaults: short
+    name = run_name(SampleSettings(**change), reward, checkpoint)
+    assert name != default and shown in name
+
+
+def test_runs_that_differ_in_one_setting_never_share_a_name():
+    reward = load_reward("veber")
+    names = [run_name(SampleSettings(**c), reward, ckpt) for c, ckpt, _ in ONE_CHANGE]
+    assert len(set(names)) == len(names)
 
 
 def test_cli_sample_stores_the_run_in_a_project(tiny_checkpoint, tmp_path, capsys):

@@ -51,8 +51,10 @@ def launch_form() -> None:
         starts = [str(p) for p in resources.checkpoint_choices()]
         start = mid.selectbox(
             "Start from", starts, key="launch::start", format_func=resources.display_path,
-            help="Distillation: the teacher and the student's starting point. RL: the "
-                 "starting policy and the KL reference (pick a distilled run to compare).")
+            help="Distillation: the model that makes the guided example molecules and that "
+                 "learns to make them unguided (ML: teacher and student's start). RL: the "
+                 "model trained on the reward and kept close to its start (ML: starting "
+                 "policy and KL reference); pick a distilled run to compare.")
         reward = rewards[label]
         default_name = f"{kind}-{reward.key or 'custom'}-{time.strftime('%m%d-%H%M')}"
         name = right.text_input("Run name (folder under runs/)", default_name,
@@ -62,27 +64,38 @@ def launch_form() -> None:
                                key=f"launch::steps::{kind}")
         save_every = e.number_input(
             "Save every (steps)", 1, 100_000, DEFAULTS["save_every"], key="launch::save_every",
-            help="A checkpoint is written this often, and whenever the run is stopped: a "
-                 "stopped run resumes from the step it reached.")
+            help="The model is saved this often, and whenever the run is stopped: a "
+                 "stopped run resumes from the step it reached (ML: checkpoint interval).")
         batch = b.number_input("Molecules per step", 2, 4096, DEFAULTS["batch_size"],
-                               key="launch::batch")
+                               key="launch::batch",
+                               help="Molecules made and learned from at each step (ML: batch "
+                                    "size).")
         lr = c.number_input("Learning rate", 1e-7, 1e-2, DEFAULTS["lr"], step=1e-5, format="%.1e",
-                             key="launch::lr")
+                             key="launch::lr",
+                             help="How far the model moves at each step: too high can ruin "
+                                  "its SMILES (ML: AdamW learning rate).")
         if kind == "distill":
             gamma = d.number_input("Teacher γ", 0.0, 20.0, DEFAULTS["gamma"], 0.5,
                                    key="launch::gamma",
-                                   help="The RCFG teacher uses the sampler's defaults for "
-                                        "everything else (advantage rule, plausibility α, "
-                                        "grammar-safe SMILES).")
-            ys = st.slider("Teacher |Y_S|", 2, 64, DEFAULTS["ys"], key="launch::ys")
+                                   help="How hard the example molecules are pushed toward "
+                                        "the reward; the rest is the sampler's defaults (ML: "
+                                        "the RCFG teacher's γ; advantage rule, plausibility "
+                                        "α, grammar-safe SMILES at their defaults).")
+            ys = st.slider("Teacher |Y_S|", 2, 64, DEFAULTS["ys"], key="launch::ys",
+                           help="How many training molecules' profiles steer each example "
+                                "molecule (ML: the RCFG teacher's |Y_S|).")
             valid_only = st.checkbox(
                 "Learn only from valid teacher molecules", key="launch::valid_only",
-                help="Leave the teacher molecules RDKit rejects out of the loss, so the "
-                     "student does not learn the teacher's invalid SMILES.")
+                help="Learn nothing from example molecules RDKit rejects, so the model does "
+                     "not learn invalid SMILES (ML: invalid teacher samples left out of the "
+                     "KL loss).")
             extra = {"gamma": gamma, "ys": ys, "teacher_keep": "valid" if valid_only else "all"}
         else:
             beta = d.number_input("KL weight β", 0.0, 10.0, DEFAULTS["beta"], 0.01, format="%.3f",
-                                  key="launch::beta")
+                                  key="launch::beta",
+                                  help="How closely the model must keep to its starting "
+                                       "molecules: higher stays closer, lower chases the "
+                                       "reward harder (ML: KL penalty weight β).")
             extra = {"beta": beta}
         submitted = st.form_submit_button("Start run", type="primary",
                                           icon=":material/play_arrow:")

@@ -179,9 +179,12 @@ def ensure(ckpt, ckpt_key: str) -> None:
 
 
 def _shape(goal: str) -> str:
-    return {"maximize": "d = 0 at or below low, rising to 1 at or above high",
-            "minimize": "d = 1 at or below low, falling to 0 at or above high",
-            "range": "d = 1 inside [low, high], falling to 0 over `ramp` outside"}[goal]
+    return {"maximize": "Higher is better: no credit at or below low, full credit at or above "
+                        "high (ML: desirability d from 0 to 1).",
+            "minimize": "Lower is better: full credit at or below low, none at or above high "
+                        "(ML: desirability d from 1 to 0).",
+            "range": "Best inside [low, high]; credit fades to none over `ramp` outside (ML: "
+                     "desirability d = 1 inside, 0 beyond the ramp)."}[goal]
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -226,17 +229,21 @@ def _support(share: float | None) -> None:
         return
     if share < SUPPORT_LOW:
         st.warning(f"{share:.1%} of the prior bank meets this term: outside what this model "
-                   "has seen, guidance will struggle.", icon=":material/explore_off:")
+                   "has seen, guidance will struggle (prior bank: the model's sample of "
+                   "training molecules).", icon=":material/explore_off:")
     elif share > SUPPORT_HIGH:
         st.warning(f"{share:.1%} of the prior bank already meets this term: it changes "
                    "nothing.", icon=":material/block:")
     else:
-        st.caption(f"{share:.1%} of the prior bank already meets this term (d = 1).")
+        st.caption(f"{share:.1%} of the prior bank already meets this term (d = 1): the "
+                   "share of training molecules that fully meet it.")
 
 
 def _term_row(prop: str, hist: dict, ckpt, ckpt_key: str) -> None:
     on = st.toggle(labels.LABELS[prop], key=_key(prop, "on"), on_change=_on_term,
-                   args=(prop, "on"), help=f"Property `{prop}`")
+                   args=(prop, "on"),
+                   help=f"Count this property in each molecule's score (ML: a reward term on "
+                        f"`{prop}`).")
     if not on:
         return
     term = ss[DRAFT]["terms"][prop]
@@ -266,7 +273,9 @@ def render(ckpt, ckpt_key: str) -> Reward:
     found = presets()
     st.selectbox("Preset", [CUSTOM, *found], key=PRESET, on_change=_on_preset,
                  args=(quantiles,), format_func=lambda k: found[k].name if k in found else k,
-                 help="Reward files in assets/rewards. Editing any term switches to Custom.")
+                 help="Ready-made design goals (CNS penetrant, Veber rules, ...) from "
+                      "assets/rewards; editing any term switches to Custom (ML: the reward "
+                      "r(y)).")
     reward = current()
     if reward.description:
         st.caption(reward.description)
@@ -275,7 +284,9 @@ def render(ckpt, ckpt_key: str) -> Reward:
                  f"**{reward.name}** is still in use.", icon=":material/error:")
     st.radio("Aggregate", AGGREGATES, key=AGG, horizontal=True, on_change=_on_aggregate,
              format_func={"mean": "weighted mean", "geometric": "weighted geometric mean"}.get,
-             help="Geometric: any included term at 0 gives reward 0.")
+             help="Weighted mean: a strong property can make up for a weak one. Geometric "
+                  "mean: a molecule that fails any included property scores 0 (ML: how the "
+                  "desirabilities combine into the reward).")
     hist = resources.bank_histograms(ckpt, ckpt_key)
     draft = ss[DRAFT]
     for group, props in labels.GROUPS.items():

@@ -36,7 +36,9 @@ def _default_terms(_ckpt, ckpt_key: str, reward_toml: str, _reward) -> tuple[str
 def _pair_inputs(ckpt, ckpt_key: str, reward):
     """The mode and the two objectives' widgets; returns a function building the Pair (it
     raises RewardError for a bad choice), or None when this reward has too few terms."""
-    mode = st.radio("Trade off", (TERMS, REWARDS), horizontal=True, key="tradeoff::mode")
+    mode = st.radio("Trade off", (TERMS, REWARDS), horizontal=True, key="tradeoff::mode",
+                    help="Set two properties of this reward, or two whole rewards, against "
+                         "each other (ML: the two objectives).")
     left, right = st.columns(2)
     if mode == TERMS:
         props = list(reward.properties)
@@ -48,8 +50,8 @@ def _pair_inputs(ckpt, ckpt_key: str, reward):
         for key, default in zip(("tradeoff::a", "tradeoff::b"), defaults):
             if ss.get(key) not in props:
                 ss[key] = default
-        hint = ("Starts at the two terms whose desirabilities are least correlated over the "
-                "training molecules: the pair most in conflict.")
+        hint = ("Starts at the two properties that most often pull against each other in the "
+                "training molecules (ML: the least correlated desirabilities).")
         a = left.selectbox("A", props, key="tradeoff::a", format_func=labels.label, help=hint)
         b = right.selectbox("B", props, key="tradeoff::b", format_func=labels.label, help=hint)
         return lambda: term_pair(reward, a, b)
@@ -242,7 +244,9 @@ def render(ckpt, ckpt_key: str, reward, settings) -> None:
         make_pair = _pair_inputs(ckpt, ckpt_key, reward)
         left, right = st.columns(2)
         count = left.slider("Weightings (all A → all B)", 2, 9, len(WEIGHTS),
-                            key="tradeoff::count")
+                            key="tradeoff::count",
+                            help="How many mixes of A and B to make molecules for, evenly "
+                                 "from all A to all B (ML: reward weightings w).")
         n = right.number_input("Molecules per weighting", 4, 2000, 64, 16, key="tradeoff::n")
         weights = weightings(int(count))
         s = replace(settings, n=int(n))

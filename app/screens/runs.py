@@ -90,11 +90,12 @@ def _live_runs() -> None:
 
 st.title("Runs")
 st.subheader("Distillation and RL")
-st.caption("Distillation trains the model's unconditional branch to sample like RCFG for one "
-           "reward (then it samples at the base model's cost); RL fine-tunes it on the "
-           "reward directly, from the shipped model or from a distilled run. Runs are "
-           "background processes writing to `runs/NAME`; they keep going when this page "
-           "closes.")
+st.caption("Distillation teaches the model to make, unguided and so at the base model's "
+           "speed, the molecules RCFG makes for one reward (ML: KL distillation into the "
+           "unconditional branch). RL trains it on the reward directly, from the shipped "
+           "model or from a distilled run (ML: policy-gradient fine-tuning with a KL "
+           "penalty). Runs are background processes writing to `runs/NAME`; they keep going "
+           "when this page closes.")
 with st.expander("Start a run", icon=":material/add:", expanded=not launcher.launched_folders()):
     launcher.launch_form()
 _live_runs()

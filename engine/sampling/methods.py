@@ -48,19 +48,25 @@ class Method:
 
 
 METHODS: dict[str, Method] = {m.key: m for m in (
-    Method("rcfg", "RCFG", "reward-weighted CFG over |Y_S| molecules' property vectors drawn "
-           "from the training set (1 + |Y_S| rows)", "rcfg", "null+ys", True, True, "yes"),
-    Method("qtilt", "Q-tilt", "tilts by an estimate of the expected reward of each next "
-           "token, from the same |Y_S| vectors (1 + |Y_S| rows)", "qtilt", "null+ys", True,
-           True, "yes"),
-    Method("cfg", "CFG toward y*", "guidance toward the best-scoring training vector y* "
-           "(2 rows)", "cfg", "null+target", True, False, "or_target"),
-    Method("conditional", "Conditional on y*", "sample given y* or your target values "
-           "(1 row)", "none", "target", False, False, "or_target"),
-    Method("best_of_n", "Best-of-N", "N = 1 + |Y_S| unguided molecules, keep the best "
-           "(same cost as RCFG)", "none", "null", False, True, "yes"),
-    Method("base", "Base model", "the unguided model (1 row)", "none", "null", False, False,
-           "no"),
+    Method("rcfg", "RCFG", "steers each molecule toward the property profiles of |Y_S| "
+           "random training molecules that score well on your reward and away from those "
+           "that score poorly (ML: reward-weighted classifier-free guidance, 1 + |Y_S| rows)",
+           "rcfg", "null+ys", True, True, "yes"),
+    Method("qtilt", "Q-tilt", "favours each next atom or bond by the reward it is expected to "
+           "lead to, judged from the same |Y_S| profiles weighted by how well each fits the "
+           "SMILES so far (ML: Q-tilt, posterior-weighted; 1 + |Y_S| rows)", "qtilt",
+           "null+ys", True, True, "yes"),
+    Method("cfg", "CFG toward y*", "pushes every molecule toward one profile: the "
+           "best-scoring training molecule's (y*), or your target values (ML: classifier-free "
+           "guidance with weight γ, 2 rows)", "cfg", "null+target", True, False, "or_target"),
+    Method("conditional", "Conditional on y*", "asks for molecules with the best-scoring "
+           "training molecule's profile (y*), or your target values, with no extra push (ML: "
+           "conditional sampling, 1 row)", "none", "target", False, False, "or_target"),
+    Method("best_of_n", "Best-of-N", "makes N = 1 + |Y_S| ordinary molecules and keeps the "
+           "highest-scoring one, at RCFG's cost (ML: best-of-N baseline)", "none", "null",
+           False, True, "yes"),
+    Method("base", "Base model", "molecules like the training set, ignoring the reward (ML: "
+           "unconditional model, 1 row)", "none", "null", False, False, "no"),
 )}
 
 
