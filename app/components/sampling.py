@@ -33,39 +33,57 @@ def controls() -> SampleSettings:
                           key="s::method", help=labels.METHOD_HELP, persist_state="session")
     gamma = st.slider("γ, guidance strength", 0.0, 8.0, M.DEFAULT_GAMMA, 0.25, key="s::gamma",
                       disabled=method not in labels.USES_GAMMA, persist_state="session",
-                      help="How hard the reward steers: 0 = the unguided model, larger = "
-                           "greedier and less diverse. For CFG, the weight w.")
+                      help="How hard the molecules are pushed toward your reward: 0 = "
+                           "molecules like the training set, higher = better scores but fewer "
+                           "distinct and more invalid SMILES (ML: guidance strength γ; for "
+                           "CFG, the weight w).")
     ys = st.slider("|Y_S|, reference molecules per molecule", 2, 64, M.DEFAULT_YS,
                    key="s::ys", disabled=method not in labels.USES_YS, persist_state="session",
-                   help="Each generated molecule is steered by the property profiles of K "
-                        "random training molecules, contrasted by their reward (1 + K "
-                        "forward passes per token). Best-of-N keeps the best of N = 1 + K.")
+                   help="How many random training molecules' property profiles steer each "
+                        "new molecule, toward the high scorers and away from the low: more "
+                        "steers more reliably and costs more time (ML: |Y_S| = K reference "
+                        "vectors, 1 + K forward rows). Best-of-N keeps the best of N = 1 + K.")
     n = st.number_input("Molecules", 1, 5000, M.DEFAULT_N, 64, key="s::n",
-                        persist_state="session")
+                        persist_state="session",
+                        help="How many molecules to make; the time grows with it (ML: sample "
+                             "size n).")
     with st.expander("Decoding details"):
         guided = method in labels.GUIDED
         advantage = st.selectbox(
             "Advantage rule", list(labels.ADVANTAGES), format_func=labels.ADVANTAGES.get,
             index=list(labels.ADVANTAGES).index(M.DEFAULT_ADVANTAGE), key="s::advantage",
             disabled=method != "rcfg", persist_state="session",
-            help="How RCFG weighs the reference profiles. Relative is gentle where most "
-                 "molecules already score well; z-scores (the paper's rule) push equally "
-                 "hard on every reward and break more SMILES where the model already does well.")
+            help="How the reference molecules' scores become a push (RCFG only). Relative "
+                 "is gentle where most molecules already score well; z-score (the paper's "
+                 "rule) pushes as hard on every reward, and breaks more SMILES there (ML: "
+                 "advantage normalisation).")
         plausibility = st.slider(
             "Plausibility α", 0.0, 0.3, M.DEFAULT_PLAUSIBILITY, 0.01, key="s::plausibility",
             disabled=not guided, persist_state="session",
-            help="Guidance may only choose among tokens the unguided model finds plausible: "
-                 "at least α × its top token's probability. 0 = off. Keeps guided SMILES "
-                 "valid.")
+            help="Guidance may only pick the next atom, bond or ring digit among those the "
+                 "unguided model finds reasonable there (at least α × its likeliest "
+                 "choice), which keeps guided SMILES valid; 0 = off (ML: adaptive "
+                 "plausibility constraint on tokens).")
         grammar = st.checkbox("Grammar-safe SMILES", True, key="s::grammar",
                               persist_state="session",
-                              help="Never emit a token that makes the SMILES unparsable "
-                                   "(unclosed rings or branches). Off only to measure it.")
+                              help="Never write a character that leaves a ring or branch "
+                                   "open, closes one never opened or bonds an atom to "
+                                   "itself; off only to measure it (ML: grammar mask on "
+                                   "tokens).")
         temperature = st.slider("Temperature", 0.1, 2.0, M.DEFAULT_TEMPERATURE, 0.05,
-                                key="s::temperature", persist_state="session")
+                                key="s::temperature", persist_state="session",
+                                help="Below 1: more typical, safer molecules; above 1: more "
+                                     "unusual ones and more invalid SMILES (ML: softmax "
+                                     "temperature).")
         top_p = st.slider("Top-p (nucleus)", 0.05, 1.0, M.DEFAULT_TOP_P, 0.01, key="s::top_p",
-                          persist_state="session")
-        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="s::seed", persist_state="session")
+                          persist_state="session",
+                          help="Leaves out the rarest next atoms and bonds: only the likeliest, "
+                               "together this share of the probability, can be picked; lower = "
+                               "more conservative molecules (ML: nucleus sampling).")
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="s::seed", persist_state="session",
+                               help="The same seed and settings make the same molecules again "
+                                    "on this machine; change it for a fresh batch (ML: random "
+                                    "seed).")
     return SampleSettings(method=method, gamma=float(gamma), ys=int(ys), n=int(n),
                           temperature=float(temperature), top_p=float(top_p), seed=int(seed),
                           advantage=advantage, plausibility=float(plausibility),
