@@ -3,7 +3,8 @@
 The folder is `--project DIR` (after `--` on the `streamlit run` line), else
 `$RCFG_PROJECT`, else `projects/default` in the repository. Every finished Generate is
 stored there at once (`engine.project`: SQLite catalogue plus molecule files, atomic), with
-its base comparison set; the selection is stored on every change. A new session (a reload,
+its base comparison set; the selection (molecule IDs) is stored on every change, an
+uploaded molecule file as an imported set, and notes on runs as they are written. A new session (a reload,
 a restart, a second tab) starts from what the project holds, so nothing is lost when the
 browser closes or the server is killed.
 """
@@ -49,16 +50,24 @@ def save_run(run) -> None:
     toml, name = (reward.to_toml(), reward.name) if reward is not None else ("", "")
     settings = SampleSettings(**{k: v for k, v in run.settings.items()
                                  if k in SampleSettings.__dataclass_fields__})
-    base = project.add_run(run.base, name=f"base set for {run_name(settings, reward)}",
+    name = run_name(settings.in_use(), reward, run.checkpoint)
+    base = project.add_run(run.base, name=f"base set for {name}",
                            kind="base", settings=run.settings, reward_toml=toml,
                            reward_name=name, checkpoint=run.checkpoint)
-    record = project.add_run(run.molecules, name=run_name(settings, reward),
+    record = project.add_run(run.molecules, name=name,
                              settings={**run.settings, "base_run": base.id},
                              reward_toml=toml, reward_name=name,
                              checkpoint=run.checkpoint, summary=run.summary)
     run.molecules = project.molecules(record.id)
     run.base = project.molecules(base.id)
-    run.id, run.number, run.name = f"p{record.id}", record.id, record.name
+    run.id, run.number, run.name = session_id(record), record.id, record.name
+
+
+def session_id(record) -> str:
+    """A stored run's key in the session and in the dashboard's caches: `p<id>`, plus the
+    time it was stored, so a run of another project (or of this folder made anew) with the
+    same number never shares cached tables with it."""
+    return f"p{record.id}@{record.created}"
 
 
 def stored_ids() -> set[int]:
@@ -78,7 +87,7 @@ def stored_runs(load_model, skip=frozenset()) -> tuple[list[dict], list[str]]:
             ckpt = load_model(record.checkpoint)
             base_id = record.settings.get("base_run")
             out.append({
-                "number": record.id, "id": f"p{record.id}", "name": record.name,
+                "number": record.id, "id": session_id(record), "name": record.name,
                 "settings": {k: v for k, v in record.settings.items() if k != "base_run"},
                 "summary": record.summary, "molecules": project.molecules(record.id),
                 "base": project.molecules(base_id) if base_id else None,
@@ -89,23 +98,57 @@ def stored_runs(load_model, skip=frozenset()) -> tuple[list[dict], list[str]]:
     return out, problems
 
 
-def save_selection(smiles: set[str], runs) -> None:
-    """Store the selection as molecule IDs (each SMILES's first run that holds it)."""
-    ids, remaining = [], set(smiles)
-    for run in runs:
-        if "id" in run.molecules:
-            hit = run.molecules[run.molecules["smiles"].isin(remaining)]
-            hit = hit.drop_duplicates("smiles")
-            ids += hit["id"].tolist()
-            remaining -= set(hit["smiles"])
-    current().save_selection(SELECTION_NAME, ids)
+def save_selection(ids) -> None:
+    """Store the selection: molecule IDs (`<run>:<row>`), so each keeps its run."""
+    current().save_selection(SELECTION_NAME, sorted(ids, key=_id_order))
+
+
+def _id_order(molecule_id: str) -> tuple[int, int]:
+    run, _, row = str(molecule_id).partition(":")
+    return (int(run), int(row)) if run.isdigit() and row.isdigit() else (0, 0)
 
 
 def stored_selection() -> set[str]:
-    """The SMILES of the stored selection (molecules of deleted runs left out)."""
+    """The IDs of the stored selection (molecules of deleted runs left out)."""
     project = current()
     try:
         members = project.selection(SELECTION_NAME).members
     except ProjectError:      # none stored yet
         return set()
-    return set(project.gather(members)["smiles"])
+    return set(project.gather(members)["id"])
+
+
+MAX_UNREADABLE = 1000   # records of an imported file RDKit could not read, kept with it
+
+
+def save_import(filename: str, molecules, unreadable) -> int:
+    """Store a chemist's own molecules (scored table) and the records that could not be
+    read (the first MAX_UNREADABLE) as an imported set; returns its run ID."""
+    record = current().add_run(
+        molecules, name=filename, kind="imported",
+        summary={"unreadable": unreadable.head(MAX_UNREADABLE).to_dict("records"),
+                 "unreadable_total": int(len(unreadable))})
+    return record.id
+
+
+def imported_sets() -> dict[int, str]:
+    """The project's imported sets, newest first: run ID -> file name."""
+    return {r.id: r.name for r in reversed(current().runs()) if r.kind == "imported"}
+
+
+def imported(run_id: int):
+    """(molecules, unreadable records as a table, how many there were) of an imported set."""
+    import pandas as pd  # noqa: PLC0415
+
+    project = current()
+    summary = project.run(run_id).summary
+    bad = pd.DataFrame(summary.get("unreadable", []), columns=["row", "name", "given", "reason"])
+    return project.molecules(run_id), bad, int(summary.get("unreadable_total", len(bad)))
+
+
+def notes(run_number: int) -> list[dict]:
+    return current().notes(run_number)
+
+
+def add_note(run_number: int, text: str) -> None:
+    current().add_note(text, run_id=run_number)

@@ -1,5 +1,6 @@
 """What the session remembers across reruns and page switches: the one molecule selection
-(a set of SMILES shared by plot, grid and table) and the runs. Both are plain keys that no
+(a set of molecule IDs, `<run>:<row>`, shared by plot, grid, table and exports, so each
+selected molecule keeps the run it came from) and the runs. Both are plain keys that no
 widget owns, so Streamlit never drops them, and both are kept in the project
 (`app/project.py`), so a reload or a restart starts from them. CHECKPOINT is the key of
 the sidebar's checkpoint picker (rendered on every page, so never dropped either)."""
@@ -19,8 +20,8 @@ RESTORE_PROBLEMS = "runs::restore_problems"
 
 
 def selection() -> set[str]:
-    """The selected SMILES (the set itself: callers may read it, use the helpers to edit).
-    A new session starts from the selection stored in the project."""
+    """The selected molecule IDs (the set itself: callers may read it, use the helpers to
+    edit). A new session starts from the selection stored in the project."""
     if SELECTION not in st.session_state:
         runs()   # restored first: the stored selection names their molecules
         st.session_state[SELECTION] = project.stored_selection()
@@ -28,16 +29,16 @@ def selection() -> set[str]:
 
 
 def _changed() -> None:
-    project.save_selection(selection(), runs())
+    project.save_selection(selection())
 
 
-def select(smiles) -> None:
-    selection().update(smiles)
+def select(ids) -> None:
+    selection().update(ids)
     _changed()
 
 
-def deselect(smiles) -> None:
-    selection().difference_update(smiles)
+def deselect(ids) -> None:
+    selection().difference_update(ids)
     _changed()
 
 

@@ -122,7 +122,8 @@ def _cmd_sample(args) -> int:
     print(f"wrote {len(frame)} molecules to {out}")
     if project is not None:
         record = project.add_run(
-            frame, name=args.name or run_name(settings, reward), settings=asdict(settings),
+            frame, name=args.name or run_name(settings.in_use(), reward, ckpt.path),
+            settings=asdict(settings),
             reward_toml=reward.to_toml() if reward else "",
             reward_name=reward.name if reward else "", checkpoint=str(ckpt.path),
             summary=result.summary)

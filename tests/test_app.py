@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import state
-from app.components.export import export_table
+from app import project, state
+from app.components import sampling
+from app.components.export import export_table, selected_table
 from app.components.reward_editor import REWARD
 from engine.chem.rewards import load_reward
 from engine.chem.scoring import score_molecules
@@ -57,6 +58,7 @@ def inject_run(at: AppTest, tiny_checkpoint, n: int = 40) -> state.Run:
                     base=table(smiles[n:]), reward=reward,
                     summary={"wall_time_s": 1.0, "molecules_per_s": n, "device": "cpu"},
                     ckpt=load_checkpoint(tiny_checkpoint), checkpoint=str(tiny_checkpoint))
+    project.save_run(run)     # as Generate does: the molecules get their project IDs
     at.session_state[state.RUNS] = [run]
     at.session_state["explore::run"] = run.id
     return run
@@ -115,6 +117,11 @@ def test_generate_draws_the_run(app):
     # the tiny test model writes no valid SMILES: the run is flagged, with what to change
     assert any("are valid" in w.value and "plausibility" in w.value for w in app.warning)
     assert len(app.get("plotly_chart")) == 6  # 5 reward curves + the reward distribution
+    # the finished Generate leaves its phase log (the live chart of molecules is gone)
+    log = " ".join(c.value for c in app.caption)
+    assert all(p in log for p in ("Decoding", "Scoring the molecules", "Base model comparison"))
+    timing = app.session_state[sampling.TIMING]
+    assert 0 < timing["first_molecules_s"] <= timing["total_s"] and timing["needs_base"]
     for view in ("Pareto", "Molecules", "3D", "Table", "History"):
         show(app, view)
     assert len(app.dataframe) == 1  # the History table
@@ -204,9 +211,17 @@ def test_one_selection_for_grid_table_and_export(app, tiny_checkpoint):
     show(app, "Table")
     rows = app.session_state["table::df"]["selection"]["rows"]
     table = app.dataframe[0].value
-    assert set(table.iloc[rows]["smiles"]) == chosen
+    assert set(table.iloc[rows]["id"]) == chosen    # molecule IDs: `<run>:<row>`
     show(app, "Distribution")
     assert any(m.value.startswith("**1** selected molecule") for m in app.markdown)
+    # the same SMILES in a later run is another molecule: the export keeps where each came from
+    (picked,) = chosen
+    later = replace(run, number=run.number + 2, id="later", molecules=run.molecules.assign(
+        id=run.molecules["id"].str.replace(f"{run.number}:", f"{run.number + 2}:")))
+    app.session_state[state.RUNS] = [run, later]
+    app.run()
+    table = selected_table(run.reward, chosen, [run, later])
+    assert table["id"].tolist() == [picked] and table["run"].tolist() == [run.number]
     out = export_table(run.molecules, run, run.reward)
     assert list(out.columns[:4]) == ["smiles", "source", "name", "reward"]
     assert "d_logp" in out and "seed" in out and "alerts" in out
@@ -380,7 +395,7 @@ def test_runs_and_selection_survive_a_new_session(tiny_checkpoint, monkeypatch,
     (run,) = first.session_state[state.RUNS]
     assert run.molecules["id"].tolist() == [f"{run.number}:{i}" for i in range(8)]
     assert "inchikey" in run.molecules
-    smiles = run.molecules["smiles"].head(3).tolist()
+    ids = run.molecules["id"].head(3).tolist()
     from engine.project import Project  # noqa: PLC0415
 
     Project.open(project_folder).save_selection("current selection",
@@ -392,7 +407,7 @@ def test_runs_and_selection_survive_a_new_session(tiny_checkpoint, monkeypatch,
     assert again.number == run.number and again.name == run.name
     assert again.molecules["smiles"].tolist() == run.molecules["smiles"].tolist()
     assert len(again.base) == len(run.base) and again.reward == run.reward
-    assert second.session_state[state.SELECTION] == set(smiles)
+    assert second.session_state[state.SELECTION] == set(ids)
 
 
 def test_stored_runs_can_be_renamed_and_deleted(tiny_checkpoint, monkeypatch,

@@ -4,13 +4,14 @@ reference SMILES (sort, filter, export), the scaffold and cluster views, "pick N
 and their own molecules uploaded beside the run. Real molecules from the fixture in a run
 injected beside the tiny checkpoint."""
 import pandas as pd
+from streamlit.testing.v1 import AppTest
 
 from app import state
-from app.components import filters, grid, own
+from app.components import filters, grid, notes, own
 from app.components.export import export_table
 from engine.chem.alerts import FAMILY_COLUMNS, batch_alerts, flagged
 from engine.chem.diversity import reference_similarity, unique_scaffolds
-from tests.test_app import app, inject_run, metric, show  # noqa: F401  (app is a fixture)
+from tests.test_app import APP, app, inject_run, metric, show  # noqa: F401  (app is a fixture)
 
 
 def test_headline_alert_rate_and_good_scaffolds_against_base(app, tiny_checkpoint):
@@ -130,6 +131,38 @@ def test_own_molecules_are_scored_listed_and_shown_beside_the_run(app, tiny_chec
     assert len(table) == len(run.molecules)
 
 
+def test_own_molecules_notes_and_their_selection_come_back_in_a_new_session(app,
+                                                                           tiny_checkpoint):
+    """An upload is an imported set of the project and a note is kept with its run: a
+    reload (a new session) shows both, and a selected molecule of yours keeps its ID."""
+    run = inject_run(app, tiny_checkpoint)
+    app.run()
+    app.file_uploader(key=own.UPLOAD).upload("leads.smi", b"c1ccccc1O phenol\nCCO ethanol\n",
+                                             "text/plain").run()
+    show(app, "Table")
+    table = next(d.value for d in app.dataframe if "structure" in d.value)
+    phenol = table.loc[table["name"] == "phenol", "id"].iloc[0]
+    assert not phenol.startswith(f"{run.number}:")            # an ID of its own set
+    app.session_state["grid::smarts"] = "[OX2H]c1ccccc1"
+    show(app, "Molecules")
+    app.checkbox(key=f"grid::sel::{phenol}").check().run()
+    assert app.session_state[state.SELECTION] == {phenol}
+    app.text_area(key=notes.TEXT).input("phenol is our lead")
+    app.button(key="FormSubmitter:notes::form-Add note").click().run()
+    assert not app.exception, app.exception
+
+    again = AppTest.from_file(APP, default_timeout=90)
+    again.session_state["explore::run"] = run.id
+    again.run()
+    assert not again.exception, again.exception
+    assert any(m.value.startswith("**2** read from `leads.smi`") for m in again.markdown)
+    assert any("phenol is our lead" in m.value for m in again.markdown)
+    assert "Notes (1)" in [p.proto.popover.label for p in again.get("popover")]
+    assert again.session_state[state.SELECTION] == {phenol}
+    show(again, "Table")
+    table = next(d.value for d in again.dataframe if "structure" in d.value)
+    assert sorted(table.loc[table["source"] == "leads.smi", "name"]) == ["ethanol", "phenol"]
+
 def test_range_filters_on_any_column(app, tiny_checkpoint):
     run = inject_run(app, tiny_checkpoint)
     app.session_state[filters.RANGES] = ["mw", "d_tpsa"]
@@ -155,7 +188,7 @@ def test_grid_sorts_by_two_columns(app, tiny_checkpoint):
     cards = [c.key.removeprefix("grid::sel::") for c in app.checkbox
              if c.key.startswith("grid::sel::")]
     ranked = run.molecules.sort_values(["hbd", "reward"], ascending=False, kind="stable")
-    assert cards == ranked["smiles"].head(len(cards)).tolist()
+    assert cards == ranked["id"].head(len(cards)).tolist()
 
 
 def test_reward_editor_says_how_much_of_the_bank_meets_each_term(app):

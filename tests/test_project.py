@@ -234,7 +234,8 @@ def test_cli_sample_stores_the_run_in_a_project(tiny_checkpoint, tmp_path, capsy
     assert "stored as run 1" in capsys.readouterr().out
     project = Project.open(tmp_path / "proj")
     first, second = project.runs()
-    assert first.name == "rcfg, Veber rules (graded), n=5 (|Y_S|=3)"
+    assert first.name == ("rcfg, Veber rules (graded), n=5 (|Y_S|=3, "
+                          f"model={tiny_checkpoint.parent.name}/{tiny_checkpoint.name})")
     assert second.name == "strong push" and second.settings["gamma"] == 2.0
     assert first.settings["method"] == "rcfg" and "Veber" in first.reward_toml
     assert len(project.molecules(first.id)) == 5

@@ -234,3 +234,16 @@ def test_qtilt_prior_weights_differ_from_the_posterior(ckpt):
             for w in ("posterior", "prior")}
     assert (runs["posterior"]["smiles"] != runs["prior"]["smiles"]).any()
     assert {"advantage", "plausibility", "grammar"} <= set(runs["prior"].columns)
+
+
+def test_settings_a_method_ignores_do_not_name_its_runs():
+    from engine.project import run_name
+
+    base = SampleSettings(method="base", gamma=3.0, ys=8, advantage="relative",
+                          plausibility=0.0, q_weights="prior", temperature=0.8)
+    assert run_name(base.in_use()) == "base, n=256 (T=0.8)"
+    rcfg = SampleSettings(method="rcfg", gamma=3.0, ys=8, advantage="relative",
+                          q_weights="prior")
+    assert "Q weights" not in run_name(rcfg.in_use())
+    assert {"γ=3", "|Y_S|=8", "advantage=relative"} <= set(
+        run_name(rcfg.in_use()).split(" (")[1].rstrip(")").split(", "))

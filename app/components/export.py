@@ -64,24 +64,25 @@ def file_stem(reward, runs) -> str:
     return f"{name or 'project'}_{key or 'reward'}_{span}"
 
 
-def selected_table(reward) -> pd.DataFrame:
-    """The selected molecules, once each, re-scored for `reward`: each labelled with the
-    first run that made it (then your own molecules), best first."""
-    chosen = state.selection()
-    runs = list(state.runs())
+def selected_table(reward, chosen: set[str], runs: list[state.Run]) -> pd.DataFrame:
+    """The molecules of IDs `chosen` (the selection) among `runs` and your uploaded sets,
+    re-scored for `reward`, each with the run (or file) it was picked from and the reward
+    that run was made for, best first."""
     parts = [export_table(filters.with_similarity(results.molecules(r, reward)), r, reward)
              for r in runs]
     if not parts:
         return pd.DataFrame()
-    mine = own.molecules(reward)
-    if mine is not None:
-        parts.append(export_table(filters.with_similarity(mine), runs[0], reward))
+    for set_id, filename in project.imported_sets().items():   # your files, any of them
+        if any(m.startswith(f"{set_id}:") for m in chosen):
+            mine = own.molecules_of(set_id, filename, reward)
+            if mine is not None:
+                parts.append(export_table(filters.with_similarity(mine), runs[0], reward))
     table = pd.concat(parts, ignore_index=True)
-    return sorted_by_reward(table[table["smiles"].isin(chosen)].drop_duplicates("smiles"))
+    return sorted_by_reward(table[table["id"].isin(chosen)].drop_duplicates("id"))
 
 
 def render(run: state.Run, frame: pd.DataFrame, reward) -> None:
-    chosen = selected_table(reward)
+    chosen = selected_table(reward, state.selection(), state.runs())
     everything = sorted_by_reward(export_table(frame, run, reward))
     if not st.session_state.get("export::invalid", False):
         everything = everything[everything["valid"].fillna(False).astype(bool)]

@@ -41,10 +41,10 @@ def with_similarity(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame.drop(columns=list(table.columns), errors="ignore"), table], axis=1)
 
 
-def _pick(smiles: list[str]) -> None:
+def _pick(smiles: list[str], ids: list[str]) -> None:
     chosen = state.selection()
-    already = [i for i, s in enumerate(smiles) if s in chosen]
-    picked = [smiles[i] for i in pick_diverse(smiles, int(ss[PICK_N]), already)]
+    already = [i for i, m in enumerate(ids) if m in chosen]
+    picked = [ids[i] for i in pick_diverse(smiles, int(ss[PICK_N]), already)]
     state.select(picked)
     ss[PICKED] = len(picked)
 
@@ -144,7 +144,8 @@ def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                             "farthest from each other and from the selection.")
     candidates = shown[shown["valid"].astype(bool)].drop_duplicates("smiles")
     button_col.button("Add N diverse", key="filters::pick", on_click=_pick,
-                      args=(candidates["smiles"].tolist(),), icon=":material/scatter_plot:",
+                      args=(candidates["smiles"].tolist(), candidates["id"].tolist()),
+                      icon=":material/scatter_plot:",
                       disabled=candidates.empty, width="stretch",
                       help="Add the N most diverse shown molecules to the selection.")
     notes = []

@@ -19,8 +19,8 @@ SMALL, LARGE = (260, 190), (480, 340)   # drawing sizes (width, height) in pixel
 NONE = "-"   # "then by" left unset
 
 
-def _toggle(smiles: str, key: str) -> None:
-    (state.select if ss[key] else state.deselect)([smiles])
+def _toggle(molecule_id: str, key: str) -> None:
+    (state.select if ss[key] else state.deselect)([molecule_id])
 
 
 def _key_properties(reward) -> list[str]:
@@ -43,9 +43,10 @@ def _card(row, smarts: str, shown: list[str], size: tuple[int, int]) -> None:
         if families:
             st.badge(", ".join(families), icon=":material/warning:", color="red",
                      help=row["alerts"])
-        key = f"grid::sel::{smiles}"
-        ss[key] = smiles in state.selection()
-        st.checkbox("select", key=key, on_change=_toggle, args=(smiles, key), help=smiles)
+        key = f"grid::sel::{row['id']}"
+        ss[key] = row["id"] in state.selection()
+        st.checkbox("select", key=key, on_change=_toggle, args=(row["id"], key),
+                    help=f"{smiles} (ID {row['id']})")
 
 
 def _sort_label(column: str) -> str:
@@ -54,8 +55,8 @@ def _sort_label(column: str) -> str:
     return special.get(column) or labels.label(column)
 
 
-def _select_all(smiles: list[str]) -> None:
-    state.select(smiles)
+def _select_all(ids: list[str]) -> None:
+    state.select(ids)
 
 
 def render(frame, reward) -> None:
@@ -100,7 +101,7 @@ def render(frame, reward) -> None:
     left, middle, right = st.columns([1, 2, 1.2], vertical_alignment="bottom")
     page = left.number_input(f"Page (of {pages})", 1, pages, key="grid::page")
     middle.button(f"Select all {len(mols)} shown", key="grid::all", on_click=_select_all,
-                  args=(mols["smiles"].tolist(),), icon=":material/select_all:")
+                  args=(mols["id"].tolist(),), icon=":material/select_all:")
     large = right.toggle("Large drawings", key="grid::large", persist_state="session",
                          help="Two molecules per row, drawn larger.")
     columns, size = (2, LARGE) if large else (COLUMNS, SMALL)

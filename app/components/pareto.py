@@ -37,7 +37,7 @@ def _on_axis(axis: str, reward) -> None:
 
 def _on_select() -> None:
     points = ss["pareto::plot"]["selection"]["points"]
-    state.select(p["customdata"] for p in points if isinstance(p.get("customdata"), str))
+    state.select(p["customdata"][0] for p in points if isinstance(p.get("customdata"), list))
 
 
 def _axis_controls(axis: str, options: list[str], default: str, reward) -> tuple[str, str]:
@@ -104,15 +104,16 @@ def render(frame, reward) -> None:
     ok = np.isfinite(ox) & np.isfinite(oy)
     front = np.zeros(len(mols), bool)
     front[ok] = _front(ox[ok], oy[ok])
-    chosen = mols["smiles"].isin(state.selection()).to_numpy()
-    hover = (f"%{{customdata}}<br>{labels.label(x)}: %{{x:.3g}}<br>{labels.label(y)}: "
+    chosen = mols["id"].isin(state.selection()).to_numpy()
+    hover = (f"%{{customdata[1]}}<br>{labels.label(x)}: %{{x:.3g}}<br>{labels.label(y)}: "
              "%{y:.3g}<br>reward: %{marker.color:.3f}<extra></extra>")
     # your own molecules (they have a name column) as squares beside the run's circles
     yours = mols["name"].notna().to_numpy() if "name" in mols else np.zeros(len(mols), bool)
     symbols = np.where(yours, "square", "circle")
     order = np.argsort(xv[front])
     fig = go.Figure([
-        go.Scatter(x=xv, y=yv, mode="markers", name="molecules", customdata=mols["smiles"],
+        go.Scatter(x=xv, y=yv, mode="markers", name="molecules",
+                   customdata=mols[["id", "smiles"]].to_numpy(),
                    hovertemplate=hover,
                    marker={"color": mols["reward"], "colorscale": "Viridis", "cmin": 0,
                            "cmax": 1, "size": 8, "opacity": 0.85, "symbol": symbols,

@@ -168,10 +168,13 @@ class _Live:
                                          f"{valid.mean():.0%} valid", "font": {"size": 13}})
         self.draws += 1
         self.chart.plotly_chart(fig, key=f"s::live{self.draws}")
-        if self.first_shown is None:
+        if self.first_shown is None:   # None after the run: they came with the results
             self.first_shown = time.perf_counter() - self.t0
 
     def done(self) -> float:
+        """Collapse to the phase log: the full views of the run follow."""
+        self.chart.empty()
+        self.bar.empty()
         seconds = time.perf_counter() - self.t0
         self.status.update(label=f"Generated {self.s.n:,} molecules in {seconds:.1f} s",
                            state="complete", expanded=False)
@@ -207,7 +210,8 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
     else:   # the normalized score needs the base set's mean
         summary.update(summarize(molecules, set(ckpt.bank["smiles"]), summary["r_star"],
                                  float(rescore(base, reward)["reward"].mean())))
-    ss[TIMING] = {"first_molecules_s": live.first_shown, "total_s": live.done(),
+    total = live.done()
+    ss[TIMING] = {"first_molecules_s": live.first_shown or total, "total_s": total,
                   "estimate_s": estimated, "needs_base": needs_base, "phases": live.lines}
     return state.Run(number=state.next_run_number(), settings=asdict(s), summary=summary,
                      molecules=molecules, base=base, reward=reward, ckpt=ckpt,

@@ -42,7 +42,7 @@ def _members(members: pd.DataFrame, what: str, key: str) -> None:
                  row_height=70, column_config={"structure": IMAGE, "reward": st.column_config
                                                .NumberColumn(format="%.3f")})
     st.button(f"Add these {len(members)} to the selection", key=f"{key}::select",
-              on_click=state.select, args=(members["smiles"].tolist(),),
+              on_click=state.select, args=(members["id"].tolist(),),
               icon=":material/add_circle:")
 
 

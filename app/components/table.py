@@ -26,7 +26,10 @@ def _column_config(columns) -> dict:
               "reward": st.column_config.ProgressColumn("reward", min_value=0.0, max_value=1.0,
                                                         format="%.3f", pinned=True),
               "nll": st.column_config.NumberColumn("nll", format="%.1f",
-                                                   help="-log p(x) under the base model")}
+                                                   help="-log p(x) under the base model"),
+              "id": st.column_config.TextColumn("ID", help="Run and row: where the molecule "
+                                                "came from, kept in exports"),
+              "inchikey": st.column_config.TextColumn("InChIKey")}
     config["structure"] = st.column_config.ImageColumn("structure", width=IMAGE_WIDTH,
                                                        pinned=True)
     config["similarity"] = st.column_config.ProgressColumn(
@@ -59,8 +62,8 @@ def render(frame) -> None:
     d_cols = [c for c in table.columns if c.startswith("d_")]
     mine = ["source", "name"] if "name" in table else []
     columns = ["smiles", "structure", *mine, "reward", *similarity, "alerts", "valid",
-               *d_cols, *PROPERTY_NAMES, *FAMILY_COLUMNS, "scaffold", "nll"]
-    ss[ROWS] = table["smiles"].tolist()
+               *d_cols, *PROPERTY_NAMES, *FAMILY_COLUMNS, "scaffold", "nll", "id", "inchikey"]
+    ss[ROWS] = table["id"].tolist()
     chosen = state.selection()
     wanted = [i for i, s in enumerate(ss[ROWS]) if s in chosen]
     current = ss.get(KEY, {}).get("selection", {}).get("rows")

@@ -16,7 +16,7 @@ def render(frame) -> None:
         st.info("No valid molecules in this run.")
         return
     ranked = mols.sort_values("reward", ascending=False)
-    picked = ranked[ranked["smiles"].isin(state.selection())]
+    picked = ranked[ranked["id"].isin(state.selection())]
     options = list(dict.fromkeys([*picked["smiles"], *ranked["smiles"].head(TOP)]))
     reward = dict(zip(mols["smiles"], mols["reward"]))
     if ss.get("3d::smiles") not in options:

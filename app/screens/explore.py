@@ -1,8 +1,8 @@
 """Explore: edit the reward, sample with a guidance method, inspect and export molecules."""
 import streamlit as st
 
-from app import resources, state
-from app.components import (export, filters, grid, history, own, pareto, results,
+from app import messages, resources, state
+from app.components import (export, filters, grid, history, notes, own, pareto, results,
                             reward_editor, sampling, scaffolds, table, tradeoff, viewer3d)
 from engine.errors import UserError
 
@@ -14,8 +14,9 @@ ckpt_key = resources.checkpoint_key(ss[state.CHECKPOINT])
 try:
     ckpt = resources.load_model(ckpt_key)
 except UserError as exc:
-    st.error(f"Cannot load the checkpoint: {exc}\n\nPick another one in the sidebar, or "
-             "start the app with RCFG_CHECKPOINT=/path/to/checkpoint.", icon=":material/error:")
+    st.error(f"Cannot load the checkpoint: {messages.shown(exc)}\n\nPick another one in the "
+             "sidebar, or start the app with RCFG_CHECKPOINT=/path/to/checkpoint.",
+             icon=":material/error:")
     st.stop()
 
 reward_editor.ensure(ckpt, ckpt_key)
@@ -36,7 +37,7 @@ with right:
         try:
             run = sampling.generate(ckpt, ckpt_key, reward, settings)
         except UserError as exc:
-            st.error(f"Sampling failed: {exc}", icon=":material/error:")
+            st.error(f"Sampling failed: {messages.shown(exc)}", icon=":material/error:")
         else:
             state.add_run(run)
             ss[SHOWN] = run.id
@@ -50,9 +51,11 @@ with right:
     ids = [r.id for r in reversed(runs)]
     if ss.get(SHOWN) not in ids:
         ss[SHOWN] = ids[0]
-    head, badge = st.columns([4, 1], vertical_alignment="bottom")
+    head, side, badge = st.columns([4, 0.8, 1], vertical_alignment="bottom")
     run = state.run_by_id(head.selectbox("Run", ids, key=SHOWN,
                                          format_func=state.run_labels().get))
+    with side:
+        notes.render(run)
     if run.reward != reward:
         badge.badge("re-scored", icon=":material/autorenew:", color="orange",
                     help=f"Sampled for “{run.reward.name}”; rewards, ranks and colours use "

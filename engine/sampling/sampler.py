@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -96,6 +96,17 @@ class SampleSettings:
     @property
     def rows_per_molecule(self) -> int:
         return M.METHODS[self.method].rows_per_molecule(self.ys)
+
+    def in_use(self) -> SampleSettings:
+        """These settings with those the method ignores put back to their defaults (γ
+        without guidance, |Y_S| without reference profiles, the advantage rule off RCFG,
+        Q-tilt weights off Q-tilt, α unguided): what names a run."""
+        spec = M.METHODS[self.method]
+        default = SampleSettings()
+        keep = {"gamma": spec.uses_gamma, "ys": spec.uses_ys,
+                "advantage": self.method == "rcfg", "q_weights": self.method == "qtilt",
+                "plausibility": spec.guided}
+        return replace(self, **{k: getattr(default, k) for k, used in keep.items() if not used})
 
 
 @dataclass
@@ -221,14 +232,15 @@ def decode_molecules(ckpt, s: SampleSettings, total: int, rows_per_molecule: int
 
 class _Scorer:
     """Scores molecules as they finish, for a caller that shows them before the run ends:
-    every `every` seconds the new ones are scored and `preview(frame)` gets all scored so
-    far, in the order they finished. The final table reuses these scores (molecule order)."""
+    as soon as the first ones finish, then at most every `every` seconds, the new ones are
+    scored and `preview(frame)` gets all scored so far, in the order they finished. The
+    final table reuses these scores (molecule order)."""
 
     def __init__(self, tok, reward, preview, every: float):
         self.tok, self.reward, self.preview, self.every = tok, reward, preview, every
         self.pending: list[tuple[int, str]] = []
         self.parts: list[pd.DataFrame] = []
-        self.last = time.perf_counter()
+        self.last = -math.inf
 
     def add(self, ids: list[int], seqs: list[list[int]]) -> None:
         self.pending += [(i, self.tok.decode(q)) for i, q in zip(ids, seqs)]
