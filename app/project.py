@@ -43,24 +43,43 @@ def current() -> Project:
 
 
 def save_run(run) -> None:
-    """Store a finished run and its base set; the run's molecules then carry their
-    project IDs and InChIKeys, and the run takes the project's run number."""
+    """Store a finished run and its base set (once: a later run compared with the very same
+    base molecules points to the stored set); the run's molecules then carry their project
+    IDs and InChIKeys, and the run takes the project's run number."""
     project = current()
     reward = run.reward
-    toml, name = (reward.to_toml(), reward.name) if reward is not None else ("", "")
+    toml, reward_name = (reward.to_toml(), reward.name) if reward is not None else ("", "")
     settings = SampleSettings(**{k: v for k, v in run.settings.items()
                                  if k in SampleSettings.__dataclass_fields__})
     name = run_name(settings.in_use(), reward, run.checkpoint)
-    base = project.add_run(run.base, name=f"base set for {name}",
-                           kind="base", settings=run.settings, reward_toml=toml,
-                           reward_name=name, checkpoint=run.checkpoint)
+    base_id = _stored_base(project, run)
+    if base_id is None:
+        base_id = project.add_run(run.base, name=f"base set for {name}", kind="base",
+                                  settings=run.settings, reward_toml=toml,
+                                  reward_name=reward_name, checkpoint=run.checkpoint).id
     record = project.add_run(run.molecules, name=name,
-                             settings={**run.settings, "base_run": base.id},
-                             reward_toml=toml, reward_name=name,
+                             settings={**run.settings, "base_run": base_id},
+                             reward_toml=toml, reward_name=reward_name,
                              checkpoint=run.checkpoint, summary=run.summary)
     run.molecules = project.molecules(record.id)
-    run.base = project.molecules(base.id)
+    run.base = project.molecules(base_id)
     run.id, run.number, run.name = session_id(record), record.id, record.name
+
+
+BASE_KEYS = ("n", "seed", "temperature", "top_p", "grammar")   # what a base set depends on
+
+
+def _stored_base(project, run) -> int | None:
+    """The ID of a stored base set with the same settings, checkpoint and molecules as
+    `run.base`, if any."""
+    wanted = {k: run.settings.get(k) for k in BASE_KEYS}
+    for record in reversed(project.runs()):
+        if (record.kind == "base" and record.checkpoint == str(run.checkpoint)
+                and {k: record.settings.get(k) for k in BASE_KEYS} == wanted
+                and project.molecules(record.id)["smiles"].tolist()
+                == run.base["smiles"].tolist()):
+            return record.id
+    return None
 
 
 def session_id(record) -> str:

@@ -328,10 +328,13 @@ class Project:
         return self.run(run_id)
 
     def delete_run(self, run_id: int) -> None:
-        """Remove a run and the base set it was compared with: catalogue rows first, then
-        the molecule files. Selections keep their IDs (the molecules show as gone)."""
+        """Remove a run, and the base set it was compared with unless another run is
+        compared with it too: catalogue rows first, then the molecule files. Selections
+        keep their IDs (the molecules show as gone)."""
         record = self.run(run_id)
-        doomed = [record.id] + [int(b) for b in (record.settings.get("base_run"),) if b]
+        base = record.settings.get("base_run")
+        shared = any(r.settings.get("base_run") == base for r in self.runs() if r.id != record.id)
+        doomed = [record.id] + ([int(base)] if base and not shared else [])
         files = [self._file(i) for i in doomed if self._exists(i)]
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")

@@ -425,6 +425,15 @@ def test_stored_runs_can_be_renamed_and_deleted(tiny_checkpoint, monkeypatch,
     stored = Project.open(project_folder).runs()
     assert [r.name for r in stored if r.kind == "generated"] == ["first try"]
     assert [r.kind for r in stored] == ["base", "generated"]
+    at.slider(key="s::gamma").set_value(2.0).run()
+    at.button(key="s::generate").click().run()              # the same base molecules:
+    stored = Project.open(project_folder).runs()            # stored once, run numbers 2, 3
+    assert [(r.id, r.kind) for r in stored] == [(1, "base"), (2, "generated"), (3, "generated")]
+    assert stored[2].settings["base_run"] == 1
+    assert stored[2].reward_name == at.session_state[state.RUNS][1].reward.name   # for export
+    at.session_state["project::run"] = at.session_state[state.RUNS][1].id
+    at.checkbox(key="project::confirm").check().run()
+    next(b for b in at.button if b.label == "Delete run").click().run()
     assert at.session_state[state.RUNS][0].label.endswith("first try")
     delete = next(b for b in at.button if b.label == "Delete run")
     assert delete.disabled                                   # needs the confirmation

@@ -55,10 +55,12 @@ def test_rename_delete_and_ids_are_never_reused(tmp_path):
     assert len(set((tmp_path / MOLECULES).iterdir())) == len(files) - 1
     c = project.add_run(_frame(), name="c")
     assert c.id == b.id + 1                       # b's molecule IDs stay dead
-    base = project.add_run(_frame(), name="base of d", kind="base")
+    base = project.add_run(_frame(), name="base of d and e", kind="base")
     d = project.add_run(_frame(), name="d", settings={"base_run": base.id})
-    project.delete_run(d.id)                      # takes its base set with it
-    assert [r.name for r in project.runs()] == ["renamed", "c"]
+    e = project.add_run(_frame(), name="e", settings={"base_run": base.id})
+    project.delete_run(d.id)                      # e is compared with the base set too
+    assert [r.name for r in project.runs()] == ["renamed", "c", "base of d and e", "e"]
+    project.delete_run(e.id)                      # the last one takes the base set with it
     assert [r.name for r in project.runs()] == ["renamed", "c"]
     with pytest.raises(ProjectError, match=f"no run {b.id}"):
         project.molecules(b.id)
