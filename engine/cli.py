@@ -465,8 +465,8 @@ def _sample_options(sa) -> None:
 def _score_options(sc) -> None:
     sc.add_argument("--reward", required=True, help="preset key (see `rewards`) or .toml file")
     sc.add_argument("--in", dest="input", type=Path, required=True,
-                    help="CSV with a SMILES column (or one column), a .smi file (SMILES, "
-                         "then a name, per line) or an SDF file (.sdf, .sd)")
+                    help="CSV with a SMILES column (or one column), a .smi, .smiles or .txt file "
+                         "(SMILES, then a name, per line) or an SDF file (.sdf, .sd)")
     sc.add_argument("--smiles-column", default="smiles", help="matched ignoring case")
     sc.add_argument("--whole-mixture", action="store_true",
                     help="score a salt, hydrate or mixture as a whole (default: its largest "

@@ -332,6 +332,7 @@ def _sdf_with_a_broken_record() -> str:
     ("moses.csv", "SMILES,SPLIT\nCCO,train\nc1ccccc1,test\n", "SMILES"),
     ("one.csv", "CCO\nc1ccccc1\n", "smiles"),                       # no header at all
     ("list.smi", "CCO ethanol\n# a comment\nc1ccccc1 benzene ring\n", "smiles"),
+    ("list.txt", "CCO ethanol\nc1ccccc1 benzene ring\n", "smiles"),  # as the dashboard reads it
     ("mols.sdf", _sdf_with_a_broken_record(), "smiles"),
 ])
 def test_score_reads_the_files_a_chemist_has(tmp_path, capsys, name, text, column):
@@ -346,7 +347,7 @@ def test_score_reads_the_files_a_chemist_has(tmp_path, capsys, name, text, colum
     scored = pd.read_csv(out, keep_default_na=False)
     assert scored[column].tolist()[:2] == ["CCO", "c1ccccc1"]
     assert scored["valid"].tolist()[:2] == [True, True]
-    if name.endswith((".smi", ".sdf")):
+    if name.endswith((".smi", ".txt", ".sdf")):
         assert scored["name"].tolist()[:2] == ["ethanol", "benzene ring"]
     if name.endswith(".sdf"):   # the unreadable record stays, saying why
         assert len(scored) == 3 and scored["name"][2] == "broken"

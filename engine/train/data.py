@@ -73,8 +73,9 @@ def read_moses(split: str, cache_dir: Path) -> list[str]:
     return frame["SMILES"].astype(str).tolist()
 
 
-SMI_SUFFIXES = (".smi", ".smiles")   # SMILES, then an optional name, per line
-SDF_SUFFIXES = (".sdf", ".sd")
+# the dashboard's reader decides which suffix is which format (.txt: a SMILES list)
+SMI_SUFFIXES = tuple(s for s, kind in molfile.FORMATS.items() if kind == "smi")
+SDF_SUFFIXES = tuple(s for s, kind in molfile.FORMATS.items() if kind == "sdf")
 
 
 class SmilesTable(NamedTuple):
