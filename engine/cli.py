@@ -392,6 +392,10 @@ def _decoding_options(parser) -> None:
     from engine.sampling.sampler import PRECISIONS, SampleSettings  # noqa: PLC0415
 
     parser.add_argument("--seed", type=int, default=_default(SampleSettings, "seed"))
+    parser.add_argument("--first-chunk", type=int, metavar="N",
+                        default=_default(SampleSettings, "first_chunk"),
+                        help="decode the first N molecules on their own (0 = none); the "
+                             "dashboard uses 32, so a seed gives its molecules with 32 here")
     parser.add_argument("--device", default=_default(SampleSettings, "device"),
                         help="auto (CUDA if present), cpu, cuda")
     parser.add_argument("--precision", choices=tuple(PRECISIONS),

@@ -75,6 +75,27 @@ def test_molecules_shown_as_they_finish_are_the_final_ones(ckpt, method, max_row
     assert phases[1:] == ["Decoding", "Scoring the molecules", "Likelihood under the base model"]
 
 
+@pytest.mark.parametrize("method", ["rcfg", "best_of_n"])
+def test_a_first_chunk_finishes_on_its_own_and_is_reproducible(ckpt, method, monkeypatch):
+    import engine.sampling.sampler as sampler_mod
+
+    s = SampleSettings(method=method, n=10, ys=3, seed=2, device="cpu", first_chunk=3)
+    sizes, real = [], sampler_mod.decode
+
+    def spy(model, plan, *a, **k):
+        sizes.append(plan.values.shape[0])
+        return real(model, plan, *a, **k)
+
+    monkeypatch.setattr(sampler_mod, "decode", spy)
+    first = sample(ckpt, REWARD, s)
+    monkeypatch.undo()
+    per = 4 if method == "best_of_n" else 1          # best-of-N decodes whole groups
+    assert sizes == [3 * per, 7 * per]
+    again = sample(ckpt, REWARD, s)
+    assert first.molecules["smiles"].tolist() == again.molecules["smiles"].tolist()
+    with pytest.raises(SamplingError, match="first_chunk"):
+        SampleSettings(first_chunk=-1)
+
 def test_best_of_n_shows_no_preview_of_its_candidates(ckpt):
     previews = []
     sample(ckpt, REWARD, SampleSettings(method="best_of_n", n=4, ys=3, device="cpu"),

@@ -4,7 +4,7 @@ Nothing samples until Generate is pressed; sliders only update the estimate."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pandas as pd
 import streamlit as st
@@ -13,7 +13,7 @@ from app import labels, resources, state
 from app.components import results
 from engine.chem.scoring import rescore, summarize
 from engine.sampling import methods as M
-from engine.sampling.sampler import SampleSettings, sample
+from engine.sampling.sampler import FIRST_CHUNK, SampleSettings, sample
 
 ss = st.session_state
 RATES = "s::rows_per_s"  # {"guided": .., "base": ..} forward rows/s measured this session
@@ -185,6 +185,7 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
     """Sample the method first, showing its molecules as they finish, then the base
     comparison set when it is not cached yet; returns the run. The times (first molecules
     drawn, total, the estimate given beforehand) go to TIMING for scripts/bench_app.py."""
+    s = replace(s, first_chunk=FIRST_CHUNK)   # the first molecules show within seconds
     rates = ss.setdefault(RATES, {})
     needs_base = not resources.has_base_set(ckpt_key, s)
     on_gpu = resources.device_label().startswith("GPU")

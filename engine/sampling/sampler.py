@@ -19,6 +19,7 @@ from engine.sampling.decoder import DecodePlan, base_log_likelihood, decode
 from engine.sampling.grammar import SmilesGrammar
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+FIRST_CHUNK = 32   # the dashboard's first chunk: its first molecules show in about a second
 SETTING_COLUMNS = ("method", "gamma", "ys", "advantage", "plausibility", "q_weights",
                    "grammar", "temperature", "top_p", "seed")
 
@@ -68,6 +69,10 @@ class SampleSettings:
     device: str = "auto"
     target: dict[str, float] | None = None   # replaces y* for conditional / cfg
     max_rows: int = 8192                # forward rows per chunk (halved on CUDA OOM)
+    # molecules decoded on their own first (0 = none): a small first chunk finishes early,
+    # so a caller can show molecules within seconds (the dashboard uses FIRST_CHUNK); the
+    # chunking is part of what a seed reproduces
+    first_chunk: int = 0
     precision: str = "fp32"             # "bf16" / "fp16" autocast the network on CUDA
 
     def __post_init__(self):
@@ -84,6 +89,9 @@ class SampleSettings:
                                 f"{', '.join(PRECISIONS)}")
         if self.max_rows < 1:
             raise SamplingError(f"max_rows must be >= 1, got {self.max_rows}")
+        if not isinstance(self.first_chunk, int) or self.first_chunk < 0:
+            raise SamplingError(f"first_chunk must be an integer >= 0 (0 = none), got "
+                                f"{self.first_chunk!r}")
         if self.target is not None:
             unknown = sorted(set(self.target) - set(PROPERTY_NAMES))
             if unknown:
@@ -214,6 +222,8 @@ def decode_molecules(ckpt, s: SampleSettings, total: int, rows_per_molecule: int
     max_len = model.cfg.block_size - 2
     while len(sequences) < total:
         n = min(chunk, total - len(sequences))
+        if not sequences and s.first_chunk:
+            n = min(n, s.first_chunk * (total // s.n))   # best-of-N: whole groups
         plan = plan_for(len(sequences), n)
         try:
             # the network may run in half precision; guidance itself is always fp32
