@@ -349,6 +349,18 @@ class Project:
             return db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() \
                 is not None
 
+    # small facts the dashboard keeps (e.g. this machine's sampling rates) -------------
+    def value(self, key: str) -> str | None:
+        """A stored text value of the project (None when unset)."""
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (f"app:{key}",)).fetchone()
+        return None if row is None else row[0]
+
+    def set_value(self, key: str, value: str) -> None:
+        with self._connect() as db:
+            db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                       "value = excluded.value", (f"app:{key}", str(value)))
+
     # selections ---------------------------------------------------------------------
     def save_selection(self, name: str, members, reward_toml: str = "") -> Selection:
         """Store (or replace) a named selection of molecule IDs."""

@@ -122,6 +122,13 @@ def test_generate_draws_the_run(app):
     assert all(p in log for p in ("Decoding", "Scoring the molecules", "Base model comparison"))
     timing = app.session_state[sampling.TIMING]
     assert 0 < timing["first_molecules_s"] <= timing["total_s"] and timing["needs_base"]
+    # the rates measured here serve the estimate of the next session on this machine
+    measured = app.session_state[sampling.RATES]
+    assert set(measured) == {"guided", "base"} and runs[0].settings["first_chunk"] == 32
+    fresh = AppTest.from_file(APP, default_timeout=90)
+    fresh.run()
+    estimate = next(c.value for c in fresh.sidebar.caption if "forward rows" in c.value)
+    assert "measured on this machine's last runs" in estimate
     for view in ("Pareto", "Molecules", "3D", "Table", "History"):
         show(app, view)
     assert len(app.dataframe) == 1  # the History table

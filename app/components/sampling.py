@@ -3,13 +3,14 @@
 Nothing samples until Generate is pressed; sliders only update the estimate."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, replace
 
 import pandas as pd
 import streamlit as st
 
-from app import labels, resources, state
+from app import labels, project, resources, state
 from app.components import results
 from engine.chem.scoring import rescore, summarize
 from engine.sampling import methods as M
@@ -17,10 +18,9 @@ from engine.sampling.sampler import FIRST_CHUNK, SampleSettings, sample
 
 ss = st.session_state
 RATES = "s::rows_per_s"  # {"guided": .., "base": ..} forward rows/s measured this session
-# Before a measurement: CPU rates of the shipped model on an idle 2-core machine, scoring and
-# views included (scripts/bench_app.py, BENCHMARKS.md: 2,304 guided rows in 9.1 s, the 256-row
-# base set in 4.7 s). Wide guided batches run more rows/s than the 1-row base set.
-# No GPU default: GPUs vary too much.
+# Before any measurement on this machine: CPU rates of the shipped model on an idle 2-core
+# machine, scoring included (scripts/bench_app.py, BENCHMARKS.md "Dashboard"). Wide guided
+# batches run more rows/s than the 1-row base set. No GPU default: GPUs vary too much.
 DEFAULT_CPU_RATES = {"guided": 250.0, "base": 55.0}
 WARN_SECONDS = 120.0
 PREVIEW_EVERY = 0.75   # seconds between redraws of the molecules finished so far
@@ -90,6 +90,28 @@ def controls() -> SampleSettings:
                           grammar=bool(grammar))
 
 
+def rates() -> tuple[dict, str]:
+    """Forward rows/s ("guided", "base") for the estimate and where they come from: this
+    session's last runs, else the last ones on this machine and device (kept in the
+    project), else the typical 2-core CPU (none on a GPU)."""
+    device = resources.device_label()
+    stored = json.loads(project.current().value(f"rates:{device}") or "{}")
+    session = ss.get(RATES, {})
+    typical = {} if device.startswith("GPU") else DEFAULT_CPU_RATES
+    source = ("measured on this session's runs" if session else
+              "measured on this machine's last runs" if stored else "typical for a 2-core CPU")
+    return {**typical, **stored, **session}, source
+
+
+def _measured(kind: str, rows_per_s: float) -> None:
+    """Keep a measured rate for this session and for the next ones on this machine."""
+    ss.setdefault(RATES, {})[kind] = rows_per_s
+    device = resources.device_label()
+    key = f"rates:{device}"
+    stored = json.loads(project.current().value(key) or "{}")
+    project.current().set_value(key, json.dumps({**stored, kind: rows_per_s}))
+
+
 def estimate_seconds(s: SampleSettings, needs_base: bool, rates: dict) -> float | None:
     """Seconds a Generate takes at `rates` (forward rows/s, "guided" and "base"), the base
     comparison set included when `needs_base`; None while a needed rate is unknown."""
@@ -100,22 +122,20 @@ def estimate_seconds(s: SampleSettings, needs_base: bool, rates: dict) -> float 
     return s.rows_per_molecule * s.n / rates[kind] + base_rows / rates.get("base", 1.0)
 
 
-def estimate(s: SampleSettings, ckpt_key: str, on_gpu: bool) -> None:
+def estimate(s: SampleSettings, ckpt_key: str) -> None:
     """Show the forward rows a run costs and, on CPU or once measured, the time; warn when
     it is long (the settings stay allowed)."""
     kind = "base" if s.method == "base" else "guided"
     needs_base = kind != "base" and not resources.has_base_set(ckpt_key, s)
-    measured = ss.get(RATES, {})
-    rates = {**({} if on_gpu else DEFAULT_CPU_RATES), **measured}
+    known, source = rates()
     extra = ", plus the base model's comparison set" if needs_base else ""
     text = (f"{s.rows_per_molecule * s.n + (s.n if needs_base else 0):,} forward rows "
             f"({s.rows_per_molecule} per molecule{extra})")
-    seconds = estimate_seconds(s, needs_base, rates)
+    seconds = estimate_seconds(s, needs_base, known)
     if seconds is None:
         st.caption(f"{text}; the time is measured on the first run.")
         return
     when = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-    source = "measured on this session's runs" if kind in measured else "typical for a 2-core CPU"
     text = f"{text}: about {when} ({source})."
     if seconds > WARN_SECONDS:
         st.warning(f"Slow settings. {text} Nothing starts until you press Generate.",
@@ -186,18 +206,15 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
     comparison set when it is not cached yet; returns the run. The times (first molecules
     drawn, total, the estimate given beforehand) go to TIMING for scripts/bench_app.py."""
     s = replace(s, first_chunk=FIRST_CHUNK)   # the first molecules show within seconds
-    rates = ss.setdefault(RATES, {})
     needs_base = not resources.has_base_set(ckpt_key, s)
-    on_gpu = resources.device_label().startswith("GPU")
-    estimated = estimate_seconds(s, needs_base, {**({} if on_gpu else DEFAULT_CPU_RATES),
-                                                 **rates})
+    estimated = estimate_seconds(s, needs_base, rates()[0])
     cached = None if needs_base else resources.base_set(ckpt, ckpt_key, s, reward)[0]
     live = _Live(s, reward, None if cached is None else rescore(cached, reward))
     if s.method != "base":
         result = sample(ckpt, reward, s, progress=live.progress(labels.METHODS[s.method]),
                         phase=live.phase, preview=live.preview, preview_every=PREVIEW_EVERY)
         molecules, summary = result.molecules, dict(result.summary)
-        rates["guided"] = s.n * s.rows_per_molecule / max(summary["wall_time_s"], 1e-6)
+        _measured("guided", s.n * s.rows_per_molecule / max(summary["wall_time_s"], 1e-6))
     own = s.method == "base"   # the base set is the run itself: its phases and molecules show
     if needs_base and not own:
         live.phase("Base model comparison set (once for these settings)")
@@ -205,7 +222,7 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
         ckpt, ckpt_key, s, reward, progress=live.progress("Base model comparison set"),
         phase=live.phase if own else None, preview=live.preview if own else None)
     if needs_base:
-        rates["base"] = s.n / max(base_summary["wall_time_s"], 1e-6)
+        _measured("base", s.n / max(base_summary["wall_time_s"], 1e-6))
     if s.method == "base":
         molecules, summary = base, dict(base_summary)
     else:   # the normalized score needs the base set's mean

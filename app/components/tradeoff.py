@@ -253,8 +253,7 @@ def render(ckpt, ckpt_key: str, reward, settings) -> None:
         allowed = s.method in METHODS
         if allowed:
             rows = len(weights) * s.n * s.rows_per_molecule
-            rates = {**({} if resources.device_label().startswith("GPU")
-                        else sampling.DEFAULT_CPU_RATES), **ss.get(sampling.RATES, {})}
+            rates = sampling.rates()[0]
             when = f", about {rows / rates['guided']:.0f} s" if "guided" in rates else ""
             batches = ("one batch" if rows <= s.max_rows else
                        f"batches of at most {s.max_rows:,}")

@@ -23,7 +23,7 @@ reward_editor.ensure(ckpt, ckpt_key)
 with st.sidebar:
     st.subheader("Sampling")
     settings = sampling.controls()
-    sampling.estimate(settings, ckpt_key, on_gpu=resources.device_label().startswith("GPU"))
+    sampling.estimate(settings, ckpt_key)
     clicked = st.button("Generate", type="primary", icon=":material/play_arrow:",
                         width="stretch", key="s::generate")
 
