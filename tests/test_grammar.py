@@ -85,6 +85,27 @@ def test_rows_are_independent_and_compaction_selects_state():
     assert G.allowed(kept)[:, eos].tolist() == [False, True]
 
 
+def test_a_row_at_the_deepest_branch_beside_a_row_closing_one():
+    """Row 0 opens branches to the deepest level allowed while row 1 closes one: the
+    branch stack is never read past its end, and row 0 can then only close."""
+    from engine.sampling.grammar import MAX_DEPTH
+
+    st = G.init(2, "cpu")
+    step = lambda a, b: G.advance(st, torch.tensor([VOCAB.index(a), VOCAB.index(b)]))  # noqa: E731
+    st = step("C", "C")
+    st = step("(", "(")
+    for _ in range(MAX_DEPTH - 1):
+        st = step("C", "C")
+        st = step("(", "C")
+    st = step("C", ")")                                  # row 1 closes; row 0 at MAX_DEPTH
+    assert st["g_depth"].tolist() == [MAX_DEPTH, 0]
+    allowed = G.allowed(st)
+    assert not allowed[0, VOCAB.index("(")] and allowed[0, VOCAB.index(")")]
+    for _ in range(MAX_DEPTH):
+        st = step(")", "C")
+    smiles = "C(" + "C(" * (MAX_DEPTH - 1) + "C" + ")" * MAX_DEPTH
+    assert st["g_depth"].tolist() == [0, 0] and Chem.MolFromSmiles(smiles) is not None
+
 def test_every_row_keeps_a_token():
     rng = np.random.default_rng(0)
     st = G.init(64, "cpu")

@@ -146,7 +146,7 @@ class SmilesGrammar:
             st["g_stack"] = stack
         depth = st["g_depth"] + opened.long() - closed.long()
         if closed.any():
-            back = st["g_stack"][rows, depth.clamp_min(0)]
+            back = st["g_stack"][rows, depth.clamp(0, MAX_DEPTH - 1)]   # rows at MAX_DEPTH: unused
             st["g_cur"] = torch.where(closed, back, st["g_cur"])
         st["g_depth"] = depth
         st["g_prev2"], st["g_prev"] = st["g_prev"], cls
