@@ -231,11 +231,18 @@ class Project:
         return _Transaction(db)
 
     def _remove_orphans(self) -> None:
-        """Molecule files no catalogue row names and older than `ORPHAN_AGE_S`: left by a
-        process killed mid-save (a younger one may belong to a save in flight)."""
+        """What a process killed mid-save leaves, once older than `ORPHAN_AGE_S` (a younger
+        one may belong to a save in flight): a base set that no run is compared with (its
+        run was never stored), then molecule files no catalogue row names."""
+        now = time.time()
+        used = {r.settings.get("base_run") for r in self.runs()}
+        for record in self.runs():
+            created = datetime.fromisoformat(record.created).timestamp()
+            if record.kind == "base" and record.id not in used and now - created > ORPHAN_AGE_S:
+                with self._connect() as db:
+                    db.execute("DELETE FROM runs WHERE id = ?", (record.id,))
         with self._connect() as db:
             named = {r[0] for r in db.execute("SELECT file FROM runs")}
-        now = time.time()
         for f in (self.path / MOLECULES).iterdir():
             try:
                 if f.name not in named and now - f.stat().st_mtime > ORPHAN_AGE_S:

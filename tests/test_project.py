@@ -177,6 +177,21 @@ def test_killed_writers_never_corrupt_the_project(tmp_path):
     assert sorted(f.name for f in (tmp_path / MOLECULES).iterdir()) == sorted(named)
 
 
+def test_a_base_set_whose_run_was_never_stored_is_removed_once_old(tmp_path):
+    """A server killed between storing a base set and its run leaves a base set no run is
+    compared with: kept while young (its run may be on the way), removed once old."""
+    project = Project.open(tmp_path)
+    used = project.add_run(_frame(), name="base of a", kind="base")
+    project.add_run(_frame(), name="a", settings={"base_run": used.id})
+    lost = project.add_run(_frame(), name="base of a run killed", kind="base")
+    Project.open(tmp_path)
+    assert [r.id for r in project.runs()] == [used.id, used.id + 1, lost.id]
+    with sqlite3.connect(tmp_path / CATALOGUE) as db:
+        db.execute("UPDATE runs SET created = '2026-01-01T00:00:00+00:00'")
+    Project.open(tmp_path)
+    assert [r.name for r in project.runs()] == ["base of a", "a"]
+    assert len(list((tmp_path / MOLECULES).iterdir())) == 3     # its file goes once old too
+
 def test_two_writers_at_once_get_distinct_runs(tmp_path):
     procs = [_writer(tmp_path, tag) for tag in ("a", "b")]
     firsts = [p.stdout.readline().split() for p in procs]   # both have stored a run
