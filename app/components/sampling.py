@@ -21,7 +21,7 @@ RATES = "s::rows_per_s"  # {"guided": .., "base": ..} forward rows/s measured th
 # Before any measurement on this machine: CPU rates of the shipped model on an idle 2-core
 # machine, scoring included (scripts/bench_app.py, BENCHMARKS.md "Dashboard"). Wide guided
 # batches run more rows/s than the 1-row base set. No GPU default: GPUs vary too much.
-DEFAULT_CPU_RATES = {"guided": 250.0, "base": 55.0}
+DEFAULT_CPU_RATES = {"guided": 370.0, "base": 95.0}
 WARN_SECONDS = 120.0
 PREVIEW_EVERY = 0.75   # seconds between redraws of the molecules finished so far
 TIMING = "s::timing"   # the last Generate's times: first molecules drawn, total, estimate
