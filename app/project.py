@@ -11,6 +11,7 @@ browser closes or the server is killed.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,11 +26,42 @@ ENV_PROJECT = "RCFG_PROJECT"
 SELECTION_NAME = "current selection"
 
 
-def project_dir() -> Path:
+CHOSEN = "project::dir"   # a project picked in this session (the sidebar's picker)
+NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def started_dir() -> Path:
+    """The project the server was started on: `--project DIR`, `$RCFG_PROJECT` or
+    projects/default."""
     argv = sys.argv[1:]
     if "--project" in argv and argv.index("--project") + 1 < len(argv):
         return Path(argv[argv.index("--project") + 1])
     return Path(os.environ.get(ENV_PROJECT) or REPO / "projects" / "default")
+
+
+def project_dir() -> Path:
+    """The project this session works in: the one picked in the sidebar, else the one the
+    server was started on."""
+    return Path(st.session_state.get(CHOSEN) or started_dir())
+
+
+def neighbours() -> list[Path]:
+    """The project folders beside the started one (those holding a catalogue), it first."""
+    home = started_dir().resolve()
+    found = sorted(p.parent for p in home.parent.glob("*/project.sqlite"))
+    return [home] + [p for p in found if p != home]
+
+
+def new_project_dir(name: str) -> Path:
+    """A new project folder beside the started one; ProjectError for a bad or taken name."""
+    name = str(name).strip()
+    if not NAME_OK.fullmatch(name):
+        raise ProjectError(f"project name {name!r}: use 1 to 64 letters, digits, '_', '-' or "
+                           "'.', starting with a letter or digit")
+    folder = started_dir().resolve().parent / name
+    if folder.exists():
+        raise ProjectError(f"a project named {name!r} already exists; pick it in the list")
+    return folder
 
 
 @st.cache_resource(show_spinner=False)

@@ -450,6 +450,22 @@ def test_stored_runs_can_be_renamed_and_deleted(tiny_checkpoint, monkeypatch,
     assert at.session_state[state.RUNS] == [] and Project.open(project_folder).runs() == []
 
 
+def test_the_sidebar_opens_and_creates_projects_beside_this_one(app, tiny_checkpoint,
+                                                                project_folder):
+    run = inject_run(app, tiny_checkpoint)
+    app.run()
+    app.text_input(key="project::new").set_value("../escape")
+    app.button(key="FormSubmitter:project::create-Create and open").click().run()
+    assert "project name '../escape'" in app.error[0].value
+    app.text_input(key="project::new").set_value("series-2")
+    app.button(key="FormSubmitter:project::create-Create and open").click().run()
+    assert not app.exception, app.exception
+    assert (project_folder.parent / "series-2" / "project.sqlite").is_file()
+    assert app.session_state[state.RUNS] == [] and not app.session_state[state.SELECTION]
+    assert any(p.proto.popover.label == "Project: series-2" for p in app.get("popover"))
+    app.selectbox(key="project::pick").select(str(project_folder.resolve())).run()
+    assert [r.number for r in app.session_state[state.RUNS]] == [run.number]
+
 def test_a_run_stored_from_the_terminal_appears_without_a_reload(
         tiny_checkpoint, monkeypatch, project_folder):
     from engine.cli import main  # noqa: PLC0415

@@ -1,9 +1,13 @@
-"""The sidebar's project panel: which project is open, and renaming or deleting its runs."""
+"""The sidebar's project panel: which project is open (and a picker to open or create
+another beside it), and renaming or deleting its runs."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
 from app import messages, project, resources, state
+from app.components import own
 from engine.project import ProjectError
 
 ss = st.session_state
@@ -27,13 +31,54 @@ def _delete(run_id: str) -> None:
     ss["project::confirm"] = False
 
 
+def _switch_to(folder) -> None:
+    """Work in another project from now on: this session's runs, selection and shown
+    molecules are those of the new project (the old one keeps all of its own)."""
+    ss[project.CHOSEN] = str(folder)
+    for key in (state.RUNS, state.SELECTION, state.RESTORE_PROBLEMS, own.OWN, own.PICK,
+                "explore::run", "project::run"):
+        ss.pop(key, None)
+
+
+def _picked() -> None:
+    _switch_to(ss["project::pick"])
+
+
+def _create() -> None:
+    try:
+        folder = project.new_project_dir(ss.get("project::new", ""))
+        project.Project.open(folder)
+    except ProjectError as exc:
+        ss["project::problem"] = messages.shown(exc)
+        return
+    ss["project::problem"], ss["project::new"] = None, ""
+    _switch_to(folder)
+
+
 def caption() -> None:
-    """Which project is open, and what could not be restored from it."""
+    """Which project is open, a picker for the projects beside it, and what could not be
+    restored from it."""
     folder = project.project_dir()
-    st.caption(f"Project: `{resources.display_path(folder)}`",
-               help="Every Generate and the selection are kept here. Start the dashboard "
-                    "with `-- --project DIR` (or set RCFG_PROJECT) for another project; "
-                    "`python3 -m engine sample --project DIR` adds runs from a terminal.")
+    with st.popover(f"Project: {folder.name}", icon=":material/folder_open:",
+                    width="stretch"):
+        st.caption(f"`{resources.display_path(folder)}`: every Generate, the selection, your "
+                   "uploaded molecules and notes are kept here. `python3 -m engine sample "
+                   "--project DIR` adds runs from a terminal; start the dashboard with "
+                   "`-- --project DIR` to open a project elsewhere.")
+        choices = [str(p) for p in project.neighbours()]
+        current = str(folder.resolve())
+        if current not in choices:
+            choices.insert(0, current)
+        ss["project::pick"] = current
+        st.selectbox("Open a project", choices, key="project::pick", on_change=_picked,
+                     format_func=lambda p: Path(p).name)
+        with st.form("project::create", border=False, enter_to_submit=False):
+            st.text_input("New project", key="project::new", max_chars=64,
+                          placeholder="e.g. kinase-series-2")
+            st.form_submit_button("Create and open", on_click=_create,
+                                  icon=":material/create_new_folder:")
+        if ss.get("project::problem"):
+            st.error(ss["project::problem"], icon=":material/error:")
     for problem in ss.get(state.RESTORE_PROBLEMS, []):
         st.warning(messages.shown(problem), icon=":material/warning:")
 
