@@ -129,14 +129,14 @@ def estimate(s: SampleSettings, ckpt_key: str) -> None:
     needs_base = kind != "base" and not resources.has_base_set(ckpt_key, s)
     known, source = rates()
     extra = ", plus the base model's comparison set" if needs_base else ""
-    text = (f"{s.rows_per_molecule * s.n + (s.n if needs_base else 0):,} forward rows "
-            f"({s.rows_per_molecule} per molecule{extra})")
+    cost = (f"the model runs {s.rows_per_molecule}× per molecule{extra}: "
+            f"{s.rows_per_molecule * s.n + (s.n if needs_base else 0):,} forward rows")
     seconds = estimate_seconds(s, needs_base, known)
     if seconds is None:
-        st.caption(f"{text}; the time is measured on the first run.")
+        st.caption(f"{s.n:,} molecules; {cost}. The time is measured on the first run.")
         return
     when = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-    text = f"{text}: about {when} ({source})."
+    text = f"{s.n:,} molecules in about {when} ({source}); {cost}."
     if seconds > WARN_SECONDS:
         st.warning(f"Slow settings. {text} Nothing starts until you press Generate.",
                    icon=":material/hourglass:")
