@@ -417,6 +417,23 @@ def test_runs_and_selection_survive_a_new_session(tiny_checkpoint, monkeypatch,
     assert second.session_state[state.SELECTION] == set(ids)
 
 
+def test_the_reward_in_use_comes_back_in_a_new_session(app, project_folder):
+    app.number_input(key="rw::logp::high").set_value(3.25).run()
+    edited = app.session_state[REWARD]
+    assert edited.name.endswith("(edited)")
+    again = AppTest.from_file(APP, default_timeout=90)
+    again.run()
+    assert not again.exception, again.exception
+    assert again.session_state[REWARD] == edited
+    assert again.number_input(key="rw::logp::high").value == 3.25
+    assert again.selectbox(key="rw::preset").value == "Custom"
+    from engine.project import Project  # noqa: PLC0415
+
+    Project.open(project_folder).set_value("reward in use", "{not json")   # damaged
+    third = AppTest.from_file(APP, default_timeout=90)
+    third.run()
+    assert not third.exception and third.session_state[REWARD].key == "cns_penetrant"
+
 def test_stored_runs_can_be_renamed_and_deleted(tiny_checkpoint, monkeypatch,
                                                 project_folder):
     monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))

@@ -237,8 +237,13 @@ def test_screenshot_tour(browser_page, monkeypatch):
         page.goto(url)
         page.get_by_role("button", name="Generate").wait_for()
         set_number(page, "Molecules", 128)
-        generate(page, timeout_s=300)
         SHOTS.mkdir(parents=True, exist_ok=True)
+        page.get_by_role("button", name="Generate").click()   # the live view, mid-run
+        page.get_by_text("so far").first.wait_for(timeout=120_000)
+        time.sleep(2.5)
+        page.screenshot(path=str(SHOTS / "generating.png"))
+        page.get_by_text("Normalized score").wait_for(timeout=300_000)
+        settle(page, 1.0)
         page.screenshot(path=str(SHOTS / "explore.png"))
 
         show_view(page, "Pareto", 3.0)

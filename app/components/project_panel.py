@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import messages, project, resources, state
-from app.components import own
+from app.components import own, reward_editor
 from engine.project import ProjectError
 
 ss = st.session_state
@@ -32,11 +32,11 @@ def _delete(run_id: str) -> None:
 
 
 def _switch_to(folder) -> None:
-    """Work in another project from now on: this session's runs, selection and shown
-    molecules are those of the new project (the old one keeps all of its own)."""
+    """Work in another project from now on: this session's runs, selection, shown
+    molecules and reward are those of the new project (the old one keeps all of its own)."""
     ss[project.CHOSEN] = str(folder)
     for key in (state.RUNS, state.SELECTION, state.RESTORE_PROBLEMS, own.OWN, own.PICK,
-                "explore::run", "project::run"):
+                reward_editor.REWARD, reward_editor.STORED, "explore::run", "project::run"):
         ss.pop(key, None)
 
 

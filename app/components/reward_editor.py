@@ -7,13 +7,14 @@ engine's message. Callbacks run before the page, so the page always sees the new
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import labels, resources
+from app import labels, project, resources
 from engine.chem.pareto import goal_distance
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import AGGREGATES, GOALS, Reward, RewardError, Term, list_presets
@@ -24,6 +25,7 @@ DRAFT, REWARD, ERROR = "rw::draft", "rw::reward", "rw::error"
 PRESET, AGG, NAME = "rw::preset", "rw::aggregate", "rw::name"
 PRESET_USED = "rw::preset_used"   # the preset in use; PRESET is its widget, which pages drop
 TOML, UPLOAD = "rw::toml", "rw::upload"
+STORED, KEPT = "rw::stored", "reward in use"   # the record last kept, its project key
 FIELDS = ("on", "goal", "low", "high", "ramp", "weight")
 FALLBACK = Reward("QED", (Term("qed", "maximize", 0.3, 0.9),),
                   description="Fallback used when no reward preset is installed.")
@@ -168,14 +170,41 @@ def _on_upload(quantiles) -> None:
     apply_toml(text, file.name, quantiles, key=Path(file.name).stem)
 
 
+def _kept() -> tuple[Reward, str] | None:
+    """The reward last in use in this project and its preset label (None when none is
+    kept, or it no longer reads)."""
+    try:
+        data = json.loads(project.current().value(KEPT) or "null")
+        if not data:
+            return None
+        reward = Reward.from_toml(data["toml"], key=data.get("key", ""))
+    except (ValueError, KeyError, TypeError, RewardError):
+        return None
+    preset = data.get("preset", CUSTOM)
+    return reward, preset if presets().get(preset) == reward else CUSTOM
+
+
+def _keep() -> None:
+    """Keep the reward in use in the project (when it changed), so a reload or a restart
+    finds it as it was left."""
+    record = json.dumps({"toml": ss[REWARD].to_toml(), "preset": ss[PRESET_USED],
+                         "key": ss[DRAFT].get("key", "")})
+    if ss.get(STORED) != record:
+        project.current().set_value(KEPT, record)
+        ss[STORED] = record
+
+
 def ensure(ckpt, ckpt_key: str) -> None:
-    """Initialise the editor once per session (default preset), and restore widget keys
-    that Streamlit dropped while another page was shown."""
+    """Initialise the editor once per session (the reward last in use in the project,
+    else the default preset), restore widget keys that Streamlit dropped while another
+    page was shown, and keep the reward in use in the project."""
     if REWARD not in ss:
         found = presets()
         key = "cns_penetrant" if "cns_penetrant" in found else next(iter(found), CUSTOM)
-        _load(found.get(key, FALLBACK), key, resources.bank_quantiles(ckpt, ckpt_key))
+        reward, preset = _kept() or (found.get(key, FALLBACK), key)
+        _load(reward, preset, resources.bank_quantiles(ckpt, ckpt_key))
     _push(overwrite=False)
+    _keep()
 
 
 def _shape(goal: str) -> str:
