@@ -172,7 +172,7 @@ class _Live:
     def phase(self, text: str) -> None:
         self.lines.append(f"{time.perf_counter() - self.t0:5.1f} s · {text}")
         self.log.caption("  \n".join(self.lines))
-        self.status.update(label=f"{text}…")
+        self.status.update(label=f"{text}…", expanded=True, state="running")
 
     def progress(self, what: str):
         return _progress_bar(self.bar, what)
