@@ -51,7 +51,7 @@ with right:
     ids = [r.id for r in reversed(runs)]
     if ss.get(SHOWN) not in ids:
         ss[SHOWN] = ids[0]
-    head, side, badge = st.columns([4, 0.8, 1], vertical_alignment="bottom")
+    head, side, badge = st.columns([3.6, 1.3, 1], vertical_alignment="bottom")
     run = state.run_by_id(head.selectbox("Run", ids, key=SHOWN,
                                          format_func=state.run_labels().get))
     with side:
