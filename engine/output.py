@@ -74,18 +74,38 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+DECIMALS = 4   # properties and other measured values in CSV files; rewards keep all
+
+
+def rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` with float columns rounded to DECIMALS decimals, except `reward`
+    and the `d_*` desirabilities (full precision: they rank the molecules)."""
+    out = frame.copy()
+    for col in out.columns:
+        name = str(col)
+        if (pd.api.types.is_float_dtype(out[col]) and name != "reward"
+                and not name.startswith("d_")):
+            out[col] = out[col].round(DECIMALS)
+    return out
+
+
+def _for_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    return spreadsheet_safe(rounded(frame))
+
+
 def csv_text(frame: pd.DataFrame) -> str:
-    """`frame` as spreadsheet-safe CSV text (for downloads)."""
-    return spreadsheet_safe(frame).to_csv(index=False)
+    """`frame` as spreadsheet-safe CSV text with rounded values (for downloads)."""
+    return _for_csv(frame).to_csv(index=False)
 
 
 def write_csv(frame: pd.DataFrame, path: Path | str) -> Path:
-    """Write `frame` as spreadsheet-safe CSV to `path` atomically (a temporary file in the
-    same folder, then one rename); raises OutputError when it cannot be written."""
+    """Write `frame` as spreadsheet-safe CSV with rounded values (`rounded`) to `path`
+    atomically (a temporary file in the same folder, then one rename); raises OutputError
+    when it cannot be written."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        spreadsheet_safe(frame).to_csv(tmp, index=False)
+        _for_csv(frame).to_csv(tmp, index=False)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -207,6 +207,17 @@ def test_formula_cells_are_neutralised_in_every_csv(tmp_path):
     assert csv_text(frame) == (tmp_path / "t.csv").read_text()
 
 
+def test_csv_values_are_rounded_but_rewards_keep_full_precision(tmp_path):
+    import pandas as pd
+
+    from engine.output import csv_text
+
+    frame = pd.DataFrame({"smiles": ["CCO"], "mw": [46.068999999], "qed": [0.40680716],
+                          "reward": [0.123456789012], "d_mw": [0.98765432101], "hbd": [1]})
+    back = pd.read_csv(pd.io.common.StringIO(csv_text(frame)))
+    assert back.loc[0, ["mw", "qed", "hbd"]].tolist() == [46.069, 0.4068, 1]
+    assert back.loc[0, "reward"] == 0.123456789012 and back.loc[0, "d_mw"] == 0.98765432101
+
 def test_a_crafted_config_is_refused_before_the_model_is_built(tiny_checkpoint, tmp_path,
                                                                 monkeypatch):
     import shutil

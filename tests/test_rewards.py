@@ -271,7 +271,7 @@ def test_cli_score_adds_properties_reward_and_desirabilities(tmp_path, capsys):
                  "--smiles-column", "smi", "--jobs", "1"])
     assert code == 0
     scored = pd.read_csv(out)
-    assert list(scored.columns[:3]) == ["id", "smi", "valid"]
+    assert list(scored.columns[:4]) == ["id", "smi", "scored_as", "valid"]
     after = [*ALERT_AND_FLAG_COLUMNS, "scaffold"]
     assert list(scored.columns[-3 - len(after):-len(after)]) == ["reward", "d_heavy_atoms",
                                                                  "d_oxygens"]
