@@ -136,7 +136,8 @@ def test_generate_select_and_download(browser_page, app_url):
     settle(page)
     assert slider.input_value() == "4"
     set_number(page, "Molecules", 24)
-    page.get_by_text("144 forward rows (5 per molecule, plus the base").wait_for()  # + 24
+    page.get_by_text("runs 5× per molecule, plus the base model's comparison set: 144 "
+                     "forward rows").wait_for()   # 24 x 5 + the 24 base molecules
     generate(page, timeout_s=90)
 
     page.get_by_role("tab", name="Table").click()
