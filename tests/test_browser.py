@@ -240,8 +240,8 @@ def test_screenshot_tour(browser_page, monkeypatch):
         set_number(page, "Molecules", 128)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.get_by_role("button", name="Generate").click()   # the live view, mid-run
-        page.get_by_text("so far").first.wait_for(timeout=120_000)
-        time.sleep(2.5)
+        page.get_by_text("/ 128 molecules").first.wait_for(timeout=120_000)
+        time.sleep(3.0)
         page.screenshot(path=str(SHOTS / "generating.png"))
         page.get_by_text("Normalized score").wait_for(timeout=300_000)
         settle(page, 1.0)
