@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS notes (
 """
 MAX_NAME = 200
 ORPHAN_AGE_S = 600.0
+LOCKED_WAIT_S = 30.0
 
 
 class ProjectError(UserError):
@@ -219,16 +220,28 @@ class Project:
         return project
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("SELECT count(*) FROM sqlite_master").fetchall()  # ends the read
-        except sqlite3.DatabaseError as exc:
-            raise ProjectError(f"{self.db_path}: not a readable project catalogue ({exc})") \
-                from None
-        return _Transaction(db)
+        # switching a new catalogue to WAL answers "locked" at once, without waiting, while
+        # another process creates it: retried for up to LOCKED_WAIT_S
+        deadline = time.monotonic() + LOCKED_WAIT_S
+        while True:
+            db = None
+            try:
+                db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                db.execute("PRAGMA busy_timeout=30000")
+                db.execute("SELECT count(*) FROM sqlite_master").fetchall()  # ends the read
+                return _Transaction(db)
+            except sqlite3.OperationalError as exc:
+                if db is not None:
+                    db.close()
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise ProjectError(f"{self.db_path}: not a readable project catalogue "
+                                       f"({exc})") from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:
+                raise ProjectError(f"{self.db_path}: not a readable project catalogue "
+                                   f"({exc})") from None
 
     def _remove_orphans(self) -> None:
         """What a process killed mid-save leaves, once older than `ORPHAN_AGE_S` (a younger

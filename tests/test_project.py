@@ -192,6 +192,19 @@ def test_a_base_set_whose_run_was_never_stored_is_removed_once_old(tmp_path):
     assert [r.name for r in project.runs()] == ["base of a", "a"]
     assert len(list((tmp_path / MOLECULES).iterdir())) == 3     # its file goes once old too
 
+def test_processes_creating_one_new_project_at_once_all_succeed(tmp_path):
+    """Switching a new catalogue to WAL answers "locked" without waiting while another
+    process creates it: every opener must wait its turn, never fail."""
+    code = ("import sys, pandas as pd\nfrom engine.project import Project\n"
+            "Project.open(sys.argv[1]).add_run(pd.DataFrame({'smiles': ['CCO']}), name='x')\n")
+    for round_ in range(4):
+        folder = tmp_path / f"new{round_}"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=ROOT,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        errors = [p.communicate()[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 4, errors
+        assert len(Project.open(folder).runs()) == 4
+
 def test_two_writers_at_once_get_distinct_runs(tmp_path):
     procs = [_writer(tmp_path, tag) for tag in ("a", "b")]
     firsts = [p.stdout.readline().split() for p in procs]   # both have stored a run
