@@ -4,9 +4,9 @@ The folder is `--project DIR` (after `--` on the `streamlit run` line), else
 `$RCFG_PROJECT`, else `projects/default` in the repository. Every finished Generate is
 stored there at once (`engine.project`: SQLite catalogue plus molecule files, atomic), with
 its base comparison set; the selection (molecule IDs) is stored on every change, an
-uploaded molecule file as an imported set, and notes on runs as they are written. A new session (a reload,
-a restart, a second tab) starts from what the project holds, so nothing is lost when the
-browser closes or the server is killed.
+uploaded molecule file as an imported set, and notes on runs as they are written. A new
+session (a reload, a restart, a second tab) starts from what the project holds, so nothing
+is lost when the browser closes or the server is killed.
 """
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from engine.chem.rewards import Reward
-from engine.project import Project, ProjectError, run_name
+from engine.project import Project, ProjectError, run_name, split_id
 from engine.sampling.sampler import SampleSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -151,12 +152,7 @@ def stored_runs(load_model, skip=frozenset()) -> tuple[list[dict], list[str]]:
 
 def save_selection(ids) -> None:
     """Store the selection: molecule IDs (`<run>:<row>`), so each keeps its run."""
-    current().save_selection(SELECTION_NAME, sorted(ids, key=_id_order))
-
-
-def _id_order(molecule_id: str) -> tuple[int, int]:
-    run, _, row = str(molecule_id).partition(":")
-    return (int(run), int(row)) if run.isdigit() and row.isdigit() else (0, 0)
+    current().save_selection(SELECTION_NAME, sorted(ids, key=split_id))
 
 
 def stored_selection() -> set[str]:
@@ -189,8 +185,6 @@ def imported_sets() -> dict[int, str]:
 
 def imported(run_id: int):
     """(molecules, unreadable records as a table, how many there were) of an imported set."""
-    import pandas as pd  # noqa: PLC0415
-
     project = current()
     summary = project.run(run_id).summary
     bad = pd.DataFrame(summary.get("unreadable", []), columns=["row", "name", "given", "reason"])

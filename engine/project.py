@@ -248,8 +248,9 @@ class Project:
         one may belong to a save in flight): a base set that no run is compared with (its
         run was never stored), then molecule files no catalogue row names."""
         now = time.time()
-        used = {r.settings.get("base_run") for r in self.runs()}
-        for record in self.runs():
+        runs = self.runs()
+        used = {r.settings.get("base_run") for r in runs}
+        for record in runs:
             created = datetime.fromisoformat(record.created).timestamp()
             if record.kind == "base" and record.id not in used and now - created > ORPHAN_AGE_S:
                 with self._connect() as db:

@@ -208,11 +208,14 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
     s = replace(s, first_chunk=FIRST_CHUNK)   # the first molecules show within seconds
     needs_base = not resources.has_base_set(ckpt_key, s)
     estimated = estimate_seconds(s, needs_base, rates()[0])
-    cached = None if needs_base else resources.base_set(ckpt, ckpt_key, s, reward)[0]
-    live = _Live(s, reward, None if cached is None else rescore(cached, reward))
+    cached = (None if needs_base else
+              rescore(resources.base_set(ckpt, ckpt_key, s, reward)[0], reward))
+    base_mean = None if cached is None else float(cached["reward"].mean())
+    live = _Live(s, reward, cached)
     if s.method != "base":
         result = sample(ckpt, reward, s, progress=live.progress(labels.METHODS[s.method]),
-                        phase=live.phase, preview=live.preview, preview_every=PREVIEW_EVERY)
+                        base_mean_reward=base_mean, phase=live.phase, preview=live.preview,
+                        preview_every=PREVIEW_EVERY)
         molecules, summary = result.molecules, dict(result.summary)
         _measured("guided", s.n * s.rows_per_molecule / max(summary["wall_time_s"], 1e-6))
     own = s.method == "base"   # the base set is the run itself: its phases and molecules show
@@ -225,7 +228,7 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
         _measured("base", s.n / max(base_summary["wall_time_s"], 1e-6))
     if s.method == "base":
         molecules, summary = base, dict(base_summary)
-    else:   # the normalized score needs the base set's mean
+    elif base_mean is None:   # the base set came after the run: its mean completes the score
         summary.update(summarize(molecules, set(ckpt.bank["smiles"]), summary["r_star"],
                                  float(rescore(base, reward)["reward"].mean())))
     total = live.done()
