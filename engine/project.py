@@ -210,10 +210,11 @@ class Project:
         project = cls(path)
         with project._connect() as db:
             db.executescript(SCHEMA)
+            # one statement, so two processes creating the same project cannot both insert
+            db.execute("INSERT INTO meta VALUES ('schema', ?) ON CONFLICT(key) DO NOTHING",
+                       (str(SCHEMA_VERSION),))
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif row[0] != str(SCHEMA_VERSION):
+            if row[0] != str(SCHEMA_VERSION):
                 raise ProjectError(f"{project.db_path}: project format {row[0]} is not the "
                                    f"supported version {SCHEMA_VERSION}")
         project._remove_orphans()

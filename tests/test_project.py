@@ -119,6 +119,14 @@ def test_a_file_or_a_corrupt_catalogue_is_refused(tmp_path):
     assert split_id("3:14") == (3, 14)
 
 
+def test_a_project_of_another_format_is_refused_with_both_versions(tmp_path):
+    Project.open(tmp_path)
+    with sqlite3.connect(tmp_path / CATALOGUE) as db:
+        db.execute("UPDATE meta SET value = '999' WHERE key = 'schema'")
+    with pytest.raises(ProjectError, match="project format 999 is not the supported"):
+        Project.open(tmp_path)
+
+
 WRITER = """
 import sys, pandas as pd
 from engine.project import Project
