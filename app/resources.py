@@ -109,7 +109,7 @@ def _base_sets() -> tuple[OrderedDict, threading.Lock]:
 
 
 def _base_id(ckpt_key: str, s: SampleSettings) -> tuple:
-    return ckpt_key, s.n, s.seed, s.temperature, s.top_p, s.grammar
+    return ckpt_key, s.n, s.seed, s.temperature, s.top_p, s.grammar, s.ring_check
 
 
 def has_base_set(ckpt_key: str, settings: SampleSettings) -> bool:
@@ -122,7 +122,7 @@ def has_base_set(ckpt_key: str, settings: SampleSettings) -> bool:
 def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
              progress=None, phase=None, preview=None) -> tuple[pd.DataFrame, dict]:
     """The base model's molecules (and run summary) for the checkpoint and the n, seed,
-    temperature, top-p and grammar mask of `settings`: sampled once per process, shared
+    temperature, top-p, grammar mask and ring checks of `settings`: sampled once per process, shared
     read-only by all sessions (the last BASE_SETS kept). Only the properties matter;
     re-score them for any reward. `progress`, `phase` and `preview` go to `sample` when it
     runs. Not an st.cache_data function because they draw, which a cached function may not
@@ -135,7 +135,7 @@ def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
             return store[key]
     base = SampleSettings(method="base", n=settings.n, seed=settings.seed,
                           temperature=settings.temperature, top_p=settings.top_p,
-                          grammar=settings.grammar)
+                          grammar=settings.grammar, ring_check=settings.ring_check)
     result = sample(ckpt, reward, base, progress=progress, phase=phase, preview=preview)
     with lock:
         store[key] = (result.molecules, result.summary)

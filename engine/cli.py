@@ -105,7 +105,8 @@ def _cmd_sample(args) -> int:
         ref = sample(ckpt, reward, SampleSettings(method="base", n=args.n, seed=args.seed + 1,
                                                   temperature=args.temperature,
                                                   top_p=args.top_p, device=args.device,
-                                                  grammar=args.grammar),
+                                                  grammar=args.grammar,
+                                                  ring_check=args.ring_check),
                      progress=_bar("base reference"))
         base_mean = ref.summary["mean_reward"]
     result = sample(ckpt, reward, settings, progress=_bar(method), base_mean_reward=base_mean)
@@ -367,7 +368,7 @@ def _cmd_rewards(args) -> int:
 
 
 # the settings `_guidance_options` adds, shared by sampling and the distillation teacher
-GUIDANCE_FIELDS = ("advantage", "plausibility", "grammar")
+GUIDANCE_FIELDS = ("advantage", "plausibility", "grammar", "ring_check")
 
 
 def _guidance_options(parser, whose: str) -> None:
@@ -379,7 +380,11 @@ def _guidance_options(parser, whose: str) -> None:
                         "methods: keep tokens the base model gives at least ALPHA x its top "
                         "token's probability (0 = off)")
     parser.add_argument("--no-grammar", dest="grammar", action="store_false",
-                        help="turn off grammar-safe decoding (for measurement)")
+                        help="turn off grammar-safe decoding, ring checks included (for "
+                             "measurement)")
+    parser.add_argument("--no-ring-check", dest="ring_check", action="store_false",
+                        help="keep the grammar but let ring closures through that RDKit "
+                             "cannot kekulize or that overfill an atom (for measurement)")
 
 
 def _decoding_options(parser) -> None:

@@ -94,6 +94,7 @@ def test_explore_defaults(app):
     assert app.selectbox(key="s::advantage").value == M.DEFAULT_ADVANTAGE
     assert app.slider(key="s::plausibility").value == M.DEFAULT_PLAUSIBILITY
     assert app.checkbox(key="s::grammar").value is True
+    assert app.checkbox(key="s::ring_check").value is True
     assert app.number_input(key="s::n").value == 192
     assert app.selectbox(key="rw::preset").value == "cns_penetrant"
     assert any("-badge[" in m.value and ("CPU" in m.value or "GPU" in m.value)

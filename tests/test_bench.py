@@ -51,7 +51,8 @@ def test_speed_benchmark_compares_with_the_sequential_reference(tiny_checkpoint,
                        "--grammar-n", "4"]) == 0
     out = capsys.readouterr().out
     assert "| 1 | 2 | 4 |" in out and "| 2 | 3 | 4 |" in out and "Dashboard default" in out
-    assert "| base | on | 4 |" in out and "| rcfg | off | 4 |" in out
+    for label in ("no mask", "grammar", "grammar + ring checks"):
+        assert f"| base | {label} | 4 |" in out and f"| rcfg | {label} | 4 |" in out
 
 
 def test_finetune_benchmark_runs_every_variant_and_reuses_finished_runs(tiny_checkpoint,
@@ -82,7 +83,7 @@ def test_validity_benchmark_sorts_failures_by_cause(tiny_checkpoint, tmp_path, c
     assert validity.main(["--n", "6", "--checkpoint", str(tiny_checkpoint), "--device", "cpu",
                           "--out", str(out)]) == 0
     runs = json.loads(out.read_text())["runs"]
-    assert len(runs) == 6
+    assert len(runs) == len(validity.RUNS) * len(validity.DECODING) == 9
     for row in runs.values():  # every invalid molecule has one cause
         invalid = round((1 - row["validity"]) * 6)
         assert sum(row[k] for k in validity.CAUSES) == invalid

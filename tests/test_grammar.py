@@ -165,3 +165,83 @@ def test_decode_plan_without_grammar_is_unmasked(tiny_checkpoint):
     out = decode(ckpt.model, plan, ckpt.tokenizer.bos_id, ckpt.tokenizer.eos_id, 30,
                  torch.Generator().manual_seed(0))
     assert len(out.sequences) == 4 and out.dists is None
+
+
+# ring checks ----------------------------------------------------------------------------
+from engine.sampling import decoder as decoder_module  # noqa: E402
+from engine.sampling.grammar import (NEED_DOUBLE, NEED_NONE, NEED_SUBSTITUENT,  # noqa: E402
+                                     REFUSALS, REFUSE, check_closure, token_class)
+
+
+@pytest.mark.parametrize("prefix, verdict", [
+    ("c1ccccc1", NEED_NONE),                          # benzene
+    ("CCc1cccc2c(=O)n(C)nc12", REFUSE),               # no Kekulé form, nothing can repair it
+    ("FC1CCCCF1", REFUSE),                            # fluorine given a second bond
+    ("c1ccc[nH]c1", NEED_DOUBLE),                     # a pyridone only if "=O" follows
+    ("c1cccn1", NEED_SUBSTITUENT),                    # a pyrrole only if N gets a substituent
+    ("c1ccc2ccccc2", NEED_NONE),                      # ring 1 still open on the system
+    ("c1cc(cc[nH]1", NEED_NONE),                      # the open branch atom may still be =O
+    ("C1CCCCC1", NEED_NONE),
+])
+def test_ring_closure_verdicts_on_hand_built_prefixes(prefix, verdict):
+    assert check_closure(tokenize(prefix)) == verdict
+
+
+VALID = ["Cn1c(=O)c2c(ncn2C)n(C)c1=O", "O=c1cccc[nH]1", "Cc1ccc(=O)n(C)c1",
+         "COc1ccc(NC(=O)C2(C)Sc3nccc(=O)n32)cc1", "c1ccc2[nH]ccc2c1", "c1ncc2[nH]cnc2n1",
+         "c1ccc2c(c1)ccc1ccccc12", "O=c1[nH]c(=O)c2ccccc2[nH]1", "Cn1cccc1C(=O)O",
+         "CC(C)(C)c1ccc(-c2ccncc2)cc1", "O=C1CCc2ccccc2N1", "c1ccc2c(c1)oc1ccccc12",
+         "CN1CCN(c2nc3ccccc3c3ccccc23)CC1", "Cc1nnc2n1-c1ccc(Cl)cc1C(c1ccccc1)=NC2",
+         "O=c1c2ccccc2[nH]c2ccccc12", "Cc1cc(=O)oc2ccccc12", "c1cc2ccc3cccc4ccc(c1)c2c34"]
+
+
+@pytest.mark.parametrize("smiles", VALID)
+def test_a_valid_molecule_is_never_refused_and_meets_every_need(smiles):
+    tokens, opened = tokenize(smiles), set()
+    for i, token in enumerate(tokens):
+        _, label = token_class(token)
+        if label < 0:
+            continue
+        if label not in opened:
+            opened.add(label)
+            continue
+        opened.discard(label)
+        verdict, nxt = check_closure(tokens[:i + 1]), tokens[i + 1:i + 2]
+        assert verdict != REFUSE, (smiles, i)
+        if verdict == NEED_DOUBLE:
+            assert nxt == ["="], (smiles, i)
+        if verdict == NEED_SUBSTITUENT:
+            assert nxt and token_class(nxt[0])[0] in (1, 2, 3) or nxt == ["-"], (smiles, i)
+
+
+def test_a_refused_closure_is_drawn_again_and_counted():
+    plan = DecodePlan("base", torch.zeros(1, 1, 1), torch.zeros(1, 1, 1, dtype=torch.bool),
+                      grammar=G)
+    st = _state("FC1CCCCF")
+    guided = torch.full((1, len(VOCAB)), float("-inf"))
+    guided[0, VOCAB.index("1")], guided[0, VOCAB.index("C")] = 0.0, -3.0
+    ids = [VOCAB.index(t) for t in tokenize("FC1CCCCF")]
+    prefixes = lambda rows: [ids] * len(rows)                  # noqa: E731
+    tokens, need = decoder_module._check_closures(
+        plan, st, guided, torch.tensor([VOCAB.index("1")]), torch.tensor([True]),
+        prefixes, torch.Generator().manual_seed(0))
+    assert VOCAB[int(tokens[0])] == "C" and int(need[0]) == NEED_NONE
+    assert int(st["g_refused"][0]) == 1 and guided[0, VOCAB.index("1")] == float("-inf")
+    st["g_refused"][0] = REFUSALS                 # past its budget: the closure goes through
+    tokens, _ = decoder_module._check_closures(
+        plan, st, guided.clone().fill_(0), torch.tensor([VOCAB.index("1")]),
+        torch.tensor([True]), prefixes, torch.Generator().manual_seed(0))
+    assert VOCAB[int(tokens[0])] == "1"
+
+
+def test_a_need_constrains_the_next_token():
+    st = G.advance(_state("c1ccc[nH]c"), torch.tensor([VOCAB.index("1")]),
+                   torch.tensor([NEED_DOUBLE]))
+    assert {t for t, ok in zip(VOCAB, G.allowed(st)[0].tolist()) if ok} == {"="}
+    st = G.advance(_state("c1cccn"), torch.tensor([VOCAB.index("1")]),
+                   torch.tensor([NEED_SUBSTITUENT]))
+    allowed = {t for t, ok in zip(VOCAB, G.allowed(st)[0].tolist()) if ok}
+    assert "<eos>" not in allowed and ")" not in allowed and {"C", "(", "-", "2"} <= allowed
+    assert "=" not in allowed
+    st = G.advance(st, torch.tensor([VOCAB.index("C")]))      # met: no constraint left
+    assert "<eos>" in {t for t, ok in zip(VOCAB, G.allowed(st)[0].tolist()) if ok}

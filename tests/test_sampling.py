@@ -60,7 +60,8 @@ def test_chunking_does_not_change_the_molecules_of_base(ckpt):
 def test_molecules_shown_as_they_finish_are_the_final_ones(ckpt, method, max_rows):
     """A preview every step: each call holds only finished, scored molecules, never fewer
     than the call before; the final table equals a run without preview (same seed)."""
-    s = SampleSettings(method=method, n=12, ys=4, seed=5, device="cpu", max_rows=max_rows)
+    # the tiny model runs most strings to the length limit: a seed where some end earlier
+    s = SampleSettings(method=method, n=12, ys=4, seed=0, device="cpu", max_rows=max_rows)
     previews, phases = [], []
     shown = sample(ckpt, REWARD, s, preview=lambda f: previews.append(f.copy()),
                    preview_every=0.0, phase=phases.append)

@@ -70,6 +70,14 @@ def controls() -> SampleSettings:
                                    "open, closes one never opened or bonds an atom to "
                                    "itself; off only to measure it (ML: grammar mask on "
                                    "tokens).")
+        ring_check = st.checkbox("Ring checks", True, key="s::ring_check",
+                                 disabled=not grammar, persist_state="session",
+                                 help="When a ring closes, RDKit checks it: an aromatic ring "
+                                      "that cannot be drawn with alternating double bonds, or "
+                                      "an atom given more bonds than it can hold, is refused "
+                                      "and the model picks again; works with grammar-safe "
+                                      "SMILES; off only to measure it (ML: kekulization and "
+                                      "valence checks at ring closure).")
         temperature = st.slider("Temperature", 0.1, 2.0, M.DEFAULT_TEMPERATURE, 0.05,
                                 key="s::temperature", persist_state="session",
                                 help="Below 1: more typical, safer molecules; above 1: more "
@@ -87,7 +95,7 @@ def controls() -> SampleSettings:
     return SampleSettings(method=method, gamma=float(gamma), ys=int(ys), n=int(n),
                           temperature=float(temperature), top_p=float(top_p), seed=int(seed),
                           advantage=advantage, plausibility=float(plausibility),
-                          grammar=bool(grammar))
+                          grammar=bool(grammar), ring_check=bool(ring_check and grammar))
 
 
 def rates() -> tuple[dict, str]:

@@ -1,9 +1,10 @@
-"""What grammar-safe decoding removes: invalid SMILES by cause, with and without the mask.
+"""What grammar-safe decoding and ring checks remove: invalid SMILES by cause.
 
 `python -m engine.bench.validity --n 1000` samples `base` (top-p 1) and RCFG (the
 defaults, and the paper's z-scored gamma 2 without plausibility) on `--reward`, each with
-the grammar mask on and off (same seed), and sorts every invalid SMILES into unparsable
-(syntax), kekulization, valence or other, with RDKit. Writes `bench_results/validity.json`.
+the grammar mask off, on without ring checks, and on with them (same seed), and sorts every
+invalid SMILES into unparsable (syntax), kekulization, valence or other, with RDKit.
+Writes `bench_results/validity.json`.
 """
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ RUNS = {"base, top-p 1": dict(method="base", top_p=1.0),
         "RCFG defaults": dict(method="rcfg"),
         "RCFG z, gamma 2, no plausibility": dict(method="rcfg", advantage="z", gamma=2.0,
                                                  plausibility=0.0)}
+
+DECODING = {"no mask": dict(grammar=False),
+            "grammar": dict(grammar=True, ring_check=False),
+            "grammar + ring checks": dict(grammar=True, ring_check=True)}
 
 
 def failure(smiles: str) -> str:
@@ -59,18 +64,18 @@ def main(argv=None) -> int:
     ckpt, reward = load_checkpoint(args.checkpoint), load_reward(args.reward)
     results = {"n": args.n, "reward": reward.key, "date": time.strftime("%Y-%m-%d"),
                "runs": {}}
-    print("| run | grammar mask | validity | " + " | ".join(CAUSES) + " |\n|"
+    print("| run | decoding | validity | " + " | ".join(CAUSES) + " |\n|"
           + "---|" * (3 + len(CAUSES)))
     for name, kw in RUNS.items():
-        for grammar in (False, True):
-            frame = sample(ckpt, reward, SampleSettings(**kw, n=args.n, seed=args.seed,
-                                                        grammar=grammar,
+        for label, safe in DECODING.items():
+            frame = sample(ckpt, reward, SampleSettings(**kw, **safe, n=args.n,
+                                                        seed=args.seed,
                                                         device=args.device)).molecules
             causes = Counter(failure(s) for s in frame.loc[~frame["valid"], "smiles"])
             row = {"validity": float(frame["valid"].mean()),
                    **{k: causes.get(k, 0) for k in CAUSES}}
-            results["runs"][f"{name} / grammar {'on' if grammar else 'off'}"] = row
-            print(f"| {name} | {'on' if grammar else 'off'} | {row['validity']:.3f} | "
+            results["runs"][f"{name} / {label}"] = row
+            print(f"| {name} | {label} | {row['validity']:.3f} | "
                   + " | ".join(str(row[k]) for k in CAUSES) + " |", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))

@@ -15,7 +15,8 @@ def score_molecules(smiles: list[str], reward=None) -> pd.DataFrame:
     """Properties (canonical SMILES where valid), plus `reward` and `d_<property>` columns
     when a reward is given."""
     props = batch_properties(smiles, canonical=True)
-    props["smiles"] = props["canonical_smiles"].where(props["valid"], props["smiles"])
+    # one dtype whatever the content (a chunk of invalid molecules alone would be object)
+    props["smiles"] = props["canonical_smiles"].where(props["valid"], props["smiles"]).astype(str)
     props = props.drop(columns=["canonical_smiles"])
     return props if reward is None else rescore(props, reward)
 

@@ -15,7 +15,7 @@ import torch
 
 from engine.errors import UserError
 from engine.sampling import guidance
-from engine.sampling.grammar import SmilesGrammar
+from engine.sampling.grammar import REFUSALS, SmilesGrammar
 from engine.sampling.methods import method as get_method
 
 
@@ -127,6 +127,11 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
                 "checkpoint (NaN weights)")
         tokens = guidance.sample_tokens(guided, plan.temperature, plan.top_p, generator)
         tokens = torch.where(row_alive, tokens, torch.full_like(tokens, eos_id))  # (m,)
+        need = None
+        if plan.grammar is not None and plan.grammar.ring_check:
+            tokens, need = _check_closures(plan, state, guided, tokens, row_alive,
+                                           lambda rows: _prefixes(out, lengths, alive[rows]),
+                                           generator)
         if record:
             dists[alive[row_alive], t] = torch.log_softmax(
                 guided[row_alive] / plan.temperature, dim=-1)
@@ -134,7 +139,7 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
             picked = logp.gather(2, tokens[:, None, None].expand(m, R, 1)).squeeze(2)  # (m, R)
             state["c"] = state["c"] + (picked[:, 1:] - picked[:, :1])
         if plan.grammar is not None:
-            state = plan.grammar.advance(state, tokens)
+            state = plan.grammar.advance(state, tokens, need)
         ended = row_alive & (tokens == eos_id)
         going = row_alive & ~ended
         out[alive[going], t] = tokens[going]
@@ -161,12 +166,49 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
                                for i in range(M)])
 
 
+def _check_closures(plan: DecodePlan, state: dict, guided: torch.Tensor,
+                    tokens: torch.Tensor, row_alive: torch.Tensor, prefixes, generator,
+                    tries: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ring checks on the rows that drew a ring closure (`SmilesGrammar.check_closure`):
+    a refused closure is masked in `guided` (in place, so a recorded distribution shows
+    it) and the row draws again, up to `tries` times; a row with nothing else left keeps
+    its token, and a molecule refused REFUSALS times is not checked again. `prefixes(rows)`
+    gives the token ids so far of `rows`. Returns the tokens and, per row, the need the
+    closure leaves."""
+    grammar = plan.grammar
+    need = torch.zeros_like(tokens)
+    rows = (grammar.closing(state, tokens) & row_alive
+            & (state["g_refused"] < REFUSALS)).nonzero().squeeze(1)
+    for _ in range(tries):
+        if rows.numel() == 0:
+            break
+        codes = [grammar.check_closure(ids + [t])
+                 for ids, t in zip(prefixes(rows), tokens[rows].tolist())]
+        codes = torch.tensor(codes, device=tokens.device)
+        need[rows] = codes.clamp_min(0)
+        refused = rows[codes < 0]
+        state["g_refused"][refused] += 1
+        guided[refused, tokens[refused]] = float("-inf")
+        refused = refused[torch.isfinite(guided[refused]).any(1)]
+        if refused.numel() == 0:
+            break
+        tokens[refused] = guidance.sample_tokens(guided[refused], plan.temperature,
+                                                 plan.top_p, generator)
+        rows = refused[grammar.closing({k: v[refused] for k, v in state.items()},
+                                       tokens[refused])]
+    return tokens, need
+
+
+def _prefixes(out: torch.Tensor, lengths: torch.Tensor, ids: torch.Tensor) -> list[list[int]]:
+    """The token ids so far of molecules `ids`, copied to the host in one transfer."""
+    rows, ends = out[ids].cpu().numpy(), lengths[ids].cpu().tolist()
+    return [rows[i, :end].tolist() for i, end in enumerate(ends)]
+
+
 def _report(on_finished, ids: torch.Tensor, out: torch.Tensor, lengths: torch.Tensor) -> None:
     """Hand the molecules `ids` (their tokens so far in `out`) to `on_finished`."""
     if ids.numel():
-        ids = ids.cpu().tolist()
-        rows, ends = out[ids].cpu().numpy(), lengths[ids].cpu().tolist()
-        on_finished(ids, [rows[i, :end].tolist() for i, end in enumerate(ends)])
+        on_finished(ids.cpu().tolist(), _prefixes(out, lengths, ids))
 
 
 def pad_sequences(sequences: list[list[int]], bos_id: int, eos_id: int, device

@@ -11,19 +11,34 @@ is masked: a `)` without an open `(` or right after it, `(` or a ring label wher
 precedes, a bond after a bond, `<eos>` while a branch or ring bond is open or after a
 bond, and a ring closure that would bond an atom to itself or to an atom it is already
 bonded to (`C11`, `C1C1`, `C12CC12`). An atom is always allowed, so every row keeps at
-least one token. Aromaticity (kekulization) and valence are chemistry, not grammar, and
-stay with the model.
+least one token.
+
+Ring checks (`ring_check`, on by default) add chemistry at the one moment a string can be
+judged cheaply: a drawn ring closure. `check_closure` parses the prefix with RDKit and
+refuses the closure (the decoder draws again without it) when it overfills the valence of
+a non-aromatic atom it joins, or when it completes an aromatic ring system that RDKit
+cannot kekulize and no later token could repair. The repairs a later token can still make
+are an exocyclic double bond on the current carbon (`c1=O`) or a substituent on the
+current nitrogen (`n1C`, `n12`); when the closure is only acceptable with one, the next token is
+constrained to make it (`g_need`). An open branch's atom may still be repaired after `)`,
+so it is given the benefit of the doubt.
 """
 from __future__ import annotations
 
 import re
+from itertools import combinations
 
 import torch
+from rdkit import Chem, RDLogger
 
 START, ATOM, RING, OPEN, CLOSE, BOND, DOT, EOS, NEVER = range(9)
 BONDS = {"-", "=", "#", "$", "/", "\\", ":"}
 NOT_SMILES = {"<pad>", "<bos>", "+", "@", "?", ">", "~"}   # never valid outside brackets
 MAX_DEPTH = 16
+REFUSE, NEED_NONE, NEED_DOUBLE, NEED_SUBSTITUENT = -1, 0, 1, 2
+# closures refused per molecule before its checks stop: a ring system refused twice is
+# usually beyond repair, and more refusals only lengthen the string (BENCHMARKS.md)
+REFUSALS = 2
 
 
 def token_class(token: str, eos: str = "<eos>") -> tuple[int, int]:
@@ -48,7 +63,8 @@ def token_class(token: str, eos: str = "<eos>") -> tuple[int, int]:
 class SmilesGrammar:
     """The token classes of one vocabulary (`itos`), and the mask and update rules."""
 
-    def __init__(self, itos: list[str], eos: str = "<eos>"):
+    def __init__(self, itos: list[str], eos: str = "<eos>", ring_check: bool = True):
+        self.itos, self.eos, self.ring_check = list(itos), eos, ring_check
         classes = [token_class(t, eos) for t in itos]
         self.cls = torch.tensor([c for c, _ in classes])                       # (V,)
         labels = sorted({lab for c, lab in classes if c == RING})
@@ -79,7 +95,9 @@ class SmilesGrammar:
                 "g_depth": torch.zeros(m, **long),
                 "g_stack": torch.full((m, MAX_DEPTH), -1, **long),
                 "g_ring_at": torch.full((m, L), -1, **long),     # atom a label was opened on
-                "g_closed": torch.full((m, L), -1, **long)}      # partners closed on g_cur
+                "g_closed": torch.full((m, L), -1, **long),      # partners closed on g_cur
+                "g_need": torch.zeros(m, **long),                # what the next token must do
+                "g_refused": torch.zeros(m, **long)}             # closures refused so far
 
     def allowed(self, st: dict[str, torch.Tensor]) -> torch.Tensor:
         """(m, V) bool: the tokens that keep each row's string parsable."""
@@ -103,7 +121,38 @@ class SmilesGrammar:
         mask = by_class[:, cls]                                            # (m, V)
         if len(ring_tokens):
             mask[:, ring_tokens] &= self._ring_ok(st)[:, ring_slots]
+        need = st["g_need"]
+        if bool((need != NEED_NONE).any()):
+            double, substituent = self._need_tables(prev.device)
+            mask = torch.where((need == NEED_DOUBLE)[:, None], mask & double, mask)
+            mask = torch.where((need == NEED_SUBSTITUENT)[:, None], mask & substituent, mask)
         return mask
+
+    def _need_tables(self, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(V,) bool each: the tokens that make an exocyclic double bond (`=`), and those
+        that give the current atom another bond (an atom, `(`, `-` or a ring bond)."""
+        key = ("need", str(device))
+        if key not in self._tables:
+            double = torch.tensor([t == "=" for t in self.itos])
+            substituent = (self.cls == ATOM) | (self.cls == OPEN) | (self.cls == RING) | torch.tensor(
+                [t == "-" for t in self.itos])
+            self._tables[key] = (double.to(device), substituent.to(device))
+        return self._tables[key]
+
+    def closing(self, st: dict[str, torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
+        """(m,) bool: `tokens` close a ring bond (rather than open one)."""
+        cls_table, slot_table, _, _ = self.tables(tokens.device)
+        slot = slot_table[tokens].clamp_min(0)
+        return (cls_table[tokens] == RING) & (st["g_ring_at"].gather(1, slot[:, None])
+                                              .squeeze(1) >= 0)
+
+    def check_closure(self, ids: list[int]) -> int:
+        """What the ring closure ending token ids `ids` (a parsable prefix) may do: REFUSE,
+        or the need it leaves for the next token (NEED_NONE / NEED_DOUBLE / ...)."""
+        need = check_closure([self.itos[i] for i in ids], self.eos)
+        if need == NEED_DOUBLE and "=" not in self.itos:
+            return REFUSE
+        return need
 
     def _ring_ok(self, st) -> torch.Tensor:
         """(m, L) bool: using each label now opens it, or closes it onto another atom
@@ -113,8 +162,10 @@ class SmilesGrammar:
                   | (at[:, :, None] == st["g_closed"][:, None, :]).any(2))
         return (at < 0) | ~bonded
 
-    def advance(self, st: dict[str, torch.Tensor], tokens: torch.Tensor) -> dict:
-        """The state after appending `tokens` (m,) to each row."""
+    def advance(self, st: dict[str, torch.Tensor], tokens: torch.Tensor,
+                need: torch.Tensor | None = None) -> dict:
+        """The state after appending `tokens` (m,) to each row; `need` (m,), from
+        `check_closure`, constrains the next token."""
         dev = tokens.device
         cls_table, slot_table, _, _ = self.tables(dev)
         cls = cls_table[tokens]
@@ -150,4 +201,94 @@ class SmilesGrammar:
             st["g_cur"] = torch.where(closed, back, st["g_cur"])
         st["g_depth"] = depth
         st["g_prev2"], st["g_prev"] = st["g_prev"], cls
+        st["g_need"] = torch.zeros_like(st["g_need"]) if need is None else need
         return st
+
+
+def check_closure(tokens: list[str], eos: str = "<eos>") -> int:
+    """Judge a ring closure: `tokens` is a prefix the grammar allowed, its last token
+    closing a ring bond. REFUSE when the closure overfills a non-aromatic atom it joins, or
+    completes an aromatic ring system RDKit cannot kekulize however the atoms still open
+    to new bonds are finished; otherwise the need it leaves for the next token."""
+    cur, n_atoms, stack, opened, partner = -1, 0, [], {}, -1
+    keep = [True] * len(tokens)
+    for pos, token in enumerate(tokens):
+        cls, label = token_class(token, eos)
+        if cls == ATOM:
+            cur, n_atoms = n_atoms, n_atoms + 1
+        elif cls == OPEN:
+            stack.append(cur)
+        elif cls == CLOSE:
+            cur = stack.pop()
+        elif cls == RING:
+            if label in opened:
+                partner = opened.pop(label)[0]
+            else:
+                opened[label] = (cur, pos)
+    for _, pos in opened.values():      # ring bonds still open: left out of the parse
+        keep[pos] = False
+        if pos > 0 and token_class(tokens[pos - 1], eos)[0] == BOND:
+            keep[pos - 1] = False
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles("".join(t for t, k in zip(tokens, keep) if k)
+                             + ")" * len(stack), sanitize=False)
+    if mol is None or cur < 0 or partner < 0:
+        return NEED_NONE
+    problems = Chem.DetectChemistryProblems(mol)
+    for p in problems:
+        if (p.GetType() == "AtomValenceException" and p.GetAtomIdx() in (cur, partner)
+                and not mol.GetAtomWithIdx(p.GetAtomIdx()).GetIsAromatic()):
+            return REFUSE
+    system = _aromatic_system(mol, cur)
+    if not system or any(atom in system for atom, _ in opened.values()):
+        return NEED_NONE                                # not aromatic, or not complete yet
+    if not _unkekulized(problems, system):
+        return NEED_NONE
+    # atoms that may still gain a bond: the current one (next token) and open branch points
+    later = [a for a in dict.fromkeys([*stack, cur]) if a in system and _repairable(mol, a)]
+    for size in range(1, len(later) + 1):
+        for subset in combinations(later, size):
+            if not _unkekulized(Chem.DetectChemistryProblems(_repaired(mol, subset)),
+                                system):
+                if cur not in subset:
+                    return NEED_NONE
+                return NEED_DOUBLE if mol.GetAtomWithIdx(cur).GetSymbol() == "C" \
+                    else NEED_SUBSTITUENT
+    return REFUSE
+
+
+def _aromatic_system(mol, start: int) -> set[int]:
+    """The aromatic atoms joined to `start` through aromatic atoms (empty if it is not)."""
+    if not mol.GetAtomWithIdx(start).GetIsAromatic():
+        return set()
+    seen, todo = {start}, [start]
+    while todo:
+        for nb in mol.GetAtomWithIdx(todo.pop()).GetNeighbors():
+            if nb.GetIsAromatic() and nb.GetIdx() not in seen:
+                seen.add(nb.GetIdx())
+                todo.append(nb.GetIdx())
+    return seen
+
+
+def _unkekulized(problems, system: set[int]) -> bool:
+    return any(p.GetType() == "KekulizeException" and system & set(p.GetAtomIndices())
+               for p in problems)
+
+
+def _repairable(mol, idx: int) -> bool:
+    """An aromatic c or n with two neighbours, no charge and no bracket hydrogens: a later
+    `=X` (carbon) or substituent (nitrogen) changes what kekulization needs of it."""
+    atom = mol.GetAtomWithIdx(idx)
+    return (atom.GetSymbol() in ("C", "N") and atom.GetDegree() == 2
+            and atom.GetFormalCharge() == 0 and not atom.GetNoImplicit())
+
+
+def _repaired(mol, atoms):
+    """`mol` with each of `atoms` given what a later token could add: a double-bonded
+    dummy atom on carbon, a single-bonded one on nitrogen."""
+    rw = Chem.RWMol(mol)
+    for idx in atoms:
+        dummy = rw.AddAtom(Chem.Atom(0))
+        double = rw.GetAtomWithIdx(idx).GetSymbol() == "C"
+        rw.AddBond(idx, dummy, Chem.BondType.DOUBLE if double else Chem.BondType.SINGLE)
+    return rw

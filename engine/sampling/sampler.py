@@ -21,7 +21,7 @@ from engine.sampling.grammar import SmilesGrammar
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 FIRST_CHUNK = 32   # the dashboard's first chunk: its first molecules show in about a second
 SETTING_COLUMNS = ("method", "gamma", "ys", "advantage", "plausibility", "q_weights",
-                   "grammar", "temperature", "top_p", "seed")
+                   "grammar", "ring_check", "temperature", "top_p", "seed")
 
 
 class SamplingError(UserError):
@@ -66,6 +66,8 @@ class SampleSettings:
     plausibility: float = M.DEFAULT_PLAUSIBILITY  # alpha for guided methods, 0 = off
     q_weights: str = M.DEFAULT_Q_WEIGHTS          # Q-tilt: posterior or prior
     grammar: bool = True                # mask tokens that would make a SMILES unparsable
+    # with the grammar: refuse ring closures RDKit cannot make a molecule of (grammar.py)
+    ring_check: bool = True
     device: str = "auto"
     target: dict[str, float] | None = None   # replaces y* for conditional / cfg
     max_rows: int = 8192                # forward rows per chunk (halved on CUDA OOM)
@@ -164,7 +166,8 @@ def build_plan(ckpt, s: SampleSettings, n: int, rng: np.random.Generator, device
     P = len(PROPERTY_NAMES)
     knobs = dict(temperature=s.temperature, top_p=s.top_p, advantage=s.advantage,
                  plausibility=s.plausibility, q_weights=s.q_weights,
-                 grammar=SmilesGrammar(ckpt.tokenizer.itos) if s.grammar else None)
+                 grammar=SmilesGrammar(ckpt.tokenizer.itos, ring_check=s.ring_check)
+                 if s.grammar else None)
     norm = lambda raw: torch.as_tensor(np.nan_to_num(ckpt.normalize(raw)),  # noqa: E731
                                        dtype=torch.float32, device=device)
     null_v = torch.zeros((n, 1, P), device=device)

@@ -53,6 +53,7 @@ class FinetuneConfig:
     advantage: str = M.DEFAULT_ADVANTAGE          # teacher's advantage rule (distill)
     plausibility: float = M.DEFAULT_PLAUSIBILITY  # teacher's plausibility alpha (distill)
     grammar: bool = True          # grammar-safe decoding for teacher and policy samples
+    ring_check: bool = True       # with it, ring closures RDKit could not make a molecule of
     teacher_keep: str = "all"     # "valid": drop teacher molecules RDKit rejects (distill)
     beta: float = 0.05            # KL weight to the starting policy (rl)
     temperature: float = 1.0
@@ -91,7 +92,8 @@ class FinetuneConfig:
         """How this run samples: the RCFG teacher (distill) or the policy itself (`base`)."""
         return SampleSettings(method=method, n=n, seed=seed, gamma=self.gamma, ys=self.ys,
                               advantage=self.advantage, plausibility=self.plausibility,
-                              grammar=self.grammar, temperature=self.temperature,
+                              grammar=self.grammar, ring_check=self.ring_check,
+                              temperature=self.temperature,
                               top_p=self.top_p, device=self.device)
 
 
