@@ -99,7 +99,8 @@ def save_run(run) -> None:
     run.id, run.number, run.name = session_id(record), record.id, record.name
 
 
-BASE_KEYS = ("n", "seed", "temperature", "top_p", "grammar", "ring_check")   # what a base set depends on
+# what a base set depends on
+BASE_KEYS = ("n", "seed", "temperature", "top_p", "grammar", "ring_check")
 
 
 def _stored_base(project, run) -> int | None:

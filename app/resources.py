@@ -122,8 +122,8 @@ def has_base_set(ckpt_key: str, settings: SampleSettings) -> bool:
 def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
              progress=None, phase=None, preview=None) -> tuple[pd.DataFrame, dict]:
     """The base model's molecules (and run summary) for the checkpoint and the n, seed,
-    temperature, top-p, grammar mask and ring checks of `settings`: sampled once per process, shared
-    read-only by all sessions (the last BASE_SETS kept). Only the properties matter;
+    temperature, top-p, grammar mask and ring checks of `settings`: sampled once per
+    process, shared read-only by all sessions (the last BASE_SETS kept). Only the properties matter;
     re-score them for any reward. `progress`, `phase` and `preview` go to `sample` when it
     runs. Not an st.cache_data function because they draw, which a cached function may not
     do."""

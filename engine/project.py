@@ -136,8 +136,8 @@ def split_id(molecule_id: str) -> tuple[int, int]:
 
 SHOWN_SETTINGS = {"gamma": "γ", "ys": "|Y_S|", "advantage": "advantage",
                   "plausibility": "α", "temperature": "T", "top_p": "top-p",
-                  "grammar": "grammar", "ring_check": "ring check", "q_weights": "Q weights", "seed": "seed",
-                  "precision": "precision"}
+                  "grammar": "grammar", "ring_check": "ring check", "q_weights": "Q weights",
+                  "seed": "seed", "precision": "precision"}
 # engine/model/checkpoint.py's DEFAULT_CHECKPOINT, restated: this module sits below the model
 # layer and may not import it
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"

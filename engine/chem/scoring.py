@@ -16,7 +16,8 @@ def score_molecules(smiles: list[str], reward=None) -> pd.DataFrame:
     when a reward is given."""
     props = batch_properties(smiles, canonical=True)
     # one dtype whatever the content (a chunk of invalid molecules alone would be object)
-    props["smiles"] = props["canonical_smiles"].where(props["valid"], props["smiles"]).astype(str)
+    props["smiles"] = (props["canonical_smiles"].where(props["valid"], props["smiles"])
+                       .astype(str))
     props = props.drop(columns=["canonical_smiles"])
     return props if reward is None else rescore(props, reward)
 

@@ -19,8 +19,8 @@ refuses the closure (the decoder draws again without it) when it overfills the v
 a non-aromatic atom it joins, or when it completes an aromatic ring system that RDKit
 cannot kekulize and no later token could repair. The repairs a later token can still make
 are an exocyclic double bond on the current carbon (`c1=O`) or a substituent on the
-current nitrogen (`n1C`, `n12`); when the closure is only acceptable with one, the next token is
-constrained to make it (`g_need`). An open branch's atom may still be repaired after `)`,
+current nitrogen (`n1C`, `n12`); when the closure is only acceptable with one, the next
+token is constrained to make it (`g_need`). An open branch's atom may still be repaired after `)`,
 so it is given the benefit of the doubt.
 """
 from __future__ import annotations
@@ -65,6 +65,7 @@ class SmilesGrammar:
 
     def __init__(self, itos: list[str], eos: str = "<eos>", ring_check: bool = True):
         self.itos, self.eos, self.ring_check = list(itos), eos, ring_check
+        self._has_double = "=" in self.itos   # NEED_DOUBLE can be met only with `=`
         classes = [token_class(t, eos) for t in itos]
         self.cls = torch.tensor([c for c, _ in classes])                       # (V,)
         labels = sorted({lab for c, lab in classes if c == RING})
@@ -121,11 +122,11 @@ class SmilesGrammar:
         mask = by_class[:, cls]                                            # (m, V)
         if len(ring_tokens):
             mask[:, ring_tokens] &= self._ring_ok(st)[:, ring_slots]
-        need = st["g_need"]
-        if bool((need != NEED_NONE).any()):
+        if self.ring_check:   # no host sync: rows without a need keep their mask
+            need = st["g_need"][:, None]
             double, substituent = self._need_tables(prev.device)
-            mask = torch.where((need == NEED_DOUBLE)[:, None], mask & double, mask)
-            mask = torch.where((need == NEED_SUBSTITUENT)[:, None], mask & substituent, mask)
+            mask = mask & ((need != NEED_DOUBLE) | double) & ((need != NEED_SUBSTITUENT)
+                                                              | substituent)
         return mask
 
     def _need_tables(self, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,8 +135,8 @@ class SmilesGrammar:
         key = ("need", str(device))
         if key not in self._tables:
             double = torch.tensor([t == "=" for t in self.itos])
-            substituent = (self.cls == ATOM) | (self.cls == OPEN) | (self.cls == RING) | torch.tensor(
-                [t == "-" for t in self.itos])
+            substituent = ((self.cls == ATOM) | (self.cls == OPEN) | (self.cls == RING)
+                           | torch.tensor([t == "-" for t in self.itos]))
             self._tables[key] = (double.to(device), substituent.to(device))
         return self._tables[key]
 
@@ -150,7 +151,7 @@ class SmilesGrammar:
         """What the ring closure ending token ids `ids` (a parsable prefix) may do: REFUSE,
         or the need it leaves for the next token (NEED_NONE / NEED_DOUBLE / ...)."""
         need = check_closure([self.itos[i] for i in ids], self.eos)
-        if need == NEED_DOUBLE and "=" not in self.itos:
+        if need == NEED_DOUBLE and not self._has_double:
             return REFUSE
         return need
 
@@ -197,7 +198,8 @@ class SmilesGrammar:
             st["g_stack"] = stack
         depth = st["g_depth"] + opened.long() - closed.long()
         if closed.any():
-            back = st["g_stack"][rows, depth.clamp(0, MAX_DEPTH - 1)]   # rows at MAX_DEPTH: unused
+            # a row at MAX_DEPTH reads a slot it never uses
+            back = st["g_stack"][rows, depth.clamp(0, MAX_DEPTH - 1)]
             st["g_cur"] = torch.where(closed, back, st["g_cur"])
         st["g_depth"] = depth
         st["g_prev2"], st["g_prev"] = st["g_prev"], cls
