@@ -18,19 +18,25 @@ def distill_loss(teacher_logp: torch.Tensor, student_logits: torch.Tensor,
                  mask: torch.Tensor) -> torch.Tensor:
     """Sum over positions of KL(p_teacher || p_student), averaged over molecules.
 
-    teacher_logp (B, T, V) log-probabilities (may hold -inf where p = 0), student_logits
-    (B, T, V), mask (B, T) True at generated positions. Equal distributions give 0.
+    teacher_logp (B, T, V) log-probabilities (-inf where p = 0; a position with no finite
+    entry, a distribution the teacher could not define, adds nothing), student_logits
+    (B, T, V), mask (B, T) True at generated positions. Equal distributions give 0. The
+    loss and its gradients stay finite whenever the student's logits are finite.
     """
     student_logp = torch.log_softmax(student_logits.float(), dim=-1)
-    p = teacher_logp.exp()
-    terms = torch.where(p > 0, p * (teacher_logp - student_logp), torch.zeros_like(p))
-    kl = terms.sum(-1) * mask                                            # (B, T)
+    # -inf (and NaN) never enter the arithmetic: a torch.where only hides a NaN from the
+    # forward pass, its gradient still multiplies 0 by it and poisons every parameter
+    support = torch.isfinite(teacher_logp) & mask[..., None]
+    t_logp = torch.where(support, teacher_logp, torch.zeros_like(teacher_logp))
+    p = t_logp.exp() * support
+    kl = (p * (t_logp - student_logp)).sum(-1)                           # (B, T)
     return kl.sum(1).mean()
 
 
 def teacher_batch(ctx, n: int) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
     """n molecules sampled by the RCFG teacher: token sequences, padded teacher
-    log-probabilities (n, W - 1, V) aligned with `pad_sequences` ids, and their mask."""
+    log-probabilities (n, W - 1, V) aligned with `pad_sequences` ids, and their mask (False
+    at padding and where the teacher recorded no distribution)."""
     cfg, ckpt, tok = ctx.cfg, ctx.start, ctx.start.tokenizer
     plan = build_plan(ckpt, cfg.sample_settings("rcfg", n), n, ctx.rng, ctx.device,
                       ctx.r_bank, None)
@@ -43,7 +49,8 @@ def teacher_batch(ctx, n: int) -> tuple[list[list[int]], torch.Tensor, torch.Ten
     mask = torch.zeros((n, width), dtype=torch.bool, device=ctx.device)
     for i, d in enumerate(dists):
         teacher[i, :len(d)] = d
-        mask[i, :len(d)] = True
+        # a step whose every token the ring checks refused records no distribution (NaN)
+        mask[i, :len(d)] = torch.isfinite(d).any(-1)
     return seqs, teacher, mask
 
 
