@@ -1,17 +1,20 @@
 """Cached wrappers around engine.chem.structures for the app (the chemistry lives in the
-engine), and the 3Dmol.js viewer page. Nothing here changes a score."""
+engine), and the py3Dmol viewer page. Nothing here changes a score."""
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
+import py3Dmol
 import streamlit as st
 
 from engine.chem import structures
 
-LOCAL_3DMOL = Path(__file__).parent / "static" / "3Dmol-min.js"
-CDN_3DMOL = "https://cdn.jsdelivr.net/npm/3dmol@2.5.5/build/3Dmol-min.js"
+LOCAL_3DMOL = Path(__file__).parent / "static" / "3Dmol-min.js"   # licence beside it
+SERVED_3DMOL = "/app/static/3Dmol-min.js"
+STYLES = {"stick": {"stick": {"radius": 0.16}},
+          "ball and stick": {"stick": {"radius": 0.12}, "sphere": {"scale": 0.25}},
+          "spacefill": {"sphere": {}}}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -42,27 +45,28 @@ def conformer(smiles: str) -> tuple[str | None, str]:
     return structures.conformer(smiles)
 
 
+def _molblock_for_script(molblock: str) -> str:
+    """The MOL block with an empty name line: the only free text in a V2000 block, so
+    nothing in it can close the viewer's <script> element."""
+    return "\n".join(["", *molblock.split("\n")[1:]])
+
+
+@st.cache_resource(show_spinner=False)
+def _inline_3dmol() -> str:
+    """The local 3Dmol.js as a data URL (when the app serves no static files)."""
+    return "data:text/javascript;base64," + base64.b64encode(LOCAL_3DMOL.read_bytes()).decode()
+
+
 def viewer_html(molblock: str, style: str = "stick", height: int = 440) -> str:
-    """A self-contained 3Dmol.js page (local copy of the library when served, else CDN)."""
-    served = LOCAL_3DMOL.is_file() and st.get_option("server.enableStaticServing")
-    src = "/app/static/3Dmol-min.js" if served else CDN_3DMOL
-    styles = {"stick": "{stick: {radius: 0.16}}",
-              "ball and stick": "{stick: {radius: 0.12}, sphere: {scale: 0.25}}",
-              "spacefill": "{sphere: {}}"}
-    data = json.dumps(molblock).replace("</", "<\\/")  # a JS string literal, safe in <script>
-    return f"""
-<div id="view" style="width:100%;height:{height}px;position:relative"></div>
-<script src="{src}"></script>
-<script>
-  const el = document.getElementById("view");
-  if (typeof $3Dmol === "undefined") {{
-    el.innerHTML = "<p style='font-family:sans-serif'>The 3D viewer library (3Dmol.js) " +
-      "could not be loaded.</p>";
-  }} else {{
-    const viewer = $3Dmol.createViewer(el, {{backgroundColor: "white"}});
-    viewer.addModel({data}, "sdf");
-    viewer.setStyle({{}}, {styles[style]});
-    viewer.zoomTo();
-    viewer.render();
-  }}
-</script>"""
+    """A py3Dmol view of the MOL block (the page py3Dmol writes) drawn by the local copy of
+    3Dmol.js: served from app/static when static serving is on, else inlined into the page;
+    never fetched from the internet. The page is the same for the same molecule and style,
+    so a rerun keeps the viewer the user has rotated."""
+    served = st.get_option("server.enableStaticServing")
+    view = py3Dmol.view(width="100%", height=height,
+                        js=SERVED_3DMOL if served else _inline_3dmol())
+    view.addModel(_molblock_for_script(molblock), "sdf")
+    view.setStyle(STYLES[style])
+    view.zoomTo()
+    html = view.write_html()
+    return html.replace(view.uniqueid, "rcfg")   # py3Dmol's ids are timestamps

@@ -88,3 +88,33 @@ def test_goal_distance_follows_each_terms_goal():
     window = goal_distance(Term("tpsa", "range", 40, 90, ramp=20), np.array([20, 60, 95]))
     assert window.tolist() == [20, 0, 5]
     assert np.isnan(goal_distance(Term("logp", "minimize", 2.5, 4.5), logp)[3])
+
+
+def test_sdf_in_3d_carries_the_conformer_with_hydrogens():
+    from rdkit import Chem
+
+    frame = pd.DataFrame({"smiles": ["CCO", "c1ccccc1"], "reward": [0.5, 0.2]})
+    flat = Chem.MolFromMolBlock(to_sdf(frame)[0].split("$$$$")[0])
+    assert not flat.GetConformer().Is3D() and "<conformer>" not in to_sdf(frame)[0]
+    text, skipped = to_sdf(frame, three_d=True)
+    supplier = Chem.SDMolSupplier()
+    supplier.SetData(text, removeHs=False)
+    mols = list(supplier)
+    assert skipped == 0 and [m.GetNumAtoms() for m in mols] == [9, 12]   # hydrogens kept
+    ethanol = mols[0].GetConformer()
+    assert ethanol.Is3D() and ethanol.GetPositions()[:, 2].std() > 0.1   # not flat
+    assert mols[0].GetProp("conformer") == "ETKDGv3 conformer, MMFF94-minimized."
+    assert mols[0].GetProp("reward") == "0.5" and mols[0].GetProp("_Name") == "CCO"
+    assert text == to_sdf(frame, three_d=True)[0]   # fixed seed: the same file twice
+
+
+def test_sdf_in_3d_keeps_2d_coordinates_when_embedding_fails(monkeypatch):
+    from rdkit import Chem
+
+    from engine.chem import structures
+
+    monkeypatch.setattr(structures, "_embedded", lambda mol: (None, "no"))
+    text, _ = to_sdf(pd.DataFrame({"smiles": ["CCO"]}), three_d=True)
+    mol = Chem.MolFromMolBlock(text)
+    assert not mol.GetConformer().Is3D() and mol.GetNumAtoms() == 3
+    assert "could not embed" in text

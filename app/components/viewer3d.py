@@ -1,5 +1,6 @@
-"""3D view of one molecule: an RDKit ETKDG conformer relaxed with MMFF, drawn by 3Dmol.js
-in an iframe (st.iframe, the successor of st.components.v1.html)."""
+"""3D view of one molecule: an RDKit ETKDG conformer relaxed with MMFF, drawn by a py3Dmol
+view (3Dmol.js, the local copy in app/static) in an iframe (st.iframe, the successor of
+st.components.v1.html)."""
 from __future__ import annotations
 
 import streamlit as st

@@ -1,5 +1,6 @@
 """Structures for display and export: SMARTS parsing and matching, 2D SVG drawings with the
-matches highlighted, SDF export and a 3D conformer. Nothing here changes a score.
+matches highlighted, SDF export (2D, or 3D on request) and a 3D conformer. Nothing here
+changes a score.
 
 Failure contract: an invalid SMARTS raises SmartsError (a ValueError whose message names the
 pattern and shows an example); an invalid SMILES never raises: it does not match, draws as an
@@ -82,10 +83,12 @@ def mol_svg(smiles: str, smarts: str = "", width: int = 260, height: int = 190) 
     return drawer.GetDrawingText()
 
 
-def to_sdf(frame: pd.DataFrame) -> tuple[str, int]:
-    """SDF text of the rows of `frame` (which needs a "smiles" column), with 2D coordinates,
-    the SMILES as the record name and every other non-missing column as an SD tag (floats to 6
-    significant digits).
+def to_sdf(frame: pd.DataFrame, three_d: bool = False) -> tuple[str, int]:
+    """SDF text of the rows of `frame` (which needs a "smiles" column), the SMILES as the
+    record name and every other non-missing column as an SD tag (floats to 6 significant
+    digits). Coordinates are 2D, or with `three_d` the conformer of `conformer` (explicit
+    hydrogens, ETKDGv3 + MMFF94; tens of milliseconds a molecule), its note in a
+    `conformer` tag; a molecule RDKit cannot embed keeps 2D coordinates and says so there.
 
     Returns (text, skipped): rows whose SMILES does not parse are left out and counted in
     skipped, never raised."""
@@ -97,26 +100,26 @@ def to_sdf(frame: pd.DataFrame) -> tuple[str, int]:
         if mol is None:
             skipped += 1
             continue
-        mol = Chem.Mol(mol)
-        rdDepictor.Compute2DCoords(mol)
+        embedded, note = _embedded(mol) if three_d else (None, "")
+        if embedded is None:
+            mol = Chem.Mol(mol)
+            rdDepictor.Compute2DCoords(mol)
+        else:
+            mol = embedded
         mol.SetProp("_Name", row["smiles"])
         for name, value in row.items():
             if name != "smiles" and pd.notna(value):
                 mol.SetProp(name, f"{value:.6g}" if isinstance(value, float) else str(value))
+        if three_d:
+            mol.SetProp("conformer", note if embedded is not None else
+                        "2D coordinates: RDKit could not embed a 3D conformer")
         writer.write(mol)
     writer.close()
     return buffer.getvalue(), skipped
 
 
-def conformer(smiles: str) -> tuple[str | None, str]:
-    """(MOL block with hydrogens, note) of an ETKDGv3 conformer (fixed seed, so repeatable)
-    relaxed with MMFF94 when MMFF has parameters for every atom.
-
-    Returns (None, why) when the SMILES does not parse or RDKit cannot embed it (after a
-    second try from random coordinates); never raises for a bad molecule."""
-    mol = _mol(smiles)
-    if mol is None:
-        return None, "This SMILES is not a valid molecule, so there is nothing to embed."
+def _embedded(mol: Chem.Mol) -> tuple[Chem.Mol | None, str]:
+    """(a copy of `mol` with hydrogens and one 3D conformer, note), or (None, why)."""
     mol = Chem.AddHs(mol)
     params = AllChem.ETKDGv3()
     params.randomSeed = CONFORMER_SEED
@@ -129,7 +132,18 @@ def conformer(smiles: str) -> tuple[str | None, str]:
                           "properties are unaffected; try another molecule.")
     if AllChem.MMFFHasAllMoleculeParams(mol):
         AllChem.MMFFOptimizeMolecule(mol, maxIters=500)
-        note = "ETKDGv3 conformer, MMFF94-minimized."
-    else:
-        note = "ETKDGv3 conformer (MMFF94 has no parameters for an atom here: not minimized)."
-    return Chem.MolToMolBlock(mol), note
+        return mol, "ETKDGv3 conformer, MMFF94-minimized."
+    return mol, "ETKDGv3 conformer (MMFF94 has no parameters for an atom here: not minimized)."
+
+
+def conformer(smiles: str) -> tuple[str | None, str]:
+    """(MOL block with hydrogens, note) of an ETKDGv3 conformer (fixed seed, so repeatable)
+    relaxed with MMFF94 when MMFF has parameters for every atom.
+
+    Returns (None, why) when the SMILES does not parse or RDKit cannot embed it (after a
+    second try from random coordinates); never raises for a bad molecule."""
+    mol = _mol(smiles)
+    if mol is None:
+        return None, "This SMILES is not a valid molecule, so there is nothing to embed."
+    embedded, note = _embedded(mol)
+    return (None if embedded is None else Chem.MolToMolBlock(embedded)), note
