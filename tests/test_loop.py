@@ -1,8 +1,9 @@
 """The shared step loop: it calls backward() on the step's loss, skips the update when there
-is no loss, records the loss first and stops when `after_step` says so."""
+is no loss or a non-finite one, records the loss first and stops when `after_step` says so."""
+import pytest
 import torch
 
-from engine.train.loop import run_steps
+from engine.train.loop import NonFiniteLossError, run_steps
 
 
 def _setup():
@@ -42,3 +43,46 @@ def test_no_loss_means_no_update_and_after_step_can_stop():
     assert done == 2 and seen == [{"loss": 0.0}, {"loss": 0.0}]
     for a, b in zip(before, model.parameters()):
         assert torch.equal(a, b)
+
+
+def test_a_non_finite_step_updates_nothing_and_says_so(capsys):
+    model, optimizer = _setup()
+    before = [p.detach().clone() for p in model.parameters()]
+    seen = []
+
+    def step_fn(step):
+        # step 0: NaN loss; step 1: a finite loss with a NaN gradient (sqrt at 0 has an
+        # infinite slope, times 0); step 2: a real step
+        out = model(torch.ones(1, 2)).pow(2).sum()
+        if step == 0:
+            return out * float("nan"), {}
+        if step == 1:
+            return out + torch.sqrt(model.weight * 0).sum(), {}
+        return out, {}
+
+    done = run_steps(step_fn, optimizer, model.parameters(), 0, 2, lambda n, rec: seen.append(
+        rec) or False, "test", progress=False)
+    assert done == 2 and [rec["loss"] for rec in seen] == [None, None]
+    assert seen[0]["skipped"].startswith("the loss is nan")
+    assert seen[1]["skipped"] == "the gradient norm is nan"
+    for a, b in zip(before, model.parameters()):
+        assert torch.equal(a, b)
+    err = capsys.readouterr().err
+    assert "warning: test step 1: the loss is nan" in err and "skipped" in err
+    run_steps(step_fn, optimizer, model.parameters(), 2, 3, lambda n, rec: False, "test",
+              progress=False)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert not torch.equal(before[0], model.weight)
+
+
+def test_steps_that_stay_non_finite_end_the_run_with_what_to_do():
+    model, optimizer = _setup()
+
+    def step_fn(step):
+        return model(torch.ones(1, 2)).sum() * float("nan"), {}
+
+    with pytest.raises(NonFiniteLossError, match=r"5 steps in a row \(to step 7\).*lower the "
+                                                 r"learning rate"):
+        run_steps(step_fn, optimizer, model.parameters(), 2, 20, lambda n, rec: False, "test",
+                  progress=False)
+    assert all(torch.isfinite(p).all() for p in model.parameters())

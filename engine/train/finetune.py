@@ -23,9 +23,10 @@ from engine.device import pick_device
 from engine.errors import UserError
 from engine.model.checkpoint import load_checkpoint, save_checkpoint
 from engine.sampling import methods as M
+from engine.sampling.decoder import NonFiniteError
 from engine.sampling.sampler import (SampleSettings, SamplingError, bank_rewards,
                                      check_decoding, sample)
-from engine.train import runfolder
+from engine.train import randomstate, runfolder
 from engine.train.loop import run_steps, stop_on_sigterm
 
 KINDS = ("distill", "rl")
@@ -166,9 +167,13 @@ def _finetune(cfg: FinetuneConfig, resume: bool, progress: bool, on_step) -> lis
         policy.load_state_dict(load_checkpoint(out, device=device).model.state_dict())
         step, history = runfolder.load_train_state(out, optimizer)
     reward = Reward.from_dict(cfg.reward)
+    # seeded from the step for a run saved without its random state (older code)
     ctx = StepContext(cfg, start, frozen, policy, device, reward, bank_rewards(start, reward),
                       np.random.default_rng(cfg.seed + 7919 * step),
                       torch.Generator(device=device).manual_seed(cfg.seed * 1000 + step))
+    generators, rngs = {"tokens": ctx.gen}, {"ys_draws": ctx.rng}
+    if resuming:
+        randomstate.restore(runfolder.read_resume(out).get("random", {}), generators, rngs)
     extra = {"data": start.meta.get("data", {}),
              "training": {**asdict(cfg), "start": str(Path(start.path).resolve()), "device": str(device),
                           "start_training": start.meta.get("training", {})}}
@@ -185,7 +190,8 @@ def _finetune(cfg: FinetuneConfig, resume: bool, progress: bool, on_step) -> lis
         extra["training"].update(steps_done=steps_done, finished=final)
         runfolder.save_run(out, steps_done, lambda stage: save_checkpoint(
             out, policy, start.tokenizer, start.prop_mean, start.prop_std, start.bank, extra,
-            step=steps_done, stage=stage), optimizer, history)
+            step=steps_done, stage=stage), optimizer, history,
+            {"random": randomstate.capture(generators, rngs)})
 
     def after_step(done: int, rec: dict) -> bool:
         if done % cfg.eval_every == 0 or done == cfg.steps:
@@ -204,7 +210,32 @@ def _finetune(cfg: FinetuneConfig, resume: bool, progress: bool, on_step) -> lis
             step = run_steps(lambda _: step_fn(ctx), optimizer, policy.parameters(), step,
                              cfg.steps, after_step, cfg.kind, progress)
             save(step, final=step >= cfg.steps)   # a stopped run resumes from here
+    except NonFiniteError:
+        failed = history[-1]["step"] + 1 if history else 1
+        raise FinetuneError(_nonfinite_message(cfg, frozen, policy, failed, out)) from None
     finally:
         # this process may live on (a notebook, a test): the run is no longer in it
         runfolder.record_process(out, None, cfg.kind, sys.argv)
     return history
+
+
+def _nonfinite_message(cfg: FinetuneConfig, frozen: torch.nn.Module,
+                       policy: torch.nn.Module, step: int, out: Path) -> str:
+    """What to do when a model sampled during step `step` gave NaN or infinite scores."""
+    saved = runfolder.training_record(out).get("steps_done", 0)
+    where = (f"{cfg.kind} step {step}: the next-token scores became NaN or infinite while "
+             "sampling")
+    resume = f"Resume restarts from the last save, step {saved}"
+    if not _finite(frozen):
+        return (f"{where}; the start checkpoint ({cfg.checkpoint or 'the shipped model'}) "
+                "holds non-finite weights: start from another checkpoint")
+    if not _finite(policy):
+        return (f"{where}; the trained parameters are no longer finite: lower the learning "
+                f"rate (lr {cfg.lr:g}). {resume}")
+    return (f"{where} with finite parameters: the logits overflowed; lower the learning "
+            f"rate (lr {cfg.lr:g})" + (f" or the teacher's gamma ({cfg.gamma:g})"
+                                       if cfg.kind == "distill" else "") + f". {resume}")
+
+
+def _finite(model: torch.nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())

@@ -3,17 +3,29 @@
 A step function computes a loss and says what to record; the loop does the rest of a
 step: zero the gradients, `backward()`, clip, the optimizer step, the progress bar. What
 happens between steps (evaluate, record, save, stop early) is the caller's `after_step`.
+A step whose loss or gradients are not finite updates nothing (the parameters stay
+finite) and says so; too many in a row end the run with `NonFiniteLossError`.
 """
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 
 import torch
+import torch.distributed as dist
+
+from engine.errors import UserError
+
+MAX_SKIPPED = 5   # non-finite steps in a row that end a run: it is not a one-off batch
 
 StepFn = Callable[[int], tuple[torch.Tensor | None, dict]]
+
+
+class NonFiniteLossError(UserError):
+    """Training steps kept giving a non-finite loss or gradients."""
 
 
 def run_steps(step_fn: StepFn, optimizer: torch.optim.Optimizer,
@@ -28,6 +40,9 @@ def run_steps(step_fn: StepFn, optimizer: torch.optim.Optimizer,
     after every optimizer step; returning True stops the loop early (a time budget).
     SIGTERM (the dashboard's Stop, `kill`) ends the loop after the step in progress, so
     the caller saves exactly the steps done: `stopped_by_signal()` then says True.
+    A loss or gradient norm that is NaN or infinite skips the update: a warning goes to
+    stderr, the record gets `skipped` (why) and loss None. Raises NonFiniteLossError
+    after MAX_SKIPPED such steps in a row.
     """
     params = list(params)
     bar = None
@@ -35,26 +50,56 @@ def run_steps(step_fn: StepFn, optimizer: torch.optim.Optimizer,
         from tqdm import tqdm  # noqa: PLC0415
 
         bar = tqdm(total=total, initial=start, desc=label, unit="step")
-    step = start
+    step, skipped_in_a_row = start, 0
     try:
         while step < total:
             optimizer.zero_grad(set_to_none=True)
             loss, record = step_fn(step)
-            if loss is not None:
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-            optimizer.step()
+            skipped = _update(loss, optimizer, params, max_grad_norm)
             step += 1
             value = 0.0 if loss is None else loss.item()
+            if skipped:
+                skipped_in_a_row += 1
+                print(f"warning: {label} step {step}: {skipped}; the step is skipped, the "
+                      "parameters are unchanged", file=sys.stderr)
+                if skipped_in_a_row >= MAX_SKIPPED:
+                    raise NonFiniteLossError(
+                        f"{label}: {MAX_SKIPPED} steps in a row (to step {step}) gave a "
+                        f"non-finite loss or gradients ({skipped}); the parameters are those "
+                        f"of step {step - MAX_SKIPPED}: lower the learning rate, or check the "
+                        "reward and the start checkpoint")
+                record = {**record, "skipped": skipped}
+            else:
+                skipped_in_a_row = 0
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{value:.3f}")
-            if after_step(step, {"loss": value, **record}) or _TERM.is_set():
+            if after_step(step, {"loss": None if skipped else value, **record}) \
+                    or _TERM.is_set():
                 break
     finally:
         if bar is not None:
             bar.close()
     return step
+
+
+def _update(loss: torch.Tensor | None, optimizer: torch.optim.Optimizer,
+            params: list[torch.nn.Parameter], max_grad_norm: float) -> str | None:
+    """backward(), clip and step; returns why the update was skipped (None: it was made)."""
+    if loss is None:
+        return None                      # nothing to learn from: no gradients, no update
+    loss.backward()                      # always: under DDP every rank joins the all-reduce
+    norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    bad = torch.stack([~torch.isfinite(loss.detach().float()),
+                       ~torch.isfinite(norm.float())]).float()
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(bad)             # one rank's bad step is every rank's: skip together
+    if not bad.any():
+        optimizer.step()
+        return None
+    reasons = [f"the loss is {loss.item()}" if bad[0] else "",
+               f"the gradient norm is {float(norm)}" if bad[1] else ""]
+    return "; ".join(r for r in reasons if r) or "non-finite on another process"
 
 
 _TERM = threading.Event()

@@ -24,7 +24,7 @@ from engine.errors import UserError
 from engine.model.checkpoint import save_checkpoint
 from engine.model.gpt import GPT, GPTConfig
 from engine.model.tokenizer import SmilesTokenizer, TokenizerError
-from engine.train import runfolder
+from engine.train import randomstate, runfolder
 from engine.train.data import load_dataset, read_provenance
 from engine.train.loop import run_steps, stop_on_sigterm, stopped_by_signal
 
@@ -246,18 +246,26 @@ def _train(cfg: TrainConfig, resume: bool, progress: bool, on_step) -> list[dict
         extra["training"]["finished"] = final
         runfolder.save_run(out, steps_done, lambda stage: save_checkpoint(
             out, model, tokenizer, mean, std, bank, extra, step=steps_done, stage=stage),
-            optimizer, history)
+            optimizer, history, {"random": randomstate.capture({"condition_masks": gen}),
+                                 "running_losses": running,
+                                 "elapsed_s": time.time() - t0})
 
     amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
            else nullcontext())
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + ddp.rank + step)
+    # a resumed run keeps its time budget (the minutes already spent) and continues the
+    # loss average and the random draws of its last save: exactly the uninterrupted run
+    # in one process; under DDP the other ranks' generators restart from their seeds
+    saved = runfolder.read_resume(out) if resuming else {}
+    if saved and ddp.main:
+        randomstate.restore(saved.get("random", {}), {"condition_masks": gen})
+    running: list[float] = list(saved.get("running_losses", []))
+    elapsed = saved.get("elapsed_s", history[-1]["elapsed_s"] if history else 0.0)
+    t0 = time.time() - elapsed
     per_rank = cfg.batch_size // ddp.world
     steps_per_epoch = max(1, len(train_idx) // cfg.batch_size)
     if ddp.main:
         runfolder.start_history(out, history)
-    # a resumed run keeps its time budget: count the minutes already spent
-    t0 = time.time() - (history[-1]["elapsed_s"] if history else 0.0)
-    running = []
 
     def step_fn(step: int):
         epoch, offset = divmod(step, steps_per_epoch)
@@ -275,10 +283,12 @@ def _train(cfg: TrainConfig, resume: bool, progress: bool, on_step) -> list[dict
 
     def after_step(done: int, rec: dict) -> bool:
         nonlocal running
-        running.append(rec["loss"])
+        if rec["loss"] is not None:                 # None: a skipped, non-finite step
+            running.append(rec["loss"])
         out_of_time = cfg.max_minutes is not None and (time.time() - t0) / 60 > cfg.max_minutes
         if done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time:
-            record = {"step": done, "loss": float(np.mean(running)), "lr": rec["lr"],
+            record = {"step": done, "loss": float(np.mean(running)) if running else None,
+                      "lr": rec["lr"],
                       "val_loss": evaluate(model, tokens, values, val_idx, device)
                       if ddp.main else None, "elapsed_s": time.time() - t0}
             running = []

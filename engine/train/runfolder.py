@@ -4,7 +4,8 @@ A run folder is a checkpoint folder (`engine.model.checkpoint`: weights, `config
 with the training record under "training", the prior bank) plus:
 
     history.jsonl          one JSON record per line, appended as the run goes
-    train_state.json       step, optimizer settings and the history at the last save
+    train_state.json       step, optimizer settings, the history and what else the run needs
+                           to continue exactly (random state, ...) at the last save
     optimizer.safetensors  the optimizer's moments at the last save
     process.json           the process that runs it (pid, start ticks, command)
     run.lock               locked (flock) by the one process writing the run (`hold`)
@@ -217,16 +218,18 @@ def append_history(folder: Path | str, record: dict) -> None:
 
 
 def save_run(folder: Path | str, step: int, write_checkpoint,
-             optimizer: torch.optim.Optimizer, history: list[dict]) -> None:
+             optimizer: torch.optim.Optimizer, history: list[dict],
+             resume: dict | None = None) -> None:
     """Save the checkpoint (`write_checkpoint(stage)`, which passes `stage` on to
     `save_checkpoint`) and the training state as one set: every file is first written
     whole as `<name>.next`, then a commit record naming them is written atomically (the
     commit point), then each is renamed into place. A process killed before the commit
-    point leaves the previous save whole; after it, `recover` completes the save."""
+    point leaves the previous save whole; after it, `recover` completes the save.
+    `resume` (JSON) is what the run needs besides to continue exactly (`read_resume`)."""
     out = Path(folder)
     stage: list[Path] = []
     write_checkpoint(stage)
-    save_train_state(out, optimizer, step, history, stage)
+    save_train_state(out, optimizer, step, history, stage, resume)
     names = [t.name for t in stage]
     atomic_write(out / COMMIT_FILE, lambda p: p.write_text(json.dumps(
         {"step": step, "files": names})))
@@ -252,9 +255,11 @@ def recover(folder: Path | str) -> None:
 
 
 def save_train_state(folder: Path | str, optimizer: torch.optim.Optimizer, step: int,
-                     history: list[dict], stage: list[Path] | None = None) -> None:
-    """Optimizer moments (safetensors) and step/history (JSON) next to the checkpoint, so
-    the run can resume; each file is replaced atomically (or staged, see `save_run`)."""
+                     history: list[dict], stage: list[Path] | None = None,
+                     resume: dict | None = None) -> None:
+    """Optimizer moments (safetensors) and step/history/`resume` (JSON) next to the
+    checkpoint, so the run can resume; each file is replaced atomically (or staged, see
+    `save_run`)."""
     out = Path(folder)
     flat, groups = {}, optimizer.state_dict()
     for pid, state in groups["state"].items():
@@ -262,7 +267,8 @@ def save_train_state(folder: Path | str, optimizer: torch.optim.Optimizer, step:
             flat[f"{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
     atomic_write(out / OPTIMIZER_FILE,
                  lambda p: save_file(flat, str(p), metadata={"step": str(step)}), stage)
-    state = {"step": step, "param_groups": groups["param_groups"], "history": history}
+    state = {"step": step, "param_groups": groups["param_groups"], "history": history,
+             "resume": resume or {}}
     atomic_write(out / STATE_FILE, lambda p: p.write_text(json.dumps(state)), stage)
 
 
@@ -278,6 +284,12 @@ def load_train_state(folder: Path | str, optimizer: torch.optim.Optimizer
         per_param.setdefault(int(pid), {})[name] = value
     optimizer.load_state_dict({"state": per_param, "param_groups": state["param_groups"]})
     return state["step"], state["history"]
+
+
+def read_resume(folder: Path | str) -> dict:
+    """The `resume` part of the last save ({} for a run saved without one)."""
+    resume = _read_state(Path(folder)).get("resume")
+    return resume if isinstance(resume, dict) else {}
 
 
 def record_process(folder: Path | str, pid: int | None, kind: str,
