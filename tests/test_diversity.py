@@ -3,6 +3,7 @@ section end to end on the tiny model (MOSES replaced by the fixture SMILES)."""
 import json
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -252,3 +253,21 @@ def test_cli_score_refuses_a_bad_reference(tmp_path, capsys):
     assert main(["score", "--reward", "cns_penetrant", "--in", str(src), "--out",
                  str(tmp_path / "o.csv"), "--reference", "C1CC"]) == 2
     assert "cannot parse: C1CC" in capsys.readouterr().err
+
+
+def test_molecules_over_the_heavy_atom_bound_are_invalid_here_and_quick():
+    """An 8,000-atom chain: its Murcko scaffold alone took minutes; every per-molecule view
+    treats it as invalid, as scoring does, and answers at once."""
+    huge = "C" * 8000
+    smiles = [huge, "CCO", "c1ccccc1O"]
+    start = time.perf_counter()
+    assert murcko_scaffold(huge) is None
+    assert scaffold_diversity(smiles) == 0.5
+    near = reference_similarity(smiles, ["CCO"])
+    assert np.isnan(near["similarity"][0]) and near["similarity"][1] == 1.0
+    assert butina_clusters(smiles)[0] is None
+    assert 0 not in pick_diverse(smiles, 3)
+    assert internal_diversity(smiles) is not None
+    assert time.perf_counter() - start < 5
+    with pytest.raises(SimilarityError, match="more heavy atoms than the 150 allowed"):
+        reference_similarity(["CCO"], [huge])

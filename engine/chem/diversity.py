@@ -5,8 +5,10 @@ Butina clusters and MaxMin diverse picks. All fingerprints are RDKit Morgan radi
 
 Failure contract: an invalid SMILES never raises; it is left out before a metric is taken
 (each function says what its denominator counts) and gets None (or NaN in a table) where a
-per-molecule value is asked for. A metric that is undefined for the molecules left (too few
-of them) is None, never NaN. A reference SMILES that does not parse raises SimilarityError.
+per-molecule value is asked for. A molecule of more than MAX_HEAVY_ATOMS heavy atoms is
+invalid here as in scoring (a Murcko scaffold takes seconds at 1,000 atoms, minutes at
+8,000). A metric that is undefined for the molecules left (too few of them) is None, never
+NaN. A reference SMILES that does not parse or is over the bound raises SimilarityError.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 from rdkit.ML.Cluster import Butina
 from rdkit.SimDivFilters.rdSimDivPickers import MaxMinPicker
 
-from engine.chem.properties import to_mol
+from engine.chem.properties import MAX_HEAVY_ATOMS, to_mol
 from engine.errors import UserError
 
 MORGAN_RADIUS = 2
@@ -36,8 +38,15 @@ class SimilarityError(UserError):
     """Reference molecules or clustering settings that cannot be used."""
 
 
+def _mol(smiles: str) -> Chem.Mol | None:
+    """The sanitized molecule of a SMILES; None when it does not parse or has more than
+    MAX_HEAVY_ATOMS heavy atoms (parsing is linear, what follows here is not)."""
+    mol = to_mol(smiles)
+    return mol if mol is not None and mol.GetNumHeavyAtoms() <= MAX_HEAVY_ATOMS else None
+
+
 def _valid_mols(smiles: Sequence[str]) -> list[Chem.Mol]:
-    return [m for m in map(to_mol, smiles) if m is not None]
+    return [m for m in map(_mol, smiles) if m is not None]
 
 
 @lru_cache(maxsize=2)
@@ -52,7 +61,7 @@ def _fingerprints(mols: Sequence[Chem.Mol], bits: int = SIMILARITY_BITS) -> list
 
 def _valid_fingerprints(smiles: Sequence[str]) -> tuple[list[int], list]:
     """(positions of the valid SMILES, their 2048-bit fingerprints)."""
-    mols = [to_mol(s) for s in smiles]
+    mols = [_mol(s) for s in smiles]
     kept = [i for i, m in enumerate(mols) if m is not None]
     return kept, _fingerprints([mols[i] for i in kept])
 
@@ -81,8 +90,9 @@ def internal_diversity(smiles: Sequence[str], max_molecules: int = INTDIV_MAX_MO
 
 def murcko_scaffold(smiles: str) -> str | None:
     """Canonical SMILES of the Bemis-Murcko scaffold (ring systems and the linkers between
-    them); "" for an acyclic molecule, None for an invalid SMILES."""
-    mol = to_mol(smiles)
+    them); "" for an acyclic molecule, None for an invalid SMILES or one over
+    MAX_HEAVY_ATOMS heavy atoms."""
+    mol = _mol(smiles)
     return None if mol is None else MurckoScaffold.MurckoScaffoldSmiles(mol=mol)
 
 
@@ -130,7 +140,8 @@ def reference_similarity(smiles: Sequence[str], references: Sequence[str]) -> pd
     2, 2048 bits) to any reference, and `nearest_reference`, that reference as given (the
     first on ties). Invalid molecules get NaN and a missing reference.
 
-    Raises SimilarityError when there is no reference or one does not parse (naming it)."""
+    Raises SimilarityError when there is no reference, or one does not parse or has more
+    than MAX_HEAVY_ATOMS heavy atoms (naming it)."""
     references = [r.strip() for r in references if r and r.strip()]
     if not references:
         raise SimilarityError("no reference molecule given: paste one or more SMILES, one "
@@ -140,6 +151,11 @@ def reference_similarity(smiles: Sequence[str], references: Sequence[str]) -> pd
     if bad:
         raise SimilarityError(f"reference SMILES that RDKit cannot parse: {', '.join(bad)}; "
                               "fix or remove them")
+    big = [f"{r[:40]}{'...' if len(r) > 40 else ''} ({m.GetNumHeavyAtoms():,} atoms)"
+           for r, m in zip(references, ref_mols) if m.GetNumHeavyAtoms() > MAX_HEAVY_ATOMS]
+    if big:
+        raise SimilarityError(f"reference molecules with more heavy atoms than the "
+                              f"{MAX_HEAVY_ATOMS} allowed: {', '.join(big)}; remove them")
     ref_fps = _fingerprints(ref_mols)
     kept, fps = _valid_fingerprints(smiles)
     best = np.full(len(smiles), np.nan)
