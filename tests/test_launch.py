@@ -1,5 +1,6 @@
 """Background runs are real processes: launched, watched from the folder, stopped, resumed."""
 import time
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,26 @@ def test_stop_saves_the_step_in_progress_and_resume_repeats_none(tiny_checkpoint
     launch("rl", REWARD, out, tiny_checkpoint, resume=True, steps=target, **never)
     finished = _wait(out, lambda s: s["status"] == "finished")
     assert [h["step"] for h in finished["history"]] == list(range(target + 1))
+
+
+def _reaped(pid: int, timeout: float = 120) -> bool:
+    """Whether process `pid` is gone from /proc within `timeout`: ended and reaped (a
+    zombie keeps its entry until its parent waits for it)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_ended_runs_are_reaped_without_anyone_polling(tiny_checkpoint, tmp_path):
+    """Neither a finished nor a failed run stays a zombie under the launching process,
+    although nothing reads their status (run_state would reap a pid it still records)."""
+    (tmp_path / "not_a_checkpoint").mkdir()
+    failing = launch("distill", REWARD, tmp_path / "broken", tmp_path / "not_a_checkpoint",
+                     steps=2, **SMALL)
+    finishing = launch("rl", REWARD, tmp_path / "rl", tiny_checkpoint, steps=1, **SMALL)
+    assert _reaped(failing) and _reaped(finishing, timeout=240)
+    assert run_state(tmp_path / "broken")["status"] == "failed"
+    assert run_state(tmp_path / "rl")["status"] == "finished"

@@ -1,7 +1,8 @@
 """Distillation and RL runs as real background processes.
 
 `launch` starts `python -m engine distill|rl ...` in its own session with its output in
-the run folder, so a run outlives the dashboard that started it; `run_state` reads what a
+the run folder, so a run outlives the dashboard that started it (and a thread of the
+launching process reaps it when it ends: no zombie is left under the dashboard); `run_state` reads what a
 run is doing from its folder alone (any process, any session can watch it); `stop` ends it
 and `--resume` continues it from its last save.
 """
@@ -12,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -69,6 +71,8 @@ def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | 
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
     record_process(out, proc.pid, kind, cmd)
+    # the run's own last record clears its pid, so no later poll would reap it
+    threading.Thread(target=proc.wait, name=f"reap run {proc.pid}", daemon=True).start()
     return proc.pid
 
 
