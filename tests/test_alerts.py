@@ -57,7 +57,8 @@ def test_batch_keeps_order_and_marks_invalid_rows_missing():
     assert frame["alert_pains"].tolist()[0] is True
     assert frame.loc[1, alerts.FAMILY_COLUMNS].isna().all() and frame.loc[1, "alerts"] == ""
     assert frame.loc[2, alerts.FAMILY_COLUMNS].isna().all()
-    assert not frame.loc[3, "alert_pains"] and frame.loc[3, "alerts"] == "Brenk: phenol_ester"
+    assert not frame.loc[3, "alert_pains"] and frame.loc[3, "alerts"].startswith(
+        "Brenk: phenol_ester; ChEMBL Dundee: phenol ester")
 
 
 def test_with_alerts_replaces_old_columns_and_keeps_the_index():
@@ -94,3 +95,33 @@ def test_cli_score_writes_the_alert_columns_and_rates(tmp_path, capsys):
     assert scored["alert_pains"].tolist() == ["True", "False", ""]
     assert scored["alerts"][0].startswith("PAINS: ene_rhod_A")
     assert "PAINS/Brenk/NIH alert 50.0%" in capsys.readouterr().out
+
+
+def test_nibr_counts_flags_and_exclusions_but_not_annotations():
+    acid_chloride = flags_of("CC(=O)Cl")
+    assert acid_chloride["alert_nibr"]
+    assert "NIBR: carboxyclic_acid_halides (exclude)" in acid_chloride["alerts"]
+    assert "NIBR: 1_1_di_cyano (flag)" in flags_of("N#CC(C#N)Cc1ccccc1")["alerts"]
+    benzaldehyde = flags_of("O=Cc1ccccc1")     # NIBR annotates aromatic aldehydes only
+    assert not benzaldehyde["alert_nibr"] and "NIBR" not in benzaldehyde["alerts"]
+    assert alerts.nibr_catalog().GetNumEntries() == 337   # of 444: 107 are annotations
+
+
+def test_nibr_minimum_counts():
+    one = flags_of("FC(F)(F)c1ccccc1")
+    three = flags_of("FC(F)(F)c1cc(C(F)(F)F)cc(C(F)(F)F)c1")
+    assert "CF2_CF3" not in one["alerts"]
+    assert "NIBR: CF2_CF3_count_3 (flag)" in three["alerts"]
+    assert "CF2_CF3_count_5" not in three["alerts"]
+
+
+def test_chembl_sets_are_families_of_their_own_outside_any_alert():
+    ester = alerts.with_alerts(pd.DataFrame({"smiles": ["CCOC(=O)c1ccccc1"]}))
+    assert ester.loc[0, "alerts"] == "ChEMBL MLSMR: Ester"
+    assert ester.loc[0, "alert_mlsmr"] and not ester.loc[0, "alert_glaxo"]
+    rates = alerts.alert_rates(ester)
+    assert rates["alert_mlsmr"] == 1.0 and rates["any_alert"] == 0.0   # PAINS/Brenk/NIH
+    assert rates["any_flag"] == 1.0
+    names = {c: alerts.FAMILY_LABELS[c] for c in alerts.ALERT_COLUMNS}
+    assert names["alert_glaxo"] == "ChEMBL Glaxo" and names["alert_nibr"] == "NIBR"
+    assert set(alerts.FAMILY_SHORT) == set(alerts.FAMILY_LABELS) == set(alerts.FAMILY_COLUMNS)

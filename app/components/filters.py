@@ -117,9 +117,10 @@ def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     hide = hide_col.multiselect(
         "Hide molecules flagged for", list(FAMILY_COLUMNS), key=HIDE, persist_state="session",
         format_func=FAMILY_LABELS.get, placeholder="nothing hidden",
-        help="Structural alerts from RDKit's FilterCatalog (PAINS A/B/C, Brenk, NIH) and "
-             "sanity flags. The names of what matched are in the Table's `alerts` column and "
-             "on each drawing in Molecules.")
+        help="Structural alerts from RDKit's FilterCatalog (PAINS A/B/C, Brenk, NIH, the "
+             "seven ChEMBL sets) and the NIBR hit-triaging filters, and sanity flags. The "
+             "names of what matched are in the Table's `alerts` column and on each drawing "
+             "in Molecules.")
     ss.setdefault(MIN_SIM, 0.0)
     min_sim = sim_col.slider("Minimum similarity", 0.0, 1.0, step=0.05,
                              key=MIN_SIM, disabled=not has_sim, persist_state="session",

@@ -1,8 +1,12 @@
 """Structural alerts and sanity flags: what a chemist checks before trusting a molecule.
 
-Alerts come from RDKit's FilterCatalog (PAINS A/B/C, Brenk, NIH). Flags are our own checks
-on things guidance can game: unassigned stereocentres, charged atoms, long aliphatic chains
-and rings larger than six atoms. Nothing here changes a score.
+Alerts come from RDKit: its FilterCatalog (PAINS A/B/C, Brenk, NIH, and the seven ChEMBL
+structural-alert sets: Glaxo, Dundee, BMS, SureChEMBL, MLSMR, Inpharmatica, LINT) and the
+NIBR hit-triaging filters it ships in Contrib (Schuffenhauer et al., J. Med. Chem. 2020;
+444 SMARTS, of which the 337 that flag or exclude count as alerts, the 107 annotations do
+not). docs/MEDCHEM.md says why these come from RDKit rather than the `medchem` package.
+Flags are our own checks on things guidance can game: unassigned stereocentres, charged
+atoms, long aliphatic chains and rings larger than six atoms. Nothing here changes a score.
 
 Failure contract: an invalid SMILES never raises; its flag columns are missing (<NA>) and its
 `alerts` text is empty, and it counts in no rate (rates are over valid molecules).
@@ -11,29 +15,61 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
-from rdkit import Chem
-from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
+from rdkit import Chem, RDConfig
+from rdkit.Chem.FilterCatalog import (
+    FilterCatalog,
+    FilterCatalogEntry,
+    FilterCatalogParams,
+    SmartsMatcher,
+)
 
 from engine.chem.properties import largest_ring_size, to_mol
 
-CATALOGS = {"pains": "PAINS", "brenk": "BRENK", "nih": "NIH"}   # column suffix -> RDKit name
+CATALOGS = {"pains": "PAINS", "brenk": "BRENK", "nih": "NIH",   # column suffix -> RDKit name
+            "glaxo": "CHEMBL_Glaxo", "dundee": "CHEMBL_Dundee", "bms": "CHEMBL_BMS",
+            "surechembl": "CHEMBL_SureChEMBL", "mlsmr": "CHEMBL_MLSMR",
+            "inpharmatica": "CHEMBL_Inpharmatica", "lint": "CHEMBL_LINT"}
+NIBR_CSV = (Path(RDConfig.RDContribDir) / "NIBRSubstructureFilters"
+            / "SubstructureFilter_HitTriaging_wPubChemExamples.csv")
+NIBR_SEVERITY = {1: "flag", 2: "exclude"}   # 0 (annotation only) is no alert
 LONG_CHAIN_CARBONS = 6    # acyclic sp3 carbons in a row: a hexyl chain or longer
 LARGE_RING = 7            # ring size from which a ring is flagged
 MACROCYCLE = 12           # ring size from which it is named a macrocycle
 
-ALERT_COLUMNS = tuple(f"alert_{k}" for k in CATALOGS)
+CORE_ALERTS = ("alert_pains", "alert_brenk", "alert_nih")    # what `any_alert` counts
+ALERT_COLUMNS = (*CORE_ALERTS, "alert_nibr",
+                 *(f"alert_{k}" for k in CATALOGS if f"alert_{k}" not in CORE_ALERTS))
 FLAG_COLUMNS = ("flag_unassigned_stereo", "flag_charged", "flag_long_chain", "flag_large_ring")
 FAMILY_COLUMNS = ALERT_COLUMNS + FLAG_COLUMNS
 COLUMNS = (*FAMILY_COLUMNS, "alerts")   # what `batch_alerts` adds, in this order
+CHEMBL_SHORT = {"alert_glaxo": "Glaxo", "alert_dundee": "Dundee", "alert_bms": "BMS",
+                "alert_surechembl": "SureChEMBL", "alert_mlsmr": "MLSMR",
+                "alert_inpharmatica": "Inpharmatica", "alert_lint": "LINT"}
 FAMILY_SHORT = {"alert_pains": "PAINS", "alert_brenk": "Brenk", "alert_nih": "NIH",
+                "alert_nibr": "NIBR", **CHEMBL_SHORT,
                 "flag_unassigned_stereo": "stereo", "flag_charged": "charged",
                 "flag_long_chain": "chain", "flag_large_ring": "ring > 6"}
 FAMILY_LABELS = {"alert_pains": "PAINS", "alert_brenk": "Brenk", "alert_nih": "NIH",
+                 "alert_nibr": "NIBR",
+                 **{c: f"ChEMBL {name}" for c, name in CHEMBL_SHORT.items()},
                  "flag_unassigned_stereo": "unassigned stereocentres",
                  "flag_charged": "charged atoms", "flag_long_chain": "long aliphatic chain",
                  "flag_large_ring": "ring larger than 6"}
+
+
+def nibr_catalog() -> FilterCatalog:
+    """The NIBR filters that flag or exclude, each entry named "<pattern> (flag|exclude)";
+    a pattern with a minimum count matches only that many times or more."""
+    table = pd.read_csv(NIBR_CSV)
+    catalog = FilterCatalog()
+    for row in table[table["SEVERITY_SCORE"].isin(list(NIBR_SEVERITY))].itertuples():
+        name = f"{row.PATTERN_NAME} ({NIBR_SEVERITY[row.SEVERITY_SCORE]})"
+        matcher = SmartsMatcher(name, row.SMARTS, max(1, int(row.MIN_COUNT)))
+        catalog.AddEntry(FilterCatalogEntry(name, matcher))
+    return catalog
 
 
 @lru_cache(maxsize=1)
@@ -43,7 +79,8 @@ def _catalogs() -> dict[str, FilterCatalog]:
         params = FilterCatalogParams()
         params.AddCatalog(getattr(FilterCatalogParams.FilterCatalogs, name))
         out[f"alert_{key}"] = FilterCatalog(params)
-    return out
+    out["alert_nibr"] = nibr_catalog()
+    return {column: out[column] for column in ALERT_COLUMNS}
 
 
 @lru_cache(maxsize=1)
@@ -126,7 +163,7 @@ def with_alerts(frame: pd.DataFrame, smiles_column: str = "smiles") -> pd.DataFr
 
 def alert_rates(frame: pd.DataFrame) -> dict[str, float | None]:
     """Share of valid molecules flagged, per family column, plus `any_alert` (a PAINS,
-    Brenk or NIH alert) and `any_flag` (any family). `frame` holds the family columns (see
+    Brenk or NIH alert: CORE_ALERTS) and `any_flag` (any family). `frame` holds the family columns (see
     `with_alerts`); rows where they are missing (invalid molecules) are left out. Every rate
     is None when no molecule is valid."""
     flags = frame[list(FAMILY_COLUMNS)].dropna()
@@ -134,7 +171,7 @@ def alert_rates(frame: pd.DataFrame) -> dict[str, float | None]:
         return {**dict.fromkeys(FAMILY_COLUMNS), "any_alert": None, "any_flag": None}
     flags = flags.astype(bool)
     out = {c: float(flags[c].mean()) for c in FAMILY_COLUMNS}
-    out["any_alert"] = float(flags[list(ALERT_COLUMNS)].any(axis=1).mean())
+    out["any_alert"] = float(flags[list(CORE_ALERTS)].any(axis=1).mean())
     out["any_flag"] = float(flags.any(axis=1).mean())
     return out
 
