@@ -98,3 +98,27 @@ def test_every_preset_is_non_degenerate_on_the_shipped_bank():
     failing = table[~table["passes"]]
     assert failing.empty, (f"presets failing std >= {MIN_STD}, mean <= {MAX_MEAN}, "
                            f"r(y*) >= mean + {MIN_GAP}:\n{failing.to_string()}")
+
+
+def test_known_drugs_table_and_the_terms_the_whole_bank_meets(tmp_path):
+    from engine.bench import drugs
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{drugs.START}\nold\n{drugs.END}\nrest\n")
+    assert drugs.main(["--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro") and text.endswith("rest\n")
+    assert "| diazepam | CNS |" in text and "| lisinopril | non-CNS |" in text
+
+    scores = drugs.drug_scores(pd.read_csv(drugs.DRUGS), ["cns_penetrant"])
+    assert len(scores) == 20 and scores["group"].value_counts().to_dict() == {
+        "CNS": 10, "non-CNS": 10}
+    by_group = scores.groupby("group")["cns_penetrant"].mean()
+    assert by_group["CNS"] > by_group["non-CNS"]          # the preset means what it says
+
+    met = drugs.met_by_bank(list_presets(), load_bank(DEFAULT_BANK))
+    assert set(zip(met["preset"], met["property"])) == {("cns_penetrant", "mw"),
+                                                        ("rule_of_three", "hbd")}
+    presets = {r.key: r for r in list_presets()}
+    for key in met["preset"]:      # each such term says in its preset why it stays
+        assert "prior bank" in presets[key].rationale and "stays" in presets[key].rationale

@@ -79,8 +79,9 @@ def to_markdown(table: pd.DataFrame, bank_label: str) -> str:
     return "\n".join(lines)
 
 
-def write_table(readme: Path, markdown: str) -> None:
-    """Replace the text between the preset-table markers of `readme`.
+def write_table(readme: Path, markdown: str, start_mark: str = START,
+                end_mark: str = END) -> None:
+    """Replace the text between the markers (default: the preset-table ones) of `readme`.
 
     Raises BankError when the file or the markers are missing, or the markers are out of
     order.
@@ -88,10 +89,11 @@ def write_table(readme: Path, markdown: str) -> None:
     if not Path(readme).is_file():
         raise BankError(f"{readme}: no such README to write the table into")
     text = Path(readme).read_text(encoding="utf-8")
-    start, end = text.find(START), text.find(END)
+    start, end = text.find(start_mark), text.find(end_mark)
     if start < 0 or end < start:
-        raise BankError(f"{readme}: needs the lines {START} and {END} (in that order)")
-    text = text[:start + len(START)] + "\n" + markdown + "\n" + text[end:]
+        raise BankError(f"{readme}: needs the lines {start_mark} and {end_mark} (in that "
+                        "order)")
+    text = text[:start + len(start_mark)] + "\n" + markdown + "\n" + text[end:]
     Path(readme).write_text(text, encoding="utf-8")
 
 
