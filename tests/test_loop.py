@@ -81,7 +81,7 @@ def test_steps_that_stay_non_finite_end_the_run_with_what_to_do():
     def step_fn(step):
         return model(torch.ones(1, 2)).sum() * float("nan"), {}
 
-    with pytest.raises(NonFiniteLossError, match=r"5 steps in a row \(to step 7\).*lower the "
+    with pytest.raises(NonFiniteLossError, match=r"5 steps in a row \(to step 7\).*a lower "
                                                  r"learning rate"):
         run_steps(step_fn, optimizer, model.parameters(), 2, 20, lambda n, rec: False, "test",
                   progress=False)

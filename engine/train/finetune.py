@@ -225,16 +225,14 @@ def _nonfinite_message(cfg: FinetuneConfig, frozen: torch.nn.Module,
     saved = runfolder.training_record(out).get("steps_done", 0)
     where = (f"{cfg.kind} step {step}: the next-token scores became NaN or infinite while "
              "sampling")
-    resume = f"Resume restarts from the last save, step {saved}"
+    lower = (f"start a new run with a lower learning rate (lr {cfg.lr:g} now; a resumed run "
+             f"repeats the same steps from its last save, step {saved})")
     if not _finite(frozen):
         return (f"{where}; the start checkpoint ({cfg.checkpoint or 'the shipped model'}) "
                 "holds non-finite weights: start from another checkpoint")
     if not _finite(policy):
-        return (f"{where}; the trained parameters are no longer finite: lower the learning "
-                f"rate (lr {cfg.lr:g}). {resume}")
-    return (f"{where} with finite parameters: the logits overflowed; lower the learning "
-            f"rate (lr {cfg.lr:g})" + (f" or the teacher's gamma ({cfg.gamma:g})"
-                                       if cfg.kind == "distill" else "") + f". {resume}")
+        return f"{where}; the trained parameters are no longer finite: {lower}"
+    return f"{where} with finite parameters (their logits overflowed): {lower}"
 
 
 def _finite(model: torch.nn.Module) -> bool:

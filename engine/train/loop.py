@@ -66,8 +66,9 @@ def run_steps(step_fn: StepFn, optimizer: torch.optim.Optimizer,
                     raise NonFiniteLossError(
                         f"{label}: {MAX_SKIPPED} steps in a row (to step {step}) gave a "
                         f"non-finite loss or gradients ({skipped}); the parameters are those "
-                        f"of step {step - MAX_SKIPPED}: lower the learning rate, or check the "
-                        "reward and the start checkpoint")
+                        f"of step {step - MAX_SKIPPED}. Start a new run with a lower learning "
+                        "rate (a resumed run repeats the same steps), or check the reward and "
+                        "the start checkpoint")
                 record = {**record, "skipped": skipped}
             else:
                 skipped_in_a_row = 0
