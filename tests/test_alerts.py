@@ -1,4 +1,8 @@
 """Structural alerts and sanity flags on hand-checkable molecules."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 
 from engine.chem import alerts
@@ -6,6 +10,7 @@ from engine.chem.properties import to_mol
 
 RHODANINE = "O=C1C(=Cc2ccccc2)SC(=S)N1"       # a textbook PAINS hit (ene_rhod_A)
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def flags_of(smiles: str) -> dict:
@@ -125,3 +130,26 @@ def test_chembl_sets_are_families_of_their_own_outside_any_alert():
     names = {c: alerts.FAMILY_LABELS[c] for c in alerts.ALERT_COLUMNS}
     assert names["alert_glaxo"] == "ChEMBL Glaxo" and names["alert_nibr"] == "NIBR"
     assert set(alerts.FAMILY_SHORT) == set(alerts.FAMILY_LABELS) == set(alerts.FAMILY_COLUMNS)
+
+
+def test_a_molecule_over_the_heavy_atom_bound_is_invalid_and_quick():
+    huge = "C" * 8000                         # matching took seconds; a scaffold, minutes
+    frame = alerts.batch_alerts([huge, "CCO"])
+    assert frame.loc[0, list(alerts.FAMILY_COLUMNS)].isna().all() and frame["alerts"][0] == ""
+    assert alerts.alert_rates(frame)["flag_long_chain"] == 0.0    # over CCO alone
+
+
+def test_cli_score_of_an_8000_atom_smiles_finishes_at_once(tmp_path):
+    """Every per-molecule column of `score` (properties, alerts, scaffold, similarity,
+    clusters, picks) treats molecules over the bound as invalid: the whole command takes
+    seconds (over 5 minutes before), run in a process of its own so it cannot hang here."""
+    src, out = tmp_path / "big.csv", tmp_path / "scored.csv"
+    src.write_text(f"smiles\n{'C' * 8000}\nCCO\n{'c1ccccc1' * 1000}\n")
+    subprocess.run([sys.executable, "-m", "engine", "score", "--reward", "drug_like", "--in",
+                    str(src), "--out", str(out), "--reference", "CCO", "--cluster", "0.6",
+                    "--pick", "2"], check=True, timeout=120, cwd=ROOT, capture_output=True)
+    scored = pd.read_csv(out)
+    assert scored["valid"].tolist() == [False, True, False]
+    assert scored["invalid_reason"][0] == "8000 heavy atoms, more than 150"
+    for column in ("scaffold", "alerts", "alert_pains", "similarity", "cluster", "diverse_pick"):
+        assert scored[column][[0, 2]].isna().all(), column

@@ -8,8 +8,9 @@ not). docs/MEDCHEM.md says why these come from RDKit rather than the `medchem` p
 Flags are our own checks on things guidance can game: unassigned stereocentres, charged
 atoms, long aliphatic chains and rings larger than six atoms. Nothing here changes a score.
 
-Failure contract: an invalid SMILES never raises; its flag columns are missing (<NA>) and its
-`alerts` text is empty, and it counts in no rate (rates are over valid molecules).
+Failure contract: an invalid SMILES (one over MAX_HEAVY_ATOMS heavy atoms included, as in
+scoring) never raises; its flag columns are missing (<NA>) and its `alerts` text is empty,
+and it counts in no rate (rates are over valid molecules).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from rdkit.Chem.FilterCatalog import (
     SmartsMatcher,
 )
 
-from engine.chem.properties import largest_ring_size, to_mol
+from engine.chem.properties import MAX_HEAVY_ATOMS, largest_ring_size, to_mol
 
 CATALOGS = {"pains": "PAINS", "brenk": "BRENK", "nih": "NIH",   # column suffix -> RDKit name
             "glaxo": "CHEMBL_Glaxo", "dundee": "CHEMBL_Dundee", "bms": "CHEMBL_BMS",
@@ -144,7 +145,8 @@ def batch_alerts(smiles: Sequence[str]) -> pd.DataFrame:
     rows = []
     for s in smiles:
         mol = to_mol(s) if isinstance(s, str) else None
-        if mol is None or mol.GetNumHeavyAtoms() == 0:
+        # over the bound the molecule is invalid, as in scoring: no minutes of matching
+        if mol is None or not 0 < mol.GetNumHeavyAtoms() <= MAX_HEAVY_ATOMS:
             rows.append({**dict.fromkeys(FAMILY_COLUMNS, pd.NA), "alerts": ""})
         else:
             rows.append(mol_alerts(mol))
