@@ -64,6 +64,17 @@ def test_conformer_of_ethanol_and_of_an_invalid_smiles():
     assert block is None and "not a valid molecule" in note
 
 
+def test_a_molecule_over_the_heavy_atom_bound_is_neither_drawn_nor_embedded():
+    """Laying out or embedding 8,000 atoms would take minutes: such a molecule is invalid
+    here, as in scoring."""
+    huge = "C" * 8000
+    empty = mol_svg("not a smiles")
+    assert mol_svg(huge) == empty and has_substructure([huge], "CCCC") == [False]
+    assert to_sdf(pd.DataFrame({"smiles": [huge, "CCO"]}), three_d=True)[1] == 1
+    block, note = conformer(huge)
+    assert block is None and "8000 heavy atoms, more than 150" in note
+
+
 def test_pareto_front_by_hand():
     x = np.array([1.0, 2.0, 3.0, 2.0, 0.5])
     y = np.array([3.0, 2.0, 1.0, 1.0, 3.0])

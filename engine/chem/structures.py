@@ -4,7 +4,9 @@ changes a score.
 
 Failure contract: an invalid SMARTS raises SmartsError (a ValueError whose message names the
 pattern and shows an example); an invalid SMILES never raises: it does not match, draws as an
-empty picture, is left out of the SDF (and counted), and gives no conformer (None and why)."""
+empty picture, is left out of the SDF (and counted), and gives no conformer (None and why).
+A molecule over MAX_HEAVY_ATOMS heavy atoms is invalid here as in scoring (its layout and
+matching would take minutes)."""
 from __future__ import annotations
 
 import io
@@ -16,7 +18,7 @@ from rdkit import Chem
 from rdkit.Chem import AllChem, rdDepictor
 from rdkit.Chem.Draw import rdMolDraw2D
 
-from engine.chem.properties import to_mol
+from engine.chem.properties import MAX_HEAVY_ATOMS, invalid_reason, to_mol
 from engine.errors import UserError
 
 rdDepictor.SetPreferCoordGen(True)
@@ -42,8 +44,10 @@ def smarts_pattern(smarts: str) -> Chem.Mol:
 
 @lru_cache(maxsize=8192)
 def _mol(smiles: str) -> Chem.Mol | None:
-    """The parsed molecule, shared between calls: callers must not modify it."""
-    return to_mol(smiles)
+    """The parsed molecule, shared between calls: callers must not modify it. None when
+    it does not parse or has more than MAX_HEAVY_ATOMS heavy atoms."""
+    mol = to_mol(smiles)
+    return mol if mol is not None and mol.GetNumHeavyAtoms() <= MAX_HEAVY_ATOMS else None
 
 
 def has_substructure(smiles: Sequence[str], smarts: str) -> list[bool]:
@@ -144,6 +148,8 @@ def conformer(smiles: str) -> tuple[str | None, str]:
     second try from random coordinates); never raises for a bad molecule."""
     mol = _mol(smiles)
     if mol is None:
-        return None, "This SMILES is not a valid molecule, so there is nothing to embed."
+        why = invalid_reason(smiles)
+        return None, ("This SMILES is not a valid molecule" + (f" ({why})" if why else "")
+                      + ", so there is nothing to embed.")
     embedded, note = _embedded(mol)
     return (None if embedded is None else Chem.MolToMolBlock(embedded)), note
