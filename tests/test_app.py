@@ -339,6 +339,31 @@ def test_runs_page_passes_the_teacher_filter_to_a_distillation(app, tmp_path, mo
         stop(tmp_path / "student")
 
 
+def test_a_failed_run_shows_why_and_where_resume_restarts(app, tiny_checkpoint, tmp_path,
+                                                          monkeypatch):
+    """A real run that fails after saves (a distillation at a learning rate of 1,000 whose
+    gradients overflow): the panel shows the reason itself, and the step Resume restarts
+    from, which is the last save, not the last step shown."""
+    from engine.train.launch import launch, run_state  # noqa: PLC0415
+
+    monkeypatch.setenv("RCFG_RUNS_DIR", str(tmp_path))
+    out = tmp_path / "too_fast"
+    launch("distill", load_reward("tiny_fragment"), out, tiny_checkpoint, steps=40, lr=1000.0,
+           save_every=4, batch_size=4, eval_n=4, eval_every=100, device="cpu", threads=1)
+    deadline = time.time() + 240
+    while run_state(out)["status"] == "running" and time.time() < deadline:
+        time.sleep(0.5)
+    state_ = run_state(out)
+    assert state_["status"] == "failed" and state_["saved_step"] < state_["step"]
+    app.switch_page("screens/runs.py").run()
+    assert not app.exception, app.exception
+    errors = [e.value for e in app.error]
+    assert any(e.startswith(f"Failed after step {state_['step']}: distill: 5 steps in a row")
+               and "lower learning rate" in e for e in errors), errors
+    assert any(f"Resume restarts from step {state_['saved_step']}, the last save" in c.value
+               for c in app.caption)
+
+
 def test_headline_compares_validity_and_valid_only_reward_with_base(app, tiny_checkpoint):
     run = inject_run(app, tiny_checkpoint)
     app.run()

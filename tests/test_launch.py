@@ -53,6 +53,20 @@ def test_a_failing_run_reports_its_error(tmp_path):
     state = _wait(out, lambda s: s["status"] != "running")
     assert state["status"] == "failed"
     assert any("not a checkpoint folder" in line for line in state["log_tail"])
+    assert "not a checkpoint folder" in state["reason"] and state["saved_step"] is None
+
+
+def test_a_run_failing_after_a_save_says_why_and_where_resume_restarts(tiny_checkpoint,
+                                                                       tmp_path):
+    """A distillation at a learning rate of 1,000: its gradients overflow from the third step,
+    every update is skipped, and after five in a row it ends saying what to change."""
+    out = tmp_path / "too_fast"
+    launch("distill", REWARD, out, tiny_checkpoint, steps=40, lr=1000.0, save_every=3,
+           batch_size=4, eval_n=4, eval_every=100, device="cpu", threads=1)
+    state = _wait(out, lambda s: s["status"] != "running")
+    assert state["status"] == "failed", state["log_tail"]
+    assert "steps in a row" in state["reason"] and "lower learning rate" in state["reason"]
+    assert state["saved_step"] % 3 == 0 and 0 < state["saved_step"] <= state["step"] < 40
 
 
 def test_unknown_kind_or_option():

@@ -172,6 +172,7 @@ def run_panel(folder: Path, newest: bool = False) -> str:
                            f"{evals[-1]['eval_reward']:.3f} at step {evals[-1]['step']} "
                            f"(validity {evals[-1]['eval_validity']:.2f}). Pick this folder "
                            "as the checkpoint in the sidebar to sample from it.")
+        _ended(state)
         if status == "running":
             if st.button("Stop", key=f"launch::stop::{folder}", icon=":material/stop:",
                          help="The run finishes its current step, saves and exits; Resume "
@@ -188,8 +189,27 @@ def run_panel(folder: Path, newest: bool = False) -> str:
                     st.error(messages.shown(exc))
                 else:
                     st.rerun()
-        with st.popover("Log", icon=":material/description:"):
+        if st.toggle("Show the log", key=f"launch::log::{folder}"):
             st.code(messages.shown("\n".join(state["log_tail"])) or "(empty)",
-                    language=None)
+                    language=None, wrap_lines=True)
     return status
+
+
+def _ended(state: dict) -> None:
+    """Why a failed run failed, and where Resume restarts a stopped or failed one."""
+    status, step, saved = state["status"], state["step"], state["saved_step"]
+    if status == "failed":
+        st.error(f"Failed after step {step}: "
+                 f"{messages.shown(state['reason']) or 'see the log below'}",
+                 icon=":material/error:")
+    if status not in ("stopped", "failed"):
+        return
+    if saved is None:
+        st.caption("It ended before its first save: there is nothing to resume; start a "
+                   "new run.")
+    elif saved < step:
+        st.caption(f"Resume restarts from step {saved}, the last save: steps {saved + 1} "
+                   f"to {step} are run again (with the same draws).")
+    else:
+        st.caption(f"Resume continues from step {saved}, where it was saved.")
 

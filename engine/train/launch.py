@@ -123,7 +123,10 @@ def _lives(proc: dict) -> bool:
 
 def run_state(out: Path | str) -> dict:
     """What a run folder shows: `status` (empty, running, finished, stopped or failed),
-    `kind`, `pid`, `step` (last recorded), `steps` (planned), `history` and `log_tail`."""
+    `kind`, `pid`, `step` (last recorded), `steps` (planned), `saved_step` (the step of
+    the last save, where a resume restarts; None before the first), `reason` (why a failed
+    run failed: the last error line of its latest launch; "" otherwise), `history` and
+    `log_tail`."""
     out = Path(out).resolve()
     proc = read_process(out)
     training = training_record(out)
@@ -145,7 +148,22 @@ def run_state(out: Path | str) -> dict:
         status = "stopped"
     return {"status": status, "kind": training.get("kind") or proc.get("kind"), "pid": pid,
             "step": history[-1]["step"] if history else 0, "steps": training.get("steps"),
+            "saved_step": training.get("steps_done"),
+            "reason": _failure(latest) if status == "failed" else "",
             "history": history, "log_tail": lines[-12:]}
+
+
+def _failure(lines: list[str]) -> str:
+    """The last error line of a run's output: the CLI's one-line `error: ...` (a problem
+    a person can act on), else the exception line that ends a traceback."""
+    errors = [line.removeprefix("error:").strip() for line in lines
+              if line.startswith("error:")]
+    if errors:
+        return errors[-1]
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+    after = lines[starts[-1] + 1:] if starts else []
+    ending = [line.strip() for line in after if line.strip() and not line[0].isspace()]
+    return ending[-1] if ending else ""
 
 
 def stop(out: Path | str, timeout: float = 120.0) -> bool:
