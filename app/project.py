@@ -82,8 +82,7 @@ def save_run(run) -> None:
     project = current()
     reward = run.reward
     toml, reward_name = (reward.to_toml(), reward.name) if reward is not None else ("", "")
-    settings = SampleSettings(**{k: v for k, v in run.settings.items()
-                                 if k in SampleSettings.__dataclass_fields__})
+    settings = SampleSettings.from_stored(run.settings)
     name = run_name(settings.in_use(), reward, run.checkpoint)
     base_id = _stored_base(project, run)
     if base_id is None:

@@ -16,7 +16,8 @@ import torch
 from engine.chem.properties import PROPERTY_NAMES
 from engine.device import pick_device
 from engine.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-from engine.sampling.sampler import SampleSettings, sample
+from engine.sampling.compare import base_key, sample_base
+from engine.sampling.sampler import SampleSettings
 from engine.train.runfolder import CONFIG_FILE, WEIGHTS_FILE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,7 +110,7 @@ def _base_sets() -> tuple[OrderedDict, threading.Lock]:
 
 
 def _base_id(ckpt_key: str, s: SampleSettings) -> tuple:
-    return ckpt_key, s.n, s.seed, s.temperature, s.top_p, s.grammar, s.ring_check
+    return (ckpt_key, *base_key(s))
 
 
 def has_base_set(ckpt_key: str, settings: SampleSettings) -> bool:
@@ -133,10 +134,8 @@ def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
         if key in store:
             store.move_to_end(key)
             return store[key]
-    base = SampleSettings(method="base", n=settings.n, seed=settings.seed,
-                          temperature=settings.temperature, top_p=settings.top_p,
-                          grammar=settings.grammar, ring_check=settings.ring_check)
-    result = sample(ckpt, reward, base, progress=progress, phase=phase, preview=preview)
+    result = sample_base(ckpt, reward, settings, progress=progress, phase=phase,
+                         preview=preview)
     with lock:
         store[key] = (result.molecules, result.summary)
         while len(store) > BASE_SETS:

@@ -14,6 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from app import project, resources
+from engine.project import run_name
+from engine.sampling.sampler import SampleSettings
 
 SELECTION, RUNS, CHECKPOINT = "selection", "runs", "checkpoint"
 RESTORE_PROBLEMS = "runs::restore_problems"
@@ -69,12 +71,7 @@ class Run:
     def label(self) -> str:
         if self.name:
             return f"#{self.number} {self.name}"
-        s = self.settings
-        method = s["method"]
-        knobs = {"rcfg": f"γ={s['gamma']:g}, |Y_S|={s['ys']}",
-                 "qtilt": f"γ={s['gamma']:g}, |Y_S|={s['ys']}",
-                 "cfg": f"w={s['gamma']:g}", "best_of_n": f"N={1 + s['ys']}"}.get(method, "")
-        return f"#{self.number} {method}" + (f" ({knobs})" if knobs else "") + f", n={s['n']}"
+        return f"#{self.number} " + run_name(SampleSettings.from_stored(self.settings).in_use())
 
 
 def runs() -> list[Run]:

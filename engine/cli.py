@@ -84,13 +84,18 @@ def _cmd_sample(args) -> int:
     from engine.chem.alerts import alert_rates, with_alerts  # noqa: PLC0415
     from engine.chem.rewards import load_reward  # noqa: PLC0415
     from engine.model.checkpoint import load_checkpoint  # noqa: PLC0415
+    from engine.bench.cost import standing  # noqa: PLC0415
     from engine.project import Project, run_name  # noqa: PLC0415
+    from engine.sampling.compare import sample_base  # noqa: PLC0415
     from engine.sampling.sampler import SampleSettings, outside_bank, sample  # noqa: PLC0415
 
     target = _parse_conditions(args.condition)
-    method = args.method or ("conditional" if target else "base")
-    if args.reward is None and method not in ("base", "conditional") :
+    method = args.method or ("conditional" if target and args.reward is None else
+                             M.DEFAULT_METHOD if args.reward else "base")
+    if args.reward is None and M.METHODS[method].reward == "yes":
         raise UsageError(f"--method {method} needs --reward FILE_OR_PRESET")
+    if args.reward is None and (args.candidates or 1) > 1:
+        raise UsageError("--candidates needs --reward FILE_OR_PRESET to rank the candidates")
     if method == "conditional" and not target and args.reward is None:
         raise UsageError("--method conditional needs --condition NAME=VALUE or --reward")
     reward = load_reward(args.reward) if args.reward else None
@@ -101,19 +106,17 @@ def _cmd_sample(args) -> int:
     for line in outside_bank(ckpt, target):
         print(f"warning: {line}", file=sys.stderr)
     base_mean = None
-    if method != "base" and args.reward and not args.no_reference:
-        ref = sample(ckpt, reward, SampleSettings(method="base", n=args.n, seed=args.seed + 1,
-                                                  temperature=args.temperature,
-                                                  top_p=args.top_p, device=args.device,
-                                                  grammar=args.grammar,
-                                                  ring_check=args.ring_check),
-                     progress=_bar("base reference"))
+    if (method != "base" or settings.candidates > 1) and args.reward and not args.no_reference:
+        ref = sample_base(ckpt, reward, settings, progress=_bar("base reference"))
         base_mean = ref.summary["mean_reward"]
     result = sample(ckpt, reward, settings, progress=_bar(method), base_mean_reward=base_mean)
     frame = _diversity_columns(with_alerts(result.molecules),
                                result.molecules["smiles"].tolist(), args)
     write_csv(frame, out)
     print(_summary_line(result.summary, bool(args.reward)))
+    print(_cost_line(result.summary))
+    if reward is not None and (note := standing(settings)):
+        print(note)
     if result.summary["validity"] < LOW_VALIDITY:
         print(f"warning: only {result.summary['validity']:.0%} of the molecules are valid; "
               "the guidance may be too strong (--gamma) or the conditions too far from the "
@@ -144,6 +147,16 @@ def _summary_line(summary: dict, with_reward: bool) -> str:
     parts.append(f"{summary['wall_time_s']:.1f} s ({summary['molecules_per_s']:.1f} mol/s "
                  f"on {summary['device']})")
     return ", ".join(parts)
+
+
+def _cost_line(summary: dict) -> str:
+    """What the run cost: forward rows, and CPU seconds of decoding and scoring."""
+    per = (f", {summary['candidates']} candidates per molecule"
+           if summary["candidates"] > 1 else "")
+    return (f"cost: {summary['forward_rows']:,} forward rows ({summary['forward_rows_per_molecule']}"
+            f" per molecule{per}); CPU {summary['cpu_s']:.1f} s = decoding "
+            f"{summary['cpu_decode_s']:.1f} s + scoring {summary['cpu_score_s']:.1f} s + other "
+            f"({summary['cpu_ms_per_molecule']:.1f} ms per molecule)")
 
 
 def _alert_line(rates: dict, base: dict | None) -> str:
@@ -336,7 +349,7 @@ def _cmd_tradeoff(args) -> int:
                          "compares two whole rewards")
     pair = (term_pair(load_reward(args.reward), *args.terms) if args.reward is not None
             else reward_pair(*map(load_reward, args.rewards)))
-    settings = _from_args(SampleSettings, args)
+    settings = _from_args(SampleSettings, args, candidates=1)
     out = check_output(args.out or timestamped("tradeoff"), args.force)   # before any work
     result = tradeoff(load_checkpoint(args.checkpoint), pair, settings,
                       weightings(args.weightings), progress=_bar(f"trade-off, {args.method}"))
@@ -385,6 +398,22 @@ def _guidance_options(parser, whose: str) -> None:
     parser.add_argument("--no-ring-check", dest="ring_check", action="store_false",
                         help="keep the grammar but let ring closures through that RDKit "
                              "cannot kekulize or that overfill an atom (for measurement)")
+
+
+def _gamma_options(parser, candidates: bool = True) -> None:
+    gammas = ", ".join(f"{k} {m.default_gamma:g}" for k, m in M.METHODS.items() if m.uses_gamma)
+    low, high = M.GAMMA_RANGE
+    parser.add_argument("--gamma", type=float, help=f"how greedy, {low:g}..{high:g} "
+                        f"(default per method: {gammas})")
+    parser.add_argument("--ys", type=int, default=M.DEFAULT_YS,
+                        help="|Y_S| (K) of RCFG and Q-tilt, 2..64")
+    if candidates:
+        parser.add_argument("--candidates", type=int, metavar="M",
+                            help="decode M candidates per molecule and keep the best by the "
+                                 f"reward, no molecule twice (1..{M.MAX_CANDIDATES}; default "
+                                 f"{M.METHODS[M.DEFAULT_METHOD].default_candidates} for "
+                                 f"{M.DEFAULT_METHOD}, 1 for the others; best-of-N is "
+                                 "--method base --candidates N)")
 
 
 def _decoding_options(parser) -> None:
@@ -448,11 +477,10 @@ def _train_options(tr) -> None:
 def _sample_options(sa) -> None:
     sa.add_argument("--n", type=int, default=100)
     sa.add_argument("--method", choices=tuple(M.METHODS),
-                    help="default: base, or conditional when --condition is given")
+                    help=f"default: {M.DEFAULT_METHOD} with --reward (as in the dashboard), "
+                         "conditional with --condition alone, else base")
     sa.add_argument("--reward", help="a preset name (see `rewards`) or a reward TOML file")
-    sa.add_argument("--gamma", type=float, default=M.DEFAULT_GAMMA, help="guidance scale")
-    sa.add_argument("--ys", type=int, default=M.DEFAULT_YS,
-                    help="|Y_S| (K), 2..64; N = 1 + K for best_of_n")
+    _gamma_options(sa)
     _guidance_options(sa, "")
     sa.add_argument("--condition", action="append", metavar="NAME=VALUE",
                     help="target property value (repeatable); properties left out are free")
@@ -520,10 +548,10 @@ def _tradeoff_options(to) -> None:
     to.add_argument("--weightings", type=int, default=5,
                     help="weightings from all-A to all-B (5: w = 1, 0.75, 0.5, 0.25, 0 on A)")
     to.add_argument("--n", type=int, default=100, help="molecules per weighting")
-    to.add_argument("--method", choices=tuple(M.METHODS), default="rcfg",
-                    help="a method whose molecules depend on the reward")
-    to.add_argument("--gamma", type=float, default=M.DEFAULT_GAMMA, help="guidance scale")
-    to.add_argument("--ys", type=int, default=M.DEFAULT_YS, help="|Y_S| (K), 2..64")
+    to.add_argument("--method", choices=[k for k, m in M.METHODS.items() if m.rows != "null"],
+                    default=M.DEFAULT_METHOD, help="a method whose molecules depend on the "
+                    "reward")
+    _gamma_options(to, candidates=False)
     _guidance_options(to, "")
     _decoding_options(to)
     to.add_argument("--out", type=Path,

@@ -29,3 +29,14 @@ def pick_device(name: str = "auto") -> torch.device:
     elif device.type not in ("cpu", "mps"):
         raise DeviceError(f"device {name!r} is not supported; use auto, cpu, cuda or cuda:N")
     return device
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process, all its threads, plus that of its waited-for
+    child processes (the scoring pool's workers once it has shut down): what a run costs on
+    a CPU, however many cores it spreads over."""
+    import resource  # noqa: PLC0415  (POSIX only; every machine this runs on has it)
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

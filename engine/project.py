@@ -134,7 +134,7 @@ def split_id(molecule_id: str) -> tuple[int, int]:
                            "'<run id>:<row>'") from None
 
 
-SHOWN_SETTINGS = {"gamma": "γ", "ys": "|Y_S|", "advantage": "advantage",
+SHOWN_SETTINGS = {"gamma": "γ", "ys": "|Y_S|", "candidates": "candidates", "advantage": "advantage",
                   "plausibility": "α", "temperature": "T", "top_p": "top-p",
                   "grammar": "grammar", "ring_check": "ring check", "q_weights": "Q weights",
                   "seed": "seed", "precision": "precision"}
@@ -168,14 +168,20 @@ def run_name(settings, reward=None, checkpoint=None) -> str:
     at the defaults has a short name."""
     from dataclasses import fields  # noqa: PLC0415
 
+    default = settings.defaults() if hasattr(settings, "defaults") else None
     changed = [f"{label}={_shown(getattr(settings, f.name))}"
                for f in fields(settings) if (label := SHOWN_SETTINGS.get(f.name))
-               and getattr(settings, f.name) != f.default]
+               and getattr(settings, f.name) != (f.default if default is None
+                                                 else getattr(default, f.name))]
     target = getattr(settings, "target", None) or {}
     changed += [f"{key}={_shown(float(value))}" for key, value in target.items()]
     if (model := _checkpoint_name(checkpoint)) is not None:
         changed.append(f"model={model}")
-    head = f"{settings.method}, {reward.name}" if reward is not None else settings.method
+    method = settings.method
+    if method == "base" and getattr(settings, "candidates", 1) > 1:
+        method = f"best-of-{settings.candidates}"
+        changed = [c for c in changed if not c.startswith("candidates=")]
+    head = f"{method}, {reward.name}" if reward is not None else method
     return f"{head}, n={settings.n}" + (f" ({', '.join(changed)})" if changed else "")
 
 

@@ -1,5 +1,5 @@
 """Dashboard timings with the shipped model, server side (Streamlit's AppTest runs the real
-script): the first Generate with the defaults (RCFG run, then the base comparison set,
+script): the first Generate with the defaults (the default method, then the base comparison set,
 plots and grid built), when its first molecules were drawn and what the estimate shown
 beforehand said, a second Generate with another gamma (base set cached), and a re-score
 after a reward edit.
@@ -30,9 +30,11 @@ def main() -> None:
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
     n = at.number_input(key="s::n").value
-    ys = at.slider(key="s::ys").value
-    print(f"| action (defaults: {n} molecules, RCFG, |Y_S| = {ys}) | time |\n|---|---|")
-    timed("first Generate (RCFG run + base comparison set, all views)",
+    method = at.selectbox(key="s::method").value
+    m = at.number_input(key=f"s::candidates::{method}").value
+    print(f"| action (defaults: {n} molecules, {method}, {m} candidates each) | time |\n"
+          "|---|---|")
+    timed(f"first Generate ({method} run + base comparison set, all views)",
           lambda: at.button(key="s::generate").click().run())
     first = at.session_state[TIMING]
     print("\n".join(f"<!-- {line} -->" for line in first["phases"]))
@@ -42,8 +44,9 @@ def main() -> None:
     rates = at.session_state[RATES]
     print(f"<!-- measured forward rows/s: guided {rates['guided']:.0f}, base "
           f"{rates['base']:.0f} -->")
-    timed("second Generate, gamma 1.5 (base set cached)",
-          lambda: at.slider(key="s::gamma").set_value(1.5).run()
+    gamma = at.slider(key=f"s::gamma::{method}")
+    timed(f"second Generate, gamma {gamma.value + 1:g} (base set cached)",
+          lambda: gamma.set_value(gamma.value + 1).run()
           .button(key="s::generate").click().run())
     second = at.session_state[TIMING]
     print(f"| first molecules drawn, second Generate | {second['first_molecules_s']:.2f} s |")

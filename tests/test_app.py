@@ -87,15 +87,18 @@ def molecules_shown(at: AppTest) -> int:
 
 
 def test_explore_defaults(app):
-    assert app.selectbox(key="s::method").value == "rcfg"
+    assert app.selectbox(key="s::method").value == M.DEFAULT_METHOD
     # the engine's defaults, not a copy of them
+    default = M.METHODS[M.DEFAULT_METHOD]
     assert app.slider(key="s::ys").value == M.DEFAULT_YS
-    assert app.slider(key="s::gamma").value == M.DEFAULT_GAMMA
+    assert app.slider(key=f"s::gamma::{M.DEFAULT_METHOD}").value == default.default_gamma
+    assert (app.number_input(key=f"s::candidates::{M.DEFAULT_METHOD}").value
+            == default.default_candidates)
     assert app.selectbox(key="s::advantage").value == M.DEFAULT_ADVANTAGE
     assert app.slider(key="s::plausibility").value == M.DEFAULT_PLAUSIBILITY
     assert app.checkbox(key="s::grammar").value is True
     assert app.checkbox(key="s::ring_check").value is True
-    assert app.number_input(key="s::n").value == 192
+    assert app.number_input(key="s::n").value == M.DASHBOARD_N
     assert app.selectbox(key="rw::preset").value == "cns_penetrant"
     assert any("-badge[" in m.value and ("CPU" in m.value or "GPU" in m.value)
                for m in app.markdown)
@@ -133,7 +136,7 @@ def test_generate_draws_the_run(app):
     for view in ("Pareto", "Molecules", "3D", "Table", "History"):
         show(app, view)
     assert len(app.dataframe) == 1  # the History table
-    app.slider(key="s::gamma").set_value(4.0).run()
+    app.slider(key=f"s::gamma::{M.DEFAULT_METHOD}").set_value(4.0).run()
     assert len(app.session_state[state.RUNS]) == 1  # a slider never samples
 
 
@@ -245,6 +248,7 @@ def test_smarts_filter_and_invalid_smarts(app, tiny_checkpoint):
 
 
 def test_extreme_settings_warn_with_an_estimate(app):
+    app.selectbox(key="s::method").set_value("rcfg").run()
     app.slider(key="s::ys").set_value(64)
     app.number_input(key="s::n").set_value(2000).run()
     warning = next(w.value for w in app.warning if "Slow settings" in w.value)
@@ -266,8 +270,11 @@ def test_benchmarks_page_renders(app):
     assert app.markdown or app.info
     # the checked-in results are drawn, not dumped: the effect chart and the per-preset table
     assert app.get("plotly_chart")
-    table = app.dataframe[0].value
-    assert len(table) == 24 and (table["RCFG"] > table["base"]).all()
+    tables = [d.value for d in app.dataframe]
+    rcfg = next(t for t in tables if "RCFG" in t.columns)
+    assert len(rcfg) == 24 and (rcfg["RCFG"] > rcfg["base"]).all()
+    matched = next(t for t in tables if "best_of_n_at_cpu" in t.columns)   # matched cost
+    assert {"tilted_g16", "rcfg_k16"} <= set(matched["family"])
 
 
 def test_state_survives_page_switches(app, tiny_checkpoint):
@@ -475,7 +482,7 @@ def test_stored_runs_can_be_renamed_and_deleted(tiny_checkpoint, monkeypatch,
     stored = Project.open(project_folder).runs()
     assert [r.name for r in stored if r.kind == "generated"] == ["first try"]
     assert [r.kind for r in stored] == ["base", "generated"]
-    at.slider(key="s::gamma").set_value(2.0).run()
+    at.slider(key=f"s::gamma::{M.DEFAULT_METHOD}").set_value(2.0).run()
     at.button(key="s::generate").click().run()              # the same base molecules:
     stored = Project.open(project_folder).runs()            # stored once, run numbers 2, 3
     assert [(r.id, r.kind) for r in stored] == [(1, "base"), (2, "generated"), (3, "generated")]

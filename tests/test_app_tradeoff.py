@@ -47,13 +47,13 @@ def test_samples_every_weighting_with_the_sidebar_method(app, tiny_checkpoint):
     app.slider(key="s::ys").set_value(2)
     app.number_input(key="s::n").set_value(8)  # the base comparison set
     app.run()
-    assert any("3 × 4 molecules × 3 rows" in c.value for c in app.caption)
+    assert any("3 × 4 molecules × 1 rows" in c.value for c in app.caption)   # reward-tilted
     app.button(key="tradeoff::go").click().run(timeout=120)
     assert not app.exception, app.exception
     result, base = app.session_state[RESULT]
     assert result.front["weighting"].tolist() == [1.0, 0.5, 0.0]
-    assert len(result.molecules) == 12 and result.settings.method == "rcfg"
-    assert result.settings.ys == 2 and len(base) == 8
+    assert len(result.molecules) == 12 and result.settings.method == "tilted"
+    assert result.settings.candidates == 1 and len(base) == 8   # the explorer keeps all
     assert result.pair.a.properties == ("tpsa",) and result.pair.b.properties == ("logp",)
     shown = next(d.value for d in app.dataframe if "steering weights" in d.value)
     # CNS: logp weight 2 + tpsa weight 1, shared by the two terms; the other terms keep 1

@@ -128,16 +128,12 @@ def test_generate_select_and_download(browser_page, app_url):
     page = browser_page
     page.goto(app_url)
     page.get_by_role("button", name="Generate").wait_for()
-    slider = page.locator('input[type=range][aria-label^="|Y_S|"]')
-    assert slider.input_value() == str(M.DEFAULT_YS)
-    slider.focus()
-    for _ in range(M.DEFAULT_YS - 4):
-        slider.press("ArrowLeft")
-    settle(page)
-    assert slider.input_value() == "4"
+    default = M.METHODS[M.DEFAULT_METHOD]
+    m = default.default_candidates
     set_number(page, "Molecules", 24)
-    page.get_by_text("runs 5× per molecule, plus the base model's comparison set: 144 "
-                     "forward rows").wait_for()   # 24 x 5 + the 24 base molecules
+    page.get_by_text(f"runs {m}× per molecule ({m} candidates each, the best kept), plus the "
+                     f"base model's comparison set: {24 * m + 24} forward rows"
+                     ).wait_for()   # 24 x M candidates + the 24 base molecules
     generate(page, timeout_s=90)
 
     page.get_by_role("tab", name="Table").click()
@@ -159,13 +155,13 @@ def test_generate_select_and_download(browser_page, app_url):
     assert len(chosen) == len(expected) and set(chosen["smiles"]) == expected
     assert list(chosen.columns) == list(everything.columns)
     assert {"smiles", "reward", "mw", "qed", "method", "ys", "seed"} <= set(chosen.columns)
-    assert (chosen["ys"] == 4).all() and (chosen["method"] == "rcfg").all()
+    assert (chosen["candidates"] == m).all() and (chosen["method"] == M.DEFAULT_METHOD).all()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser_test_table_selection.png"))
     # a reload is a new session: the run and the selection come back from the project
     page.reload()
     page.get_by_text(f"{len(expected)} selected molecule").wait_for()
-    page.get_by_text("rcfg, ", exact=False).first.wait_for()
+    page.get_by_text(f"{M.DEFAULT_METHOD}, ", exact=False).first.wait_for()
     again = download(page, "Selection CSV")
     assert set(again["smiles"]) == expected
 
@@ -284,8 +280,9 @@ def test_screenshot_tour(browser_page, monkeypatch):
         page.screenshot(path=str(SHOTS / "scaffolds.png"))
 
         page.get_by_label("Method", exact=True).click()
-        page.get_by_role("option", name="Best-of-N").click()
+        page.get_by_role("option", name="Base model").click()
         settle(page)
+        set_number(page, "Candidates per molecule", 17)   # best-of-17
         generate(page, timeout_s=300)
         show_view(page, "History")
         page.screenshot(path=str(SHOTS / "history.png"))

@@ -47,7 +47,7 @@ def ckpt(tiny_checkpoint):
 def test_recorded_distributions_match_a_teacher_forced_pass(ckpt):
     model, tok = ckpt.model, ckpt.tokenizer
     P = model.cfg.n_props
-    plan = DecodePlan("base", torch.zeros(5, 1, P), torch.zeros(5, 1, P, dtype=torch.bool),
+    plan = DecodePlan("none", torch.zeros(5, 1, P), torch.zeros(5, 1, P, dtype=torch.bool),
                       temperature=0.7)
     decoded = decode(model, plan, tok.bos_id, tok.eos_id, 40, torch.Generator().manual_seed(3),
                      record=True)

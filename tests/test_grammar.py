@@ -161,7 +161,7 @@ def test_decoding_with_the_mask_on_the_shipped_model():
 def test_decode_plan_without_grammar_is_unmasked(tiny_checkpoint):
     ckpt = load_checkpoint(tiny_checkpoint)
     P = ckpt.model.cfg.n_props
-    plan = DecodePlan("base", torch.zeros(4, 1, P), torch.zeros(4, 1, P, dtype=torch.bool))
+    plan = DecodePlan("none", torch.zeros(4, 1, P), torch.zeros(4, 1, P, dtype=torch.bool))
     out = decode(ckpt.model, plan, ckpt.tokenizer.bos_id, ckpt.tokenizer.eos_id, 30,
                  torch.Generator().manual_seed(0))
     assert len(out.sequences) == 4 and out.dists is None
@@ -215,7 +215,7 @@ def test_a_valid_molecule_is_never_refused_and_meets_every_need(smiles):
 
 
 def test_a_refused_closure_is_drawn_again_and_counted():
-    plan = DecodePlan("base", torch.zeros(1, 1, 1), torch.zeros(1, 1, 1, dtype=torch.bool),
+    plan = DecodePlan("none", torch.zeros(1, 1, 1), torch.zeros(1, 1, 1, dtype=torch.bool),
                       grammar=G)
     st = _state("FC1CCCCF")
     guided = torch.full((1, len(VOCAB)), float("-inf"))

@@ -76,11 +76,13 @@ def test_molecules_shown_as_they_finish_are_the_final_ones(ckpt, method, max_row
     assert phases[1:] == ["Decoding", "Scoring the molecules", "Likelihood under the base model"]
 
 
-@pytest.mark.parametrize("method", ["rcfg", "best_of_n"])
-def test_a_first_chunk_finishes_on_its_own_and_is_reproducible(ckpt, method, monkeypatch):
+@pytest.mark.parametrize("method, candidates", [("rcfg", 1), ("base", 4)])
+def test_a_first_chunk_finishes_on_its_own_and_is_reproducible(ckpt, method, candidates,
+                                                               monkeypatch):
     import engine.sampling.sampler as sampler_mod
 
-    s = SampleSettings(method=method, n=10, ys=3, seed=2, device="cpu", first_chunk=3)
+    s = SampleSettings(method=method, n=10, ys=3, seed=2, device="cpu", first_chunk=3,
+                       candidates=candidates)
     sizes, real = [], sampler_mod.decode
 
     def spy(model, plan, *a, **k):
@@ -90,18 +92,21 @@ def test_a_first_chunk_finishes_on_its_own_and_is_reproducible(ckpt, method, mon
     monkeypatch.setattr(sampler_mod, "decode", spy)
     first = sample(ckpt, REWARD, s)
     monkeypatch.undo()
-    per = 4 if method == "best_of_n" else 1          # best-of-N decodes whole groups
-    assert sizes == [3 * per, 7 * per]
+    assert sizes == [3 * candidates, 7 * candidates]   # candidates come in whole groups
     again = sample(ckpt, REWARD, s)
     assert first.molecules["smiles"].tolist() == again.molecules["smiles"].tolist()
     with pytest.raises(SamplingError, match="first_chunk"):
         SampleSettings(first_chunk=-1)
 
-def test_best_of_n_shows_no_preview_of_its_candidates(ckpt):
+def test_previews_show_kept_molecules_and_leave_the_result_unchanged(ckpt):
+    s = SampleSettings(method="tilted", n=12, candidates=3, seed=4, device="cpu",
+                       first_chunk=4)
     previews = []
-    sample(ckpt, REWARD, SampleSettings(method="best_of_n", n=4, ys=3, device="cpu"),
-           preview=previews.append, preview_every=0.0)
-    assert previews == []
+    shown = sample(ckpt, REWARD, s, preview=previews.append, preview_every=0.0)
+    quiet = sample(ckpt, REWARD, s)
+    assert previews and all(len(p) <= 12 for p in previews)
+    assert {"smiles", "valid", "reward"} <= set(previews[0].columns)
+    pd.testing.assert_frame_equal(shown.molecules, quiet.molecules)
 
 class _Spy(torch.nn.Module):
     """Counts forward calls and rows of the real model it wraps."""
@@ -146,11 +151,37 @@ def test_gamma_zero_rcfg_is_base_sampling(ckpt):
     assert same >= 0.9  # identical up to rare float ties between batch layouts
 
 
-def test_best_of_n_keeps_the_best_of_each_group(ckpt):
-    result = sample(ckpt, REWARD, SampleSettings(method="best_of_n", n=10, ys=4, seed=2,
+def test_candidates_keep_the_best_of_each_group_without_repeats(ckpt):
+    result = sample(ckpt, REWARD, SampleSettings(method="base", n=10, candidates=5, seed=2,
                                                  device="cpu"))
-    base = sample(ckpt, REWARD, SampleSettings(method="base", n=10, seed=2, device="cpu"))
-    assert result.molecules["reward"].mean() >= base.molecules["reward"].mean() - 1e-9
+    cands, kept = result.candidates, result.molecules
+    assert len(cands) == 50 and len(kept) == 10
+    groups = cands["reward"].to_numpy().reshape(10, 5)
+    valid = cands["valid"].to_numpy().reshape(10, 5)
+    for g in range(10):
+        if valid[g].any():   # kept: valid, and the best unless it repeats an earlier pick
+            assert kept["valid"][g]
+            assert kept["reward"][g] in set(groups[g][valid[g]])
+    first_picks = [max(r[v]) if v.any() else 0.0 for r, v in zip(groups, valid)]
+    assert kept["reward"].sum() <= sum(first_picks) + 1e-9
+    good = kept.loc[kept["valid"], "smiles"]
+    assert good.is_unique or len(set(cands.loc[cands["valid"], "smiles"])) < 10
+    # the kept rows are scored in full: the same as scoring their SMILES from scratch
+    again = sample(ckpt, REWARD, SampleSettings(method="base", n=10, candidates=5, seed=2,
+                                                device="cpu"))
+    pd.testing.assert_frame_equal(kept, again.molecules)
+    assert result.summary["forward_rows_per_molecule"] == 5
+    assert result.summary["cpu_decode_s"] > 0 and result.summary["cpu_score_s"] > 0
+
+
+def test_selection_needs_a_reward(ckpt):
+    with pytest.raises(SamplingError, match="needs a reward"):
+        sample(ckpt, None, SampleSettings(method="base", n=3, candidates=2, device="cpu"))
+
+
+def test_former_best_of_n_runs_read_as_base_with_candidates():
+    s = SampleSettings.from_stored({"method": "best_of_n", "ys": 16, "n": 8, "gone": 1})
+    assert (s.method, s.candidates, s.n) == ("base", 17, 8)
 
 
 def test_cuda_out_of_memory_halves_the_chunk(ckpt, monkeypatch):
@@ -176,6 +207,8 @@ def test_cuda_out_of_memory_halves_the_chunk(ckpt, monkeypatch):
     (dict(temperature=0), "temperature"), (dict(top_p=1.5), "top-p"),
     (dict(target={"mass": 300.0}), "unknown target properties"),
     (dict(precision="int8"), "unknown precision"),
+    (dict(gamma=-1.0), "gamma must be a number from 0"), (dict(gamma=1e6), "to 64"),
+    (dict(candidates=0), "candidates per molecule"), (dict(candidates=2.5), "candidates"),
 ])
 def test_bad_settings(bad, message):
     with pytest.raises(SamplingError, match=message):

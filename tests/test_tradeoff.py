@@ -3,6 +3,7 @@ its own weighting's reward, the front, the errors and the CLI twin."""
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import engine.sampling.sampler as sampler_mod
 from engine.chem.rewards import Reward, RewardError, Term
@@ -42,7 +43,8 @@ def decode_calls(monkeypatch):
 def test_all_weightings_in_one_decode_each_with_its_own_rewards(ckpt, decode_calls):
     n, ys = 4, 3
     pair = reward_pair(SMALL, POLAR)
-    result = tradeoff(ckpt, pair, SampleSettings(n=n, ys=ys, seed=7, device="cpu"))
+    result = tradeoff(ckpt, pair, SampleSettings(method="rcfg", n=n, ys=ys, seed=7,
+                                                device="cpu"))
     assert len(decode_calls) == 1 and result.summary["batches"] == 1
     plan = decode_calls[0]
     assert plan.values.shape[:2] == (len(WEIGHTS) * n, 1 + ys)
@@ -65,11 +67,27 @@ def test_all_weightings_in_one_decode_each_with_its_own_rewards(ckpt, decode_cal
 
 
 def test_chunks_keep_the_weighting_order(ckpt, decode_calls):
-    s = SampleSettings(n=3, ys=2, device="cpu", max_rows=3 * 4)  # 4 molecules per chunk
+    s = SampleSettings(method="rcfg", n=3, ys=2, device="cpu", max_rows=3 * 4)  # 4 per chunk
     result = tradeoff(ckpt, term_pair(PROFILE, "tpsa", "logp"), s, weights=(1.0, 0.0, 0.5))
     assert [p.values.shape[0] for p in decode_calls] == [4, 4, 1]
     assert result.summary["batches"] == 3
     assert result.molecules["weighting"].tolist() == [1.0] * 3 + [0.0] * 3 + [0.5] * 3
+
+
+def test_tilted_draws_each_weighting_its_own_profiles(ckpt, decode_calls):
+    result = tradeoff(ckpt, reward_pair(SMALL, POLAR),
+                      SampleSettings(method="tilted", gamma=64.0, n=30, candidates=1, seed=3,
+                                     device="cpu"), weights=(1.0, 0.0))
+    values = decode_calls[0].values                   # (60, 1, P): one drawn profile each
+    assert values.shape[:2] == (60, 1)
+    bank = torch.as_tensor(ckpt.normalize(ckpt.bank_values()), dtype=torch.float32)
+    for i, reward in enumerate((SMALL, POLAR)):       # each block drew by its own reward
+        rows = values[i * 30:(i + 1) * 30, 0]
+        idx = [int(torch.cdist(r[None], torch.nan_to_num(bank)).argmin()) for r in rows]
+        r_bank = bank_rewards(ckpt, reward)
+        assert r_bank[idx].mean() > r_bank.mean()
+        assert r_bank[idx].mean() >= np.quantile(r_bank, 0.75)
+    assert result.summary["forward_rows_per_molecule"] == 1
 
 
 def test_cfg_steers_each_weighting_towards_its_own_best_vector(ckpt, decode_calls):
@@ -161,12 +179,14 @@ def test_pair_errors_name_the_problem():
 
 @pytest.mark.parametrize("settings, message", [
     (dict(method="base"), "method base cannot steer a trade-off"),
-    (dict(method="best_of_n"), "allowed: rcfg, qtilt, cfg, conditional"),
+    (dict(method="base", candidates=3), "allowed: tilted, rcfg, qtilt, cfg, conditional"),
+    (dict(method="tilted", candidates=3), "keeps every molecule it draws"),
     (dict(method="conditional", target={"tpsa": 60.0}), "leave the target unset"),
 ])
 def test_settings_that_cannot_steer_a_tradeoff(ckpt, settings, message):
     with pytest.raises(SamplingError, match=message):
-        tradeoff(ckpt, reward_pair(SMALL, POLAR), SampleSettings(n=2, device="cpu", **settings))
+        tradeoff(ckpt, reward_pair(SMALL, POLAR),
+                 SampleSettings(**{"n": 2, "device": "cpu", **settings}))
 
 
 def test_cli_twin(tiny_checkpoint, tmp_path, capsys):

@@ -2,6 +2,8 @@
 reward distribution (method vs base, earlier runs toggleable)."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -10,7 +12,8 @@ from app import labels, state
 from engine.chem.alerts import alert_rates, batch_alerts
 from engine.chem.diversity import murcko_scaffold, unique_scaffolds
 from engine.chem.scoring import rescore, summarize
-from engine.sampling.sampler import bank_rewards
+from engine.bench.cost import standing
+from engine.sampling.sampler import SampleSettings, bank_rewards
 
 PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 BASE_COLOR = "#7f7f7f"
@@ -52,8 +55,15 @@ def _summary(run_id: str, reward_toml: str, _run, _reward) -> dict:
     out = summarize(molecules(_run, _reward), bank, r_star, base_mean)
     base = summarize(base_molecules(_run, _reward), bank, r_star, base_mean)
     out.update(base_validity=base["validity"], base_mean_reward_valid=base["mean_reward_valid"])
-    keep = ("wall_time_s", "molecules_per_s", "device", "forward_rows_per_molecule")
+    keep = ("wall_time_s", "molecules_per_s", "device", "forward_rows_per_molecule",
+            "forward_rows", "candidates", "cpu_s", "cpu_decode_s", "cpu_score_s")
     return {**out, **{k: _run.summary[k] for k in keep if k in _run.summary}}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _standing(settings_json: str) -> str | None:
+    """The matched-cost benchmark's line for these run settings (engine.bench.cost)."""
+    return standing(SampleSettings.from_stored(json.loads(settings_json)))
 
 
 GOOD_REWARD = 0.8   # "unique scaffolds among good molecules" counts rewards from here
@@ -103,13 +113,15 @@ def metrics(run: state.Run, reward) -> None:
     row[2].metric("Normalized score", "n/a" if score is None else f"{score:.2f}", border=True,
                   help=f"(mean - base) / (r(y*) - base): 0 = base model, 1 = the best vector "
                        f"of the prior bank, r(y*) = {s['r_star']:.3f}.")
-    row[3].metric("Time", f"{s.get('wall_time_s', 0):.1f} s",
-                  f"{s['n']:,} molecules", delta_color="off",
+    cpu = f"{s['n']:,} molecules" + (f", CPU {s['cpu_s']:.1f} s" if "cpu_s" in s else "")
+    row[3].metric("Time", f"{s.get('wall_time_s', 0):.1f} s", cpu, delta_color="off",
                   delta_arrow="off", border=True,
-                  help=f"Sampling and scoring on {s.get('device', '?')}, "
+                  help=f"Sampling and scoring {s['n']:,} molecules on {s.get('device', '?')}, "
                        f"{s.get('molecules_per_s', 0):.1f} molecules/s, "
-                       f"{s.get('forward_rows_per_molecule', '?')} forward rows per molecule "
-                       "(base comparison set not included).")
+                       f"{s.get('forward_rows_per_molecule', '?')} forward rows per molecule"
+                       + (f"; CPU time {s['cpu_s']:.1f} s: decoding {s['cpu_decode_s']:.1f} s,"
+                          f" scoring {s['cpu_score_s']:.1f} s, the rest for the likelihood"
+                          if "cpu_s" in s else "") + " (base comparison set not included).")
     row = st.columns(3)
     valid_mean, valid_base = s["mean_reward_valid"], s["base_mean_reward_valid"]
     row[0].metric("Mean reward, valid only", _fmt(valid_mean),
@@ -126,6 +138,9 @@ def metrics(run: state.Run, reward) -> None:
                   delta_color="off", delta_arrow="off", border=True,
                   help="Uniqueness: distinct canonical SMILES among the valid ones. Novelty: "
                        "distinct valid molecules that are not in the prior bank.")
+    note = _standing(json.dumps(run.settings, sort_keys=True, default=str))
+    if note:
+        st.caption(f"At equal cost: {note[0].lower()}{note[1:]}.")
     checks(run, reward)
 
 

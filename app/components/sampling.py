@@ -31,19 +31,30 @@ def controls() -> SampleSettings:
     """The sampling widgets (they survive page switches); returns the settings."""
     method = st.selectbox("Method", list(labels.METHODS), format_func=labels.METHODS.get,
                           key="s::method", help=labels.METHOD_HELP, persist_state="session")
-    gamma = st.slider("γ, guidance strength", 0.0, 8.0, M.DEFAULT_GAMMA, 0.25, key="s::gamma",
+    spec = M.METHODS[method]
+    # each method keeps its own γ and candidates: their scales and defaults differ
+    tilted = spec.rows == "drawn"
+    gamma = st.slider("γ, guidance strength", 0.0, M.GAMMA_RANGE[1] if tilted else 8.0,
+                      spec.default_gamma, 1.0 if tilted else 0.25, key=f"s::gamma::{method}",
                       disabled=method not in labels.USES_GAMMA, persist_state="session",
                       help="How hard the molecules are pushed toward your reward: 0 = "
                            "molecules like the training set, higher = better scores but fewer "
                            "distinct and more invalid SMILES (ML: guidance strength γ; for "
-                           "CFG, the weight w).")
+                           "CFG, the weight w; for reward-tilted, the power of r(y) in the "
+                           "chance of drawing a profile, so its scale is larger).")
+    candidates = st.number_input(
+        "Candidates per molecule", 1, 64, spec.default_candidates, 1,
+        key=f"s::candidates::{method}", persist_state="session",
+        help="Makes this many molecules for each one you get and keeps the best by your "
+             "reward, never the same molecule twice; the time grows with it. With the base "
+             "model this is best-of-N (ML: selection over M candidates, M × the forward rows).")
     ys = st.slider("|Y_S|, reference molecules per molecule", 2, 64, M.DEFAULT_YS,
                    key="s::ys", disabled=method not in labels.USES_YS, persist_state="session",
                    help="How many random training molecules' property profiles steer each "
                         "new molecule, toward the high scorers and away from the low: more "
                         "steers more reliably and costs more time (ML: |Y_S| = K reference "
-                        "vectors, 1 + K forward rows). Best-of-N keeps the best of N = 1 + K.")
-    n = st.number_input("Molecules", 1, 5000, M.DEFAULT_N, 64, key="s::n",
+                        "vectors, 1 + K forward rows).")
+    n = st.number_input("Molecules", 1, 5000, M.DASHBOARD_N, 64, key="s::n",
                         persist_state="session",
                         help="How many molecules to make; the time grows with it (ML: sample "
                              "size n).")
@@ -93,6 +104,7 @@ def controls() -> SampleSettings:
                                     "on this machine; change it for a fresh batch (ML: random "
                                     "seed).")
     return SampleSettings(method=method, gamma=float(gamma), ys=int(ys), n=int(n),
+                          candidates=int(candidates),
                           temperature=float(temperature), top_p=float(top_p), seed=int(seed),
                           advantage=advantage, plausibility=float(plausibility),
                           grammar=bool(grammar), ring_check=bool(ring_check and grammar))
@@ -120,11 +132,22 @@ def _measured(kind: str, rows_per_s: float) -> None:
     project.current().set_value(key, json.dumps({**stored, kind: rows_per_s}))
 
 
+def _kind(s: SampleSettings) -> str:
+    """Which measured rate times `s`: one-row methods (base, conditional, reward-tilted)
+    decode and score a candidate per row; wide guided batches run more rows/s."""
+    return "base" if s.spec.rows_per_candidate(s.ys) == 1 else "guided"
+
+
+def _own_base(s: SampleSettings) -> bool:
+    """A plain base-model run is its own comparison set."""
+    return s.method == "base" and s.candidates == 1
+
+
 def estimate_seconds(s: SampleSettings, needs_base: bool, rates: dict) -> float | None:
     """Seconds a Generate takes at `rates` (forward rows/s, "guided" and "base"), the base
     comparison set included when `needs_base`; None while a needed rate is unknown."""
-    kind = "base" if s.method == "base" else "guided"
-    base_rows = s.n if needs_base and kind != "base" else 0
+    kind = _kind(s)
+    base_rows = s.n if needs_base else 0
     if kind not in rates or (base_rows and "base" not in rates):
         return None
     return s.rows_per_molecule * s.n / rates[kind] + base_rows / rates.get("base", 1.0)
@@ -133,11 +156,11 @@ def estimate_seconds(s: SampleSettings, needs_base: bool, rates: dict) -> float 
 def estimate(s: SampleSettings, ckpt_key: str) -> None:
     """Show the forward rows a run costs and, on CPU or once measured, the time; warn when
     it is long (the settings stay allowed)."""
-    kind = "base" if s.method == "base" else "guided"
-    needs_base = kind != "base" and not resources.has_base_set(ckpt_key, s)
+    needs_base = not _own_base(s) and not resources.has_base_set(ckpt_key, s)
     known, source = rates()
     extra = ", plus the base model's comparison set" if needs_base else ""
-    cost = (f"the model runs {s.rows_per_molecule}× per molecule{extra}: "
+    picks = f" ({s.candidates} candidates each, the best kept)" if s.candidates > 1 else ""
+    cost = (f"the model runs {s.rows_per_molecule}× per molecule{picks}{extra}: "
             f"{s.rows_per_molecule * s.n + (s.n if needs_base else 0):,} forward rows")
     seconds = estimate_seconds(s, needs_base, known)
     if seconds is None:
@@ -220,13 +243,13 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
               rescore(resources.base_set(ckpt, ckpt_key, s, reward)[0], reward))
     base_mean = None if cached is None else float(cached["reward"].mean())
     live = _Live(s, reward, cached)
-    if s.method != "base":
+    own = _own_base(s)   # the base set is the run itself: its phases and molecules show
+    if not own:
         result = sample(ckpt, reward, s, progress=live.progress(labels.METHODS[s.method]),
                         base_mean_reward=base_mean, phase=live.phase, preview=live.preview,
                         preview_every=PREVIEW_EVERY)
         molecules, summary = result.molecules, dict(result.summary)
-        _measured("guided", s.n * s.rows_per_molecule / max(summary["wall_time_s"], 1e-6))
-    own = s.method == "base"   # the base set is the run itself: its phases and molecules show
+        _measured(_kind(s), s.n * s.rows_per_molecule / max(summary["wall_time_s"], 1e-6))
     if needs_base and not own:
         live.phase("Base model comparison set (once for these settings)")
     base, base_summary = resources.base_set(
@@ -234,7 +257,7 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
         phase=live.phase if own else None, preview=live.preview if own else None)
     if needs_base:
         _measured("base", s.n / max(base_summary["wall_time_s"], 1e-6))
-    if s.method == "base":
+    if own:
         molecules, summary = base, dict(base_summary)
     elif base_mean is None:   # the base set came after the run: its mean completes the score
         summary.update(summarize(molecules, set(ckpt.bank["smiles"]), summary["r_star"],

@@ -249,7 +249,7 @@ def render(ckpt, ckpt_key: str, reward, settings) -> None:
                                  "from all A to all B (ML: reward weightings w).")
         n = right.number_input("Molecules per weighting", 4, 2000, 64, 16, key="tradeoff::n")
         weights = weightings(int(count))
-        s = replace(settings, n=int(n))
+        s = replace(settings, n=int(n), candidates=1)   # the explorer keeps every molecule
         allowed = s.method in METHODS
         if allowed:
             rows = len(weights) * s.n * s.rows_per_molecule

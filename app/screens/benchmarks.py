@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import resources
+from engine.bench import cost
 from engine.bench.sweep import setting_key
 from engine.sampling import methods as M
 
@@ -71,6 +72,36 @@ def effect_chart(results: dict) -> None:
                f"Rewards: {', '.join(results['presets'])}.")
 
 
+def cost_chart(results: dict) -> None:
+    """Mean normalized score against CPU ms per molecule: the best-of-N curve and every
+    method family with M = 1, 2, 4, 8 candidates (engine.bench.cost), and its table."""
+    rows = list(results["presets"].values())
+    fig = go.Figure()
+    curve = range(cost.BON_MAX)
+    fig.add_scatter(x=[sum(r["best_of_n"][i]["cpu_ms"] for r in rows) / len(rows) for i in curve],
+                    y=[sum(r["best_of_n"][i]["normalized_score"] for r in rows) / len(rows)
+                       for i in curve], mode="lines", name="best-of-N (N = 1..65)",
+                    line={"color": "#ff7f0e"}, hovertext=[f"N={i + 1}" for i in curve])
+    lines = cost.table(results)
+    for family in dict.fromkeys(t["family"] for t in lines):
+        pts = [t for t in lines if t["family"] == family and t["presets"] == len(rows)]
+        if pts:
+            fig.add_scatter(x=[p["cpu_ms"] for p in pts], y=[p["normalized_score"] for p in pts],
+                            mode="lines+markers", name=family,
+                            hovertext=[f"M={p['M']}" for p in pts])
+    fig.add_hline(0, line_dash="dash", line_color="grey")
+    fig.update_layout(height=400, margin={"t": 30, "b": 0},
+                      legend={"orientation": "h", "y": 1.12, "x": 0},
+                      xaxis={"type": "log", "title": "CPU ms per output molecule (decoding + "
+                             "scoring, one thread)"},
+                      yaxis={"title": f"mean normalized score ({len(rows)} rewards)"})
+    st.plotly_chart(fig, key="bench::cost")
+    st.caption(f"{results['header']['n']} molecules per point, {results.get('date', '')}. "
+               "Points of a family are M = 1, 2, 4, 8 candidates per molecule (hover). A "
+               "point above the orange curve beats best-of-N at the same CPU time.")
+    st.dataframe(pd.DataFrame(lines), hide_index=True, key="bench::cost_table")
+
+
 def defaults_table(results: dict, setting: str) -> pd.DataFrame:
     rows = []
     for key, row in results["presets"].items():
@@ -97,13 +128,17 @@ def at_a_glance() -> None:
         st.info("No guidance benchmark results yet: `python -m engine.bench.sweep` and "
                 "`python -m engine.bench.effect` write them to bench_results/.")
         return
+    matched = _read("cost.json") or _read("cost_sweep.json")
+    if matched and matched.get("presets"):
+        st.subheader("Better molecules per CPU second than best-of-N")
+        cost_chart(matched)
     if effect and effect.get("presets"):
-        st.subheader("More compute per molecule, higher reward")
+        st.subheader("More compute per molecule, higher reward (RCFG, the paper's operator)")
         effect_chart(effect)
     setting = setting_key(M.DEFAULT_ADVANTAGE, M.DEFAULT_GAMMA, M.DEFAULT_PLAUSIBILITY)
     if sweep:
         table = defaults_table(sweep, setting)
-        st.subheader(f"The default guidance on every preset ({len(table)} rewards)")
+        st.subheader(f"RCFG's defaults on every preset ({len(table)} rewards)")
         st.caption(f"Mean reward of {sweep['header']['n']} molecules per cell (invalid "
                    "molecules score 0), the unguided model beside it; gain in standard "
                    "errors of the difference. Click a column to sort.")

@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.bench.stats import cell
 from engine.chem.rewards import list_presets, load_reward
-from engine.chem.scoring import best_of_groups, rescore
+from engine.chem.scoring import rescore, select_candidates
 from engine.model.checkpoint import load_checkpoint
 from engine.sampling.sampler import SampleSettings, bank_rewards, sample
 
@@ -46,7 +46,8 @@ def best_of(pool_frame, reward, n_out: int, group: int, pool_group: int):
     """Best-of-`group` from the first `group` molecules of each block of `pool_group`."""
     scored = rescore(pool_frame, reward).reset_index(drop=True)
     idx = (np.arange(n_out)[:, None] * pool_group + np.arange(group)[None]).reshape(-1)
-    return best_of_groups(scored.iloc[idx].reset_index(drop=True), group)
+    frame = scored.iloc[idx].reset_index(drop=True)
+    return frame.iloc[select_candidates(frame, group)]
 
 
 def run_preset(ckpt, reward, n: int, seed: int, base_frame, pool_frame, device,

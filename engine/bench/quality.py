@@ -123,7 +123,7 @@ def distribution(ckpt, reward, runs: dict[str, SampleSettings], train_set: set[s
 def unconditional_quality(ckpt, n: int, seed: int, train_set: set[str], device,
                           top_p: float = 1.0, chunk: int = 2048) -> dict:
     P = len(PROPERTY_NAMES)
-    plan = DecodePlan("base", torch.zeros((n, 1, P), device=device),
+    plan = DecodePlan("none", torch.zeros((n, 1, P), device=device),
                       torch.zeros((n, 1, P), dtype=torch.bool, device=device))
     t0 = time.perf_counter()
     smiles = _decode_smiles(ckpt, plan, seed, chunk, device, top_p)
@@ -142,7 +142,7 @@ def condition_fidelity(ckpt, targets: pd.DataFrame, seed: int, device, chunk: in
     raw = targets[list(PROPERTY_NAMES)].to_numpy(np.float64)
     values = torch.as_tensor(ckpt.normalize(raw), dtype=torch.float32, device=device)[:, None]
     mask = torch.ones_like(values, dtype=torch.bool)
-    smiles = _decode_smiles(ckpt, DecodePlan("conditional", values, mask), seed, chunk, device)
+    smiles = _decode_smiles(ckpt, DecodePlan("none", values, mask), seed, chunk, device)
     got = batch_properties(smiles)
     ok = got["valid"].to_numpy(bool)
     rho = {}

@@ -76,7 +76,7 @@ def sequential_reference(ckpt, plan: DecodePlan, device, seed: int = 0) -> tuple
     logits = [model.prefill(plan.values[:, r], plan.mask[:, r], tok.bos_id, caches[r])
               for r in range(R)]
     state = ({"adv": guidance.advantages(plan.rewards, plan.advantage)}
-             if plan.method == "rcfg" else {})
+             if plan.rule == "rcfg" else {})
     alive = torch.ones(M, dtype=torch.bool, device=device)
     rows = M * R
     for _ in range(model.cfg.block_size - 2):
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-rows", type=int, nargs="+", default=[512, 2048, 8192])
     parser.add_argument("--reward", default="drug_like")
     parser.add_argument("--checkpoint", help="checkpoint folder (default: the shipped one)")
-    parser.add_argument("--app-n", type=int, default=M.DEFAULT_N,
+    parser.add_argument("--app-n", type=int, default=M.DASHBOARD_N,
                         help="molecules of the dashboard's default request (RCFG, defaults)")
     parser.add_argument("--grammar-n", type=int, default=1024,
                         help="molecules per decoding-mask timing (no mask, grammar, grammar "

@@ -11,7 +11,7 @@ import math
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
@@ -121,67 +121,82 @@ def aromatic_atom_fraction(mol: Chem.Mol) -> float:
     return sum(1 for a in mol.GetAtoms() if a.GetIsAromatic() and a.GetAtomicNum() > 1) / n
 
 
-def properties(mol: Chem.Mol) -> dict[str, float]:
-    """The 25 properties of one sanitized molecule, in PROPERTY_NAMES order."""
-    sascorer, npscorer, np_model = _contrib()
-    counts = {7: 0, 8: 0}
-    halogens = 0
-    for atom in mol.GetAtoms():
-        z = atom.GetAtomicNum()
-        if z in counts:
-            counts[z] += 1
-        elif z in _HALOGENS:
-            halogens += 1
-    return {
-        "mw": Descriptors.MolWt(mol),
-        "logp": Crippen.MolLogP(mol),
-        "tpsa": rdMolDescriptors.CalcTPSA(mol),
-        "hbd": rdMolDescriptors.CalcNumHBD(mol),
-        "hba": rdMolDescriptors.CalcNumHBA(mol),
-        "rotatable_bonds": rdMolDescriptors.CalcNumRotatableBonds(mol),
-        "heavy_atoms": mol.GetNumHeavyAtoms(),
-        "rings": rdMolDescriptors.CalcNumRings(mol),
-        "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings(mol),
-        "aliphatic_rings": rdMolDescriptors.CalcNumAliphaticRings(mol),
-        "fsp3": rdMolDescriptors.CalcFractionCSP3(mol),
-        "stereocenters": len(Chem.FindMolChiralCenters(
-            mol, includeUnassigned=True, useLegacyImplementation=False)),
-        "qed": QED.qed(mol),
-        "sa_score": sascorer.calculateScore(mol),
-        "np_likeness": npscorer.scoreMol(mol, np_model),
-        "heteroatoms": rdMolDescriptors.CalcNumHeteroatoms(mol),
-        "nitrogens": counts[7],
-        "oxygens": counts[8],
-        "halogens": halogens,
-        "aromatic_atom_fraction": aromatic_atom_fraction(mol),
-        "molar_refractivity": Crippen.MolMR(mol),
-        "bertz_complexity": GraphDescriptors.BertzCT(mol),
-        "largest_ring_size": largest_ring_size(mol),
-        "amide_bonds": rdMolDescriptors.CalcNumAmideBonds(mol),
-        "basic_amines": len(mol.GetSubstructMatches(_basic_amine_pattern())),
-    }
+def _count_atoms(mol: Chem.Mol, numbers: frozenset[int]) -> int:
+    return sum(1 for atom in mol.GetAtoms() if atom.GetAtomicNum() in numbers)
 
 
-def _score_chunk(smiles: list[str]) -> tuple[np.ndarray, list[str | None]]:
-    """(len(smiles), 25) float64 and canonical SMILES; NaN rows / None for invalid ones."""
-    out = np.full((len(smiles), len(PROPERTY_NAMES)), np.nan)
+def _sa_score(mol: Chem.Mol) -> float:
+    return _contrib()[0].calculateScore(mol)
+
+
+def _np_likeness(mol: Chem.Mol) -> float:
+    _, npscorer, model = _contrib()
+    return npscorer.scoreMol(mol, model)
+
+
+# one function per property, in PROPERTY_NAMES order: a caller that needs a few (a reward
+# scoring candidates) computes only those, with the same values as the full row
+PROPERTY_FUNCTIONS = {
+    "mw": Descriptors.MolWt,
+    "logp": Crippen.MolLogP,
+    "tpsa": rdMolDescriptors.CalcTPSA,
+    "hbd": rdMolDescriptors.CalcNumHBD,
+    "hba": rdMolDescriptors.CalcNumHBA,
+    "rotatable_bonds": rdMolDescriptors.CalcNumRotatableBonds,
+    "heavy_atoms": lambda mol: mol.GetNumHeavyAtoms(),
+    "rings": rdMolDescriptors.CalcNumRings,
+    "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings,
+    "aliphatic_rings": rdMolDescriptors.CalcNumAliphaticRings,
+    "fsp3": rdMolDescriptors.CalcFractionCSP3,
+    "stereocenters": lambda mol: len(Chem.FindMolChiralCenters(
+        mol, includeUnassigned=True, useLegacyImplementation=False)),
+    "qed": QED.qed,
+    "sa_score": _sa_score,
+    "np_likeness": _np_likeness,
+    "heteroatoms": rdMolDescriptors.CalcNumHeteroatoms,
+    "nitrogens": lambda mol: _count_atoms(mol, frozenset((7,))),
+    "oxygens": lambda mol: _count_atoms(mol, frozenset((8,))),
+    "halogens": lambda mol: _count_atoms(mol, _HALOGENS),
+    "aromatic_atom_fraction": aromatic_atom_fraction,
+    "molar_refractivity": Crippen.MolMR,
+    "bertz_complexity": GraphDescriptors.BertzCT,
+    "largest_ring_size": largest_ring_size,
+    "amide_bonds": rdMolDescriptors.CalcNumAmideBonds,
+    "basic_amines": lambda mol: len(mol.GetSubstructMatches(_basic_amine_pattern())),
+}
+assert tuple(PROPERTY_FUNCTIONS) == PROPERTY_NAMES
+
+
+def properties(mol: Chem.Mol, names: tuple[str, ...] = PROPERTY_NAMES) -> dict[str, float]:
+    """The properties `names` (default all 25, in PROPERTY_NAMES order) of one sanitized
+    molecule."""
+    return {name: PROPERTY_FUNCTIONS[name](mol) for name in names}
+
+
+def _score_chunk(smiles: list[str], names: tuple[str, ...] = PROPERTY_NAMES
+                 ) -> tuple[np.ndarray, list[str | None]]:
+    """(len(smiles), len(names)) float64 and canonical SMILES; NaN rows / None for invalid
+    ones."""
+    out = np.full((len(smiles), len(names)), np.nan)
     canonical: list[str | None] = [None] * len(smiles)
     for i, s in enumerate(smiles):
         mol = to_mol(s)
         if mol is None or not 0 < mol.GetNumHeavyAtoms() <= MAX_HEAVY_ATOMS:
             continue
         try:
-            values = properties(mol)
+            values = properties(mol, names)
         except Exception:  # a descriptor that fails on an odd molecule marks it invalid
             continue
-        out[i] = [values[name] for name in PROPERTY_NAMES]
+        out[i] = [values[name] for name in names]
         canonical[i] = Chem.MolToSmiles(mol)
     return out, canonical
 
 
 def batch_properties(smiles, n_jobs: int | None = None, chunk_size: int = 2000,
-                     progress: bool = False, canonical: bool = False) -> pd.DataFrame:
-    """Score a list of SMILES: a DataFrame with `smiles`, `valid` and the 25 properties.
+                     progress: bool = False, canonical: bool = False,
+                     names: tuple[str, ...] = PROPERTY_NAMES) -> pd.DataFrame:
+    """Score a list of SMILES: a DataFrame with `smiles`, `valid` and the 25 properties
+    (or only `names`, for a caller that needs a few: a reward scoring candidates).
 
     Invalid SMILES (unparsable, unsanitizable, empty, not a string, more than
     MAX_HEAVY_ATOMS heavy atoms: `invalid_reason` says which) get `valid=False` and NaN
@@ -193,15 +208,17 @@ def batch_properties(smiles, n_jobs: int | None = None, chunk_size: int = 2000,
               for s in smiles]
     n_jobs = n_jobs or os.cpu_count() or 1
     chunks = [smiles[i:i + chunk_size] for i in range(0, len(smiles), chunk_size)]
+    names = tuple(names)
+    score = partial(_score_chunk, names=names)
     if n_jobs == 1 or len(chunks) <= 1:
-        parts = [_score_chunk(c) for c in _progress(chunks, progress, len(smiles))]
+        parts = [score(c) for c in _progress(chunks, progress, len(smiles))]
     else:
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            parts = list(_progress(pool.map(_score_chunk, chunks), progress, len(smiles),
+            parts = list(_progress(pool.map(score, chunks), progress, len(smiles),
                                    total_chunks=len(chunks)))
     values = (np.concatenate([p[0] for p in parts]) if parts
-              else np.empty((0, len(PROPERTY_NAMES))))
-    frame = pd.DataFrame(values, columns=list(PROPERTY_NAMES))
+              else np.empty((0, len(names))))
+    frame = pd.DataFrame(values, columns=list(names))
     frame.insert(0, "valid", ~np.isnan(values).any(axis=1) if len(values) else [])
     if canonical:
         frame.insert(0, "canonical_smiles", [c for p in parts for c in p[1]])

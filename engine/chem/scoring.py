@@ -32,13 +32,47 @@ def rescore(frame: pd.DataFrame, reward) -> pd.DataFrame:
     return scored[cols + [c for c in scored.columns if c not in cols]]
 
 
-def best_of_groups(frame: pd.DataFrame, group: int) -> pd.DataFrame:
-    """The highest-reward row of each consecutive group of `group` rows (first on ties),
-    with the frame's index kept."""
+def score_candidates(smiles: list[str], reward) -> pd.DataFrame:
+    """`smiles` (canonical where valid), `valid` and `reward` of candidate molecules,
+    computing only the properties `reward` uses (a selection needs no more)."""
+    props = batch_properties(smiles, canonical=True, names=reward.properties)
+    frame = pd.DataFrame({
+        "smiles": props["canonical_smiles"].where(props["valid"], props["smiles"]).astype(str),
+        "valid": props["valid"].to_numpy(bool)})
+    frame["reward"] = reward.score(props)
+    return frame
+
+
+def select_candidates(frame: pd.DataFrame, group: int) -> np.ndarray:
+    """Row positions of the molecule kept from each consecutive group of `group` candidate
+    rows (`smiles`, `valid`, `reward`): the valid one with the highest reward (first on
+    ties), passing over a molecule an earlier group already kept, so the output holds no
+    repeat while a group has anything else valid; a group with nothing valid keeps its
+    first row. Groups are taken in order, so the result does not depend on timing."""
     n = len(frame) // group
-    rewards = frame["reward"].to_numpy()[:n * group].reshape(n, group)
-    pick = np.arange(n) * group + rewards.argmax(1)
-    return frame.iloc[pick]
+    valid = frame["valid"].to_numpy(bool)[:n * group].reshape(n, group)
+    rewards = np.nan_to_num(frame["reward"].to_numpy(np.float64)[:n * group]).reshape(n, group)
+    smiles = frame["smiles"].to_numpy()[:n * group].reshape(n, group)
+    order = np.lexsort((np.arange(group)[None].repeat(n, 0), -rewards, ~valid), axis=1)
+    kept: set[str] = set()
+    picks = np.empty(n, dtype=np.int64)
+    for g in range(n):
+        choices = [j for j in order[g] if valid[g, j]]
+        fresh = [j for j in choices if smiles[g, j] not in kept]
+        j = (fresh or choices or [0])[0]
+        if valid[g, j]:
+            kept.add(smiles[g, j])
+        picks[g] = g * group + j
+    return picks
+
+
+def normalized_score(mean_reward: float | None, base_mean: float | None,
+                     r_star: float | None) -> float | None:
+    """(mean r - mean r(base)) / (r(y*) - mean r(base)): 0 = the base model, 1 = the best
+    profile in the prior bank; None when a figure is missing or r(y*) is not above base."""
+    if mean_reward is None or base_mean is None or r_star is None or r_star - base_mean <= 1e-12:
+        return None
+    return (mean_reward - base_mean) / (r_star - base_mean)
 
 
 def summarize(frame: pd.DataFrame, bank_smiles: set[str], r_star: float | None,
@@ -54,10 +88,7 @@ def summarize(frame: pd.DataFrame, bank_smiles: set[str], r_star: float | None,
     if "reward" in frame:
         mean_r = float(frame["reward"].fillna(0).mean()) if len(frame) else 0.0
         mean_valid = float(frame.loc[valid, "reward"].mean()) if valid.any() else None
-    score = None
-    if (mean_r is not None and r_star is not None and base_mean_reward is not None
-            and r_star - base_mean_reward > 1e-12):
-        score = (mean_r - base_mean_reward) / (r_star - base_mean_reward)
+    score = normalized_score(mean_r, base_mean_reward, r_star)
     return {
         "n": int(len(frame)),
         "mean_reward": mean_r,

@@ -16,7 +16,6 @@ import torch
 from engine.errors import UserError
 from engine.sampling import guidance
 from engine.sampling.grammar import REFUSALS, SmilesGrammar
-from engine.sampling.methods import method as get_method
 
 
 class NonFiniteError(UserError):
@@ -28,13 +27,13 @@ class DecodePlan:
     """Everything one chunk of molecules decodes with.
 
     values (M, R, P) normalized condition vectors and mask (M, R, P); for `rcfg`/`qtilt`
-    rewards (M, K) of the Y_S vectors (rows 1..K). `method` is a key of
-    `engine.sampling.methods.METHODS` whose rule is applied (best-of-N decodes as `base`).
+    rewards (M, K) of the Y_S vectors (rows 1..K). `rule` is the guidance rule of a method
+    of `engine.sampling.methods.METHODS`: none (row 0 alone), cfg, rcfg or qtilt.
     `grammar` masks the tokens that would make a SMILES unparsable (None: no mask);
     `plausibility` is alpha of the plausibility constraint on guided methods (0: off).
     """
 
-    method: str
+    rule: str
     values: torch.Tensor
     mask: torch.Tensor
     rewards: torch.Tensor | None = None
@@ -64,13 +63,15 @@ class Decoded:
 
 def guided_logprobs(plan: DecodePlan, logp: torch.Tensor, state: dict) -> torch.Tensor:
     """(M, R, V) fp32 log-probs -> (M, V) guided log-weights."""
-    rule = get_method(plan.method).rule
+    rule = plan.rule
     if rule == "none":
         return logp[:, 0]
     if rule == "cfg":
         return guidance.cfg(logp[:, 0], logp[:, 1], plan.gamma)
     if rule == "rcfg":
         return guidance.rcfg(logp[:, 0], logp[:, 1:], state["adv"], plan.gamma)
+    if rule != "qtilt":
+        raise ValueError(f"unknown guidance rule {rule!r}; allowed: none, cfg, rcfg, qtilt")
     return guidance.qtilt(logp[:, 1:], state["c"], plan.rewards, plan.gamma)
 
 
@@ -78,7 +79,7 @@ def allowed_tokens(plan: DecodePlan, logp: torch.Tensor, state: dict) -> torch.T
     """(M, V) bool of the tokens each molecule may sample next (None: all): the grammar
     mask, then, for guided methods, the plausibility constraint on the base row."""
     allowed = plan.grammar.allowed(state) if plan.grammar is not None else None
-    if get_method(plan.method).guided and plan.plausibility > 0:
+    if plan.rule != "none" and plan.plausibility > 0:
         allowed = guidance.plausible(logp[:, 0], plan.plausibility, allowed)
     return allowed
 
@@ -101,13 +102,13 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
     logits = model.prefill(plan.values.reshape(M * R, P), plan.mask.reshape(M * R, P),
                            bos_id, cache)                                   # (M*R, V)
     state: dict[str, torch.Tensor] = {}
-    if plan.method == "rcfg":
+    if plan.rule == "rcfg":
         state["adv"] = guidance.advantages(plan.rewards, plan.advantage)
-    if plan.method == "qtilt":
+    if plan.rule == "qtilt":
         state["c"] = torch.zeros_like(plan.rewards)
     if plan.grammar is not None:
         state.update(plan.grammar.init(M, device))
-    track_posterior = plan.method == "qtilt" and plan.q_weights == "posterior"
+    track_posterior = plan.rule == "qtilt" and plan.q_weights == "posterior"
     alive = torch.arange(M, device=device)           # molecule ids of the active rows
     row_alive = torch.ones(M, dtype=torch.bool, device=device)  # among the active ones
     out = torch.zeros((M, max_len), dtype=torch.long, device=device)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 
@@ -58,6 +59,27 @@ def qtilt(lk: torch.Tensor, c: torch.Tensor, rewards: torch.Tensor, gamma: float
     out = (1.0 - gamma) * mix + gamma * tilted
     no_reward = (rewards <= 0).all(dim=1)                          # (M,)
     return torch.where(no_reward[:, None], mix, out)
+
+
+def tilt_weights(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """Reward-tilted conditioning: P(y_j) = r_j^gamma / sum_k r_k^gamma over the prior bank's
+    rewards (N,) in [0, 1] (docs/METHOD.md). gamma = 0 is uniform (a random training
+    profile); r = 0 gets no mass while gamma > 0. When every reward is 0 there is nothing
+    to favour: uniform. Computed in log space, so a large gamma does not underflow."""
+    if gamma < 0:
+        raise ValueError(f"gamma must be >= 0, got {gamma}")
+    r = np.asarray(rewards, dtype=np.float64)
+    if gamma == 0 or not (r > 0).any():
+        return np.full(len(r), 1.0 / len(r))
+    with np.errstate(divide="ignore"):
+        log_w = gamma * np.log(np.clip(r, 0.0, None))
+    w = np.exp(log_w - log_w.max())
+    return w / w.sum()
+
+
+def effective_draws(weights: np.ndarray) -> float:
+    """1 / sum_j P_j^2: how many distinct bank vectors the draws effectively spread over."""
+    return float(1.0 / np.square(weights).sum())
 
 
 def plausible(l0: torch.Tensor, alpha: float, allowed: torch.Tensor | None = None

@@ -1,9 +1,11 @@
 """Every sampling method's facts in one table, and the guidance defaults.
 
 The decoder, the sampler, the CLI, the dashboard and distillation all read this module;
-nothing else restates which method uses gamma, |Y_S| or a reward, or how many forward
-rows it costs. The defaults were chosen by `python -m engine.bench.sweep` (BENCHMARKS.md,
-"Choosing the guidance defaults").
+nothing else restates which method uses gamma, |Y_S| or a reward, which knobs name a run,
+or how many forward rows it costs. Selection (M candidates per output molecule, keep the
+best by the reward) applies to every method and multiplies its rows by M; best-of-N is the
+base model with N candidates. The defaults were chosen by measurement: `python -m
+engine.bench.cost` (BENCHMARKS.md, "Guidance at matched cost").
 """
 from __future__ import annotations
 
@@ -12,61 +14,84 @@ from dataclasses import dataclass
 ADVANTAGES = ("z", "relative")          # RCFG weights: z-scores or (r - mean) / mean
 Q_WEIGHTS = ("posterior", "prior")      # Q-tilt branch weights: running posterior or uniform
 
-DEFAULT_GAMMA = 1.0
+DEFAULT_METHOD = "tilted"               # what a reward gets when no method is named
+DEFAULT_CANDIDATES = 4                  # the default method's candidates per molecule
+DEFAULT_GAMMA = 1.0                     # RCFG, Q-tilt and CFG
 DEFAULT_YS = 16
 DEFAULT_ADVANTAGE = "z"
 DEFAULT_PLAUSIBILITY = 0.1
 DEFAULT_Q_WEIGHTS = "posterior"
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_P = 0.95
-# molecules per dashboard request: with K = 16 on a 2-core CPU about 15 s to the first plots
-# (BENCHMARKS.md, "Dashboard"); the speed benchmark times the same request
-DEFAULT_N = 192
+GAMMA_RANGE = (0.0, 64.0)               # every method: 0 = no push; beyond 64 nothing changes
+MAX_CANDIDATES = 128
+# molecules per dashboard request (BENCHMARKS.md, "Dashboard"); the speed benchmark times
+# the same request
+DASHBOARD_N = 192
 
 
 @dataclass(frozen=True)
 class Method:
+    """One sampling method. `rows` is the condition rows each candidate decodes with:
+    null (unconditional), target (y* or the user's target), null+target (CFG), null+ys
+    (1 + |Y_S| for RCFG and Q-tilt), drawn (one bank vector drawn per candidate with
+    P(y) proportional to r(y)^gamma)."""
+
     key: str
     label: str            # the name on screen
     summary: str          # one line for help texts
     rule: str             # guidance rule in the decoder: none, cfg, rcfg or qtilt
-    rows: str             # condition rows per molecule: null, target, null+target, null+ys
+    rows: str
     uses_gamma: bool
     uses_ys: bool
     reward: str           # needs a reward: "yes", "or_target" (or a target vector), "no"
+    default_gamma: float = DEFAULT_GAMMA
+    default_candidates: int = 1
+    knobs: tuple[str, ...] = ()   # further settings the method reads (they name a run)
 
-    def rows_per_molecule(self, ys: int) -> int:
-        """Forward rows per output molecule (best-of-N decodes 1 + K base molecules)."""
-        if self.rows == "null+ys" or self.key == "best_of_n":
-            return 1 + ys
-        return 2 if self.rows == "null+target" else 1
+    def rows_per_candidate(self, ys: int) -> int:
+        """Forward rows per decoded molecule."""
+        return {"null+ys": 1 + ys, "null+target": 2}.get(self.rows, 1)
+
+    def rows_per_molecule(self, ys: int, candidates: int = 1) -> int:
+        """Forward rows per output molecule: each of its `candidates` decodes its rows."""
+        return self.rows_per_candidate(ys) * candidates
 
     @property
     def guided(self) -> bool:
         """Mixes a base row with conditional rows (the plausibility constraint applies)."""
         return self.rule != "none"
 
+    @property
+    def conditional(self) -> bool:
+        """Decodes with one condition vector per candidate (y*, a target or a drawn one)."""
+        return self.rows in ("target", "drawn")
+
 
 METHODS: dict[str, Method] = {m.key: m for m in (
+    Method("tilted", "Reward-tilted", "asks each molecule for the property profile of a "
+           "training molecule drawn at random, favouring profiles that score well on your "
+           "reward (γ: how strongly); exact for a faithful model, and as cheap as the base "
+           "model (ML: reward-tilted conditioning, P(y) ∝ r(y)^γ, 1 row)", "none", "drawn",
+           True, False, "yes", default_gamma=16.0, default_candidates=DEFAULT_CANDIDATES),
     Method("rcfg", "RCFG", "steers each molecule toward the property profiles of |Y_S| "
            "random training molecules that score well on your reward and away from those "
            "that score poorly (ML: reward-weighted classifier-free guidance, 1 + |Y_S| rows)",
-           "rcfg", "null+ys", True, True, "yes"),
+           "rcfg", "null+ys", True, True, "yes", knobs=("advantage", "plausibility")),
     Method("qtilt", "Q-tilt", "favours each next atom or bond by the reward it is expected to "
            "lead to, judged from the same |Y_S| profiles weighted by how well each fits the "
            "SMILES so far (ML: Q-tilt, posterior-weighted; 1 + |Y_S| rows)", "qtilt",
-           "null+ys", True, True, "yes"),
+           "null+ys", True, True, "yes", knobs=("q_weights", "plausibility")),
     Method("cfg", "CFG toward y*", "pushes every molecule toward one profile: the "
            "best-scoring training molecule's (y*), or your target values (ML: classifier-free "
-           "guidance with weight γ, 2 rows)", "cfg", "null+target", True, False, "or_target"),
+           "guidance with weight γ, 2 rows)", "cfg", "null+target", True, False, "or_target",
+           knobs=("plausibility",)),
     Method("conditional", "Conditional on y*", "asks for molecules with the best-scoring "
            "training molecule's profile (y*), or your target values, with no extra push (ML: "
            "conditional sampling, 1 row)", "none", "target", False, False, "or_target"),
-    Method("best_of_n", "Best-of-N", "makes N = 1 + |Y_S| ordinary molecules and keeps the "
-           "highest-scoring one, at RCFG's cost (ML: best-of-N baseline)", "none", "null",
-           False, True, "yes"),
     Method("base", "Base model", "molecules like the training set, ignoring the reward (ML: "
-           "unconditional model, 1 row)", "none", "null", False, False, "no"),
+           "unconditional model, 1 row); with N candidates per molecule it is best-of-N",
+           "none", "null", False, False, "no"),
 )}
 
 
@@ -75,3 +100,11 @@ def method(key: str) -> Method:
     if key not in METHODS:
         raise ValueError(f"unknown method {key!r}; allowed: {', '.join(METHODS)}")
     return METHODS[key]
+
+
+def from_stored(settings: dict) -> dict:
+    """Stored run settings in today's terms: a run of the former `best_of_n` method
+    (N = 1 + ys) is the base model with N candidates."""
+    if settings.get("method") != "best_of_n":
+        return settings
+    return {**settings, "method": "base", "candidates": 1 + int(settings.get("ys", DEFAULT_YS))}

@@ -11,16 +11,17 @@ import pandas as pd
 import torch
 
 from engine.chem.properties import PROPERTY_NAMES
-from engine.chem.scoring import best_of_groups, score_molecules, summarize
-from engine.device import pick_device
+from engine.chem.scoring import score_candidates, score_molecules, select_candidates, summarize
+from engine.device import cpu_seconds, pick_device
 from engine.errors import UserError
+from engine.sampling import guidance
 from engine.sampling import methods as M
 from engine.sampling.decoder import DecodePlan, base_log_likelihood, decode
 from engine.sampling.grammar import SmilesGrammar
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 FIRST_CHUNK = 32   # the dashboard's first chunk: its first molecules show in about a second
-SETTING_COLUMNS = ("method", "gamma", "ys", "advantage", "plausibility", "q_weights",
+SETTING_COLUMNS = ("method", "gamma", "ys", "candidates", "advantage", "plausibility", "q_weights",
                    "grammar", "ring_check", "temperature", "top_p", "seed")
 
 
@@ -30,7 +31,7 @@ class SamplingError(UserError):
 
 def check_decoding(*, gamma: float, ys: int, temperature: float, top_p: float,
                    advantage: str, plausibility: float,
-                   q_weights: str = M.DEFAULT_Q_WEIGHTS) -> None:
+                   q_weights: str = M.DEFAULT_Q_WEIGHTS, candidates: int = 1) -> None:
     """The one check of the decoding settings, for sampling and for training runs that
     sample (the distillation teacher, RL's policy): raises SamplingError naming the first
     value out of range and what is allowed."""
@@ -49,16 +50,28 @@ def check_decoding(*, gamma: float, ys: int, temperature: float, top_p: float,
         raise SamplingError(f"temperature must be > 0, got {temperature}")
     if not 0 < top_p <= 1:
         raise SamplingError(f"top-p must be in (0, 1], got {top_p}")
-    if not math.isfinite(gamma):
-        raise SamplingError(f"gamma must be a finite number, got {gamma}")
+    low, high = M.GAMMA_RANGE
+    if not (isinstance(gamma, (int, float)) and low <= gamma <= high):
+        raise SamplingError(f"gamma must be a number from {low:g} (no push) to {high:g}, got "
+                            f"{gamma!r}; a negative gamma pushes away from the reward")
+    if (isinstance(candidates, bool) or not isinstance(candidates, int)
+            or not 1 <= candidates <= M.MAX_CANDIDATES):
+        raise SamplingError(f"candidates per molecule must be an integer from 1 (no "
+                            f"selection) to {M.MAX_CANDIDATES}, got {candidates!r}")
 
 
 @dataclass
 class SampleSettings:
-    method: str = "rcfg"
-    gamma: float = M.DEFAULT_GAMMA
-    ys: int = M.DEFAULT_YS              # K = |Y_S|; N = 1 + K for best_of_n
-    n: int = 256
+    """One sampling request. `gamma` and `candidates` left as None take the method's own
+    defaults (engine/sampling/methods.py): what the table says for that method."""
+
+    method: str = M.DEFAULT_METHOD
+    gamma: float | None = None          # how greedy; None: the method's default
+    ys: int = M.DEFAULT_YS              # K = |Y_S| (RCFG, Q-tilt)
+    n: int = 256                        # output molecules
+    # molecules decoded per output molecule, the best by the reward kept (1 = no selection;
+    # the base model with N candidates is best-of-N); None: the method's default
+    candidates: int | None = None
     temperature: float = M.DEFAULT_TEMPERATURE
     top_p: float = M.DEFAULT_TOP_P
     seed: int = 0
@@ -81,9 +94,15 @@ class SampleSettings:
         if self.method not in M.METHODS:
             raise SamplingError(f"unknown method {self.method!r}; allowed: "
                                 f"{', '.join(M.METHODS)}")
+        spec = M.METHODS[self.method]
+        if self.gamma is None:
+            self.gamma = spec.default_gamma
+        if self.candidates is None:
+            self.candidates = spec.default_candidates
         check_decoding(gamma=self.gamma, ys=self.ys, temperature=self.temperature,
                        top_p=self.top_p, advantage=self.advantage,
-                       plausibility=self.plausibility, q_weights=self.q_weights)
+                       plausibility=self.plausibility, q_weights=self.q_weights,
+                       candidates=self.candidates)
         if not isinstance(self.n, int) or self.n < 1:
             raise SamplingError(f"n must be a positive integer, got {self.n!r}")
         if self.precision not in PRECISIONS:
@@ -103,19 +122,35 @@ class SampleSettings:
             if bad:
                 raise SamplingError(f"target values must be finite numbers, got {bad}")
 
+    @classmethod
+    def from_stored(cls, settings: dict) -> SampleSettings:
+        """Settings as a project stored them (unknown keys left out, former method names
+        translated by `methods.from_stored`)."""
+        settings = M.from_stored(settings)
+        return cls(**{k: v for k, v in settings.items() if k in cls.__dataclass_fields__})
+
+    @property
+    def spec(self) -> M.Method:
+        return M.METHODS[self.method]
+
     @property
     def rows_per_molecule(self) -> int:
-        return M.METHODS[self.method].rows_per_molecule(self.ys)
+        """Forward rows per output molecule, every candidate counted."""
+        return self.spec.rows_per_molecule(self.ys, self.candidates)
+
+    def defaults(self) -> SampleSettings:
+        """The defaults of this method (what a run's name leaves out)."""
+        return SampleSettings(method=self.method)
 
     def in_use(self) -> SampleSettings:
         """These settings with those the method ignores put back to their defaults (γ
         without guidance, |Y_S| without reference profiles, the advantage rule off RCFG,
         Q-tilt weights off Q-tilt, α unguided): what names a run."""
-        spec = M.METHODS[self.method]
-        default = SampleSettings()
+        spec = self.spec
+        default = self.defaults()
         keep = {"gamma": spec.uses_gamma, "ys": spec.uses_ys,
-                "advantage": self.method == "rcfg", "q_weights": self.method == "qtilt",
-                "plausibility": spec.guided}
+                "advantage": "advantage" in spec.knobs, "q_weights": "q_weights" in spec.knobs,
+                "plausibility": "plausibility" in spec.knobs}
         return replace(self, **{k: getattr(default, k) for k, used in keep.items() if not used})
 
 
@@ -124,6 +159,9 @@ class SampleResult:
     molecules: pd.DataFrame             # one row per output molecule
     summary: dict
     settings: SampleSettings
+    # with more than one candidate per molecule: every candidate (`smiles`, `valid`,
+    # `reward`), M consecutive rows per output molecule, for benchmarks that re-select
+    candidates: pd.DataFrame | None = None
 
 
 def bank_rewards(ckpt, reward) -> np.ndarray:
@@ -160,10 +198,12 @@ def target_vector(ckpt, r_bank: np.ndarray | None, target: dict[str, float] | No
 
 def build_plan(ckpt, s: SampleSettings, n: int, rng: np.random.Generator, device,
                r_bank: np.ndarray | None, target) -> DecodePlan:
-    """The rows of `n` molecules: condition vectors, masks and (RCFG / Q-tilt) the rewards
-    of the Y_S vectors drawn from the bank with `rng`. `target` is (raw (25,), mask (25,))
-    for `conditional` and `cfg`."""
+    """The rows of `n` decoded molecules: condition vectors, masks and (RCFG / Q-tilt) the
+    rewards of the Y_S vectors drawn from the bank with `rng`; for `tilted`, one bank vector
+    per molecule drawn with P(y) proportional to r(y)^gamma. `target` is (raw (25,), mask
+    (25,)) for `conditional` and `cfg`."""
     P = len(PROPERTY_NAMES)
+    spec = s.spec
     knobs = dict(temperature=s.temperature, top_p=s.top_p, advantage=s.advantage,
                  plausibility=s.plausibility, q_weights=s.q_weights,
                  grammar=SmilesGrammar(ckpt.tokenizer.itos, ring_check=s.ring_check)
@@ -172,23 +212,27 @@ def build_plan(ckpt, s: SampleSettings, n: int, rng: np.random.Generator, device
                                        dtype=torch.float32, device=device)
     null_v = torch.zeros((n, 1, P), device=device)
     null_m = torch.zeros((n, 1, P), dtype=torch.bool, device=device)
-    rows = M.METHODS[s.method].rows
-    if rows == "null":
-        return DecodePlan("base", null_v, null_m, **knobs)
-    if rows in ("target", "null+target"):
+    full_m = torch.ones((n, 1, P), dtype=torch.bool, device=device)
+    if spec.rows == "null":
+        return DecodePlan(spec.rule, null_v, null_m, **knobs)
+    if spec.rows == "drawn":
+        idx = rng.choice(len(r_bank), size=n, p=guidance.tilt_weights(r_bank, s.gamma))
+        return DecodePlan(spec.rule, norm(ckpt.bank_values()[idx]).view(n, 1, P), full_m,
+                          **knobs)
+    if spec.rows in ("target", "null+target"):
         raw, mask = target
         tv = norm(raw)[None, None].expand(n, 1, P)
         tm = torch.as_tensor(mask, device=device)[None, None].expand(n, 1, P)
-        if rows == "target":
-            return DecodePlan(s.method, tv, tm, **knobs)
-        return DecodePlan(s.method, torch.cat([null_v, tv], 1), torch.cat([null_m, tm], 1),
+        if spec.rows == "target":
+            return DecodePlan(spec.rule, tv, tm, **knobs)
+        return DecodePlan(spec.rule, torch.cat([null_v, tv], 1), torch.cat([null_m, tm], 1),
                           gamma=s.gamma, **knobs)
     idx = rng.integers(0, len(r_bank), size=(n, s.ys))              # Y_S, fresh per molecule
     ys = norm(ckpt.bank_values()[idx.reshape(-1)]).view(n, s.ys, P)
     values = torch.cat([null_v, ys], 1)                               # (n, 1+K, P)
     mask = torch.cat([null_m, torch.ones((n, s.ys, P), dtype=torch.bool, device=device)], 1)
     rewards = torch.as_tensor(r_bank[idx], dtype=torch.float32, device=device)
-    return DecodePlan(s.method, values, mask, rewards, s.gamma, **knobs)
+    return DecodePlan(spec.rule, values, mask, rewards, s.gamma, **knobs)
 
 
 def prepare_device(ckpt, s: SampleSettings) -> torch.device:
@@ -226,7 +270,7 @@ def decode_molecules(ckpt, s: SampleSettings, total: int, rows_per_molecule: int
     while len(sequences) < total:
         n = min(chunk, total - len(sequences))
         if not sequences and s.first_chunk:
-            n = min(n, s.first_chunk * (total // s.n))   # best-of-N: whole groups
+            n = min(n, s.first_chunk * (total // s.n))   # with candidates: whole groups
         plan = plan_for(len(sequences), n)
         try:
             # the network may run in half precision; guidance itself is always fp32
@@ -243,36 +287,74 @@ def decode_molecules(ckpt, s: SampleSettings, total: int, rows_per_molecule: int
     return sequences
 
 
-class _Scorer:
-    """Scores molecules as they finish, for a caller that shows them before the run ends:
-    as soon as the first ones finish, then at most every `every` seconds, the new ones are
-    scored and `preview(frame)` gets all scored so far, in the order they finished. The
-    final table reuses these scores (molecule order)."""
+class _Collector:
+    """Candidates as they finish, scored and selected. With `preview`, the new ones are
+    scored as soon as the first finish, then at most every `every` seconds, and
+    `preview(frame)` gets the kept molecules of the groups complete so far (at least
+    `smiles`, `valid` and `reward`). The final table is the same with or without previews:
+    the selection runs once over all groups, in order. With one candidate per molecule
+    every molecule is scored in full as it comes; with more, candidates are scored with
+    the reward's own properties only, and the kept ones in full at the end. `cpu` is the
+    CPU time spent scoring."""
 
-    def __init__(self, tok, reward, preview, every: float):
-        self.tok, self.reward, self.preview, self.every = tok, reward, preview, every
-        self.pending: list[tuple[int, str]] = []
-        self.parts: list[pd.DataFrame] = []
+    def __init__(self, tok, reward, candidates: int, preview=None, every: float = 0.5):
+        self.tok, self.reward, self.group = tok, reward, candidates
+        self.preview, self.every = preview, every
+        self.smiles: dict[int, str] = {}
+        self.pending: list[int] = []
+        self.scored: dict[int, pd.DataFrame] = {}   # chunk start id -> scored rows
         self.last = -math.inf
+        self.cpu = 0.0
 
     def add(self, ids: list[int], seqs: list[list[int]]) -> None:
-        self.pending += [(i, self.tok.decode(q)) for i, q in zip(ids, seqs)]
-        if time.perf_counter() - self.last >= self.every:
+        for i, q in zip(ids, seqs):   # a chunk retried after CUDA OOM reports again: last wins
+            self.smiles[i] = self.tok.decode(q)
+        self.pending += ids
+        if self.preview is not None and time.perf_counter() - self.last >= self.every:
             self.flush()
-            self.preview(pd.concat(self.parts))
+            frame = self._kept(complete_only=True)
+            if len(frame):
+                self.preview(frame)
             self.last = time.perf_counter()
 
     def flush(self) -> None:
-        if self.pending:
-            ids, smiles = zip(*self.pending)
-            self.parts.append(score_molecules(list(smiles), self.reward)
-                              .set_axis(list(ids)))
-            self.pending = []
+        if not self.pending:
+            return
+        t0 = cpu_seconds()
+        ids = sorted(set(self.pending))
+        smiles = [self.smiles[i] for i in ids]
+        frame = (score_molecules(smiles, self.reward) if self.group == 1
+                 else score_candidates(smiles, self.reward))
+        self.scored[ids[0]] = frame.set_axis(ids)
+        self.pending = []
+        self.cpu += cpu_seconds() - t0
 
-    def table(self) -> pd.DataFrame:
+    def _candidates(self) -> pd.DataFrame:
+        frame = pd.concat(list(self.scored.values()))
+        return frame[~frame.index.duplicated(keep="last")].sort_index()
+
+    def _kept(self, complete_only: bool = False) -> pd.DataFrame:
+        frame = self._candidates()
+        if self.group == 1:
+            return frame
+        if complete_only:   # the groups whose every candidate is scored
+            groups = frame.index.to_numpy() // self.group
+            counts = np.bincount(groups)
+            frame = frame[counts[groups] == self.group]
+        return frame.iloc[select_candidates(frame, self.group)]
+
+    def table(self) -> tuple[pd.DataFrame, list[int]]:
+        """The output table in molecule order and the candidate ids it kept; sets
+        `cpu_candidates`, the share of `cpu` spent on scoring candidates."""
         self.flush()
-        frame = pd.concat(self.parts)   # a chunk retried after CUDA OOM reports again: last wins
-        return frame[~frame.index.duplicated(keep="last")].sort_index().reset_index(drop=True)
+        self.cpu_candidates = self.cpu if self.group > 1 else 0.0
+        kept = self._kept()
+        ids = kept.index.tolist()
+        if self.group > 1:
+            t0 = cpu_seconds()
+            kept = score_molecules(kept["smiles"].tolist(), self.reward)
+            self.cpu += cpu_seconds() - t0
+        return kept.reset_index(drop=True), ids
 
 
 def sample(ckpt, reward, settings: SampleSettings, progress=None,
@@ -280,53 +362,64 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
            preview_every: float = 0.5) -> SampleResult:
     """Sample `settings.n` molecules with the chosen method and score them with `reward`.
 
-    `reward` may be None for `base`, and for `conditional` / `cfg` with a target: the
-    table then has properties but no reward columns.
-    `progress(done, total)` is called as molecules finish, `phase(text)` as each stage
-    starts (reward of the reference profiles, decoding, scoring, likelihood), and
-    `preview(frame)` at most every `preview_every` seconds with the scored molecules
-    finished so far (not for best-of-N, whose output exists only once a group is done).
-    `base_mean_reward` (mean reward of base samples) enables the normalized score. Raises
+    With `settings.candidates` = M > 1, M candidates are decoded per output molecule and
+    the best by `reward` is kept (`_Collector`; no molecule twice while a group has another
+    valid one). `reward` may be None for `base`, and for `conditional` / `cfg` with a
+    target, without selection: the table then has properties but no reward columns.
+    `progress(done, total)` is called as molecules finish (in output molecules),
+    `phase(text)` as each stage starts (reward of the reference profiles, decoding,
+    scoring, likelihood), and `preview(frame)` at most every `preview_every` seconds with
+    the molecules kept so far. `base_mean_reward` (mean reward of base samples) enables the
+    normalized score. The summary records the cost: forward rows, and CPU seconds of
+    decoding, scoring and the rest (process time, worker processes included). Raises
     SamplingError on bad settings.
     """
     s = settings
-    spec = M.METHODS[s.method]
+    spec = s.spec
     if reward is None and (spec.reward == "yes" or spec.reward == "or_target" and not s.target):
         raise SamplingError(f"method {s.method} needs a reward"
                             + (" or a target vector" if spec.reward == "or_target" else ""))
+    if reward is None and s.candidates > 1:
+        raise SamplingError(f"keeping the best of {s.candidates} candidates needs a reward "
+                            "to rank them; give one, or use 1 candidate per molecule")
     device = prepare_device(ckpt, s)
     model, tok = ckpt.model, ckpt.tokenizer
     phase = phase or (lambda text: None)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     if reward is not None:
         phase(f"Rewards of the {len(ckpt.bank):,} reference profiles")
     r_bank = bank_rewards(ckpt, reward) if reward is not None else None
     target = (target_vector(ckpt, r_bank, s.target) if spec.rows in ("target", "null+target")
               else None)
-    decoded_n = s.n * (1 + s.ys) if s.method == "best_of_n" else s.n
-    per_mol_rows = 1 if s.method == "best_of_n" else s.rows_per_molecule
+    group = s.candidates
     rng = np.random.default_rng(s.seed)
-    scorer = (_Scorer(tok, reward, preview, preview_every)
-              if preview is not None and s.method != "best_of_n" else None)
-    phase("Decoding")
+    collector = _Collector(tok, reward, group, preview, preview_every)
+    phase("Decoding" if group == 1 else f"Decoding {group} candidates per molecule")
+    cpu_decode = cpu_seconds()
     sequences = decode_molecules(
-        ckpt, s, decoded_n, per_mol_rows, device, progress,
+        ckpt, s, s.n * group, spec.rows_per_candidate(s.ys), device,
+        progress and (lambda done, total: progress(done // group, s.n)),
         lambda start, n: build_plan(ckpt, s, n, rng, device, r_bank, target),
-        on_molecules=scorer.add if scorer else None)
-    phase("Scoring the molecules")
-    frame = (scorer.table() if scorer else
-             score_molecules([tok.decode(seq) for seq in sequences], reward))
-    if s.method == "best_of_n":
-        frame = best_of_groups(frame, 1 + s.ys)
-        sequences = [sequences[i] for i in frame.index]  # the log-likelihood of kept ones only
-        frame = frame.reset_index(drop=True)
+        on_molecules=collector.add)
+    cpu_decode = cpu_seconds() - cpu_decode - collector.cpu
+    phase("Scoring the molecules" if group == 1 else "Keeping the best candidate of each")
+    frame, kept = collector.table()
+    sequences = [sequences[i] for i in kept]   # the log-likelihood of kept ones only
     phase("Likelihood under the base model")
     frame["nll"] = -base_log_likelihood(model, sequences, tok.bos_id, tok.eos_id, device)
     for col in SETTING_COLUMNS:
         frame[col] = getattr(s, col)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     r_star = float(r_bank.max()) if r_bank is not None else None
     summary = summarize(frame, set(ckpt.bank["smiles"]), r_star, base_mean_reward)
     summary.update(wall_time_s=wall, molecules_per_s=s.n / wall, device=str(device),
-                   forward_rows_per_molecule=s.rows_per_molecule)
-    return SampleResult(frame, summary, s)
+                   forward_rows_per_molecule=s.rows_per_molecule,
+                   forward_rows=s.rows_per_molecule * s.n, candidates=group,
+                   cpu_s=cpu, cpu_decode_s=cpu_decode, cpu_score_s=collector.cpu,
+                   cpu_score_candidates_s=collector.cpu_candidates,
+                   cpu_ms_per_molecule=1000 * cpu / s.n)
+    if spec.rows == "drawn":
+        summary["effective_profiles"] = guidance.effective_draws(
+            guidance.tilt_weights(r_bank, s.gamma))
+    return SampleResult(frame, summary, s,
+                        collector._candidates().reset_index(drop=True) if group > 1 else None)

@@ -189,6 +189,9 @@ def check_settings(s: SampleSettings) -> None:
     if s.target:
         raise SamplingError("a target vector steers every weighting to the same place; leave "
                             "the target unset for a trade-off")
+    if s.candidates != 1:
+        raise SamplingError(f"the trade-off explorer keeps every molecule it draws (got "
+                            f"{s.candidates} candidates per molecule); use 1")
 
 
 def stack_plans(plans: list[DecodePlan]) -> DecodePlan:
