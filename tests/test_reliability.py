@@ -60,8 +60,8 @@ def _cut_at_step_3(monkeypatch, where):
     """Make the save of step 3 die `where` ("before" or "after" its commit point)."""
     real_state, real_complete = runfolder.save_train_state, runfolder._complete
 
-    def state(folder, optimizer, step, history, stage=None):
-        real_state(folder, optimizer, step, history, stage)
+    def state(folder, optimizer, step, history, stage=None, resume=None):
+        real_state(folder, optimizer, step, history, stage, resume)
         if step == 3 and where == "before":
             raise KeyboardInterrupt    # every file of step 3 staged, no commit record yet
 
