@@ -47,4 +47,12 @@ def test_molsets_runs_through_the_shims():
     assert stats["FCD"]["mu"].shape == (512,) and len(stats["SNN"]["fps"]) > 100_000
     assert metrics.fraction_valid(["CCO", "C1CC", ""]) == pytest.approx(1 / 3)
     assert 1.0 < metrics.SA(metrics.get_mol("CCO")) < 3.0   # fragment scores, no pickle
+    counts = Counter({f"fragment{i}": 126_225 for i in range(3000)})   # |u|^2 ~ 5e13
+    assert metrics.cos_similarity(counts, counts) == pytest.approx(1.0)  # Frag, no overflow
     assert not hasattr(pd.DataFrame, "append")
+
+
+def test_cosine_on_large_counts_does_not_overflow():
+    big = np.array([126_225, 90_000, 50_000] * 2000, dtype=np.int64)   # |u|^2 ~ 5e13
+    assert moses.float_cosine(big, big) == pytest.approx(0.0, abs=1e-12)
+    assert moses.float_cosine(np.array([1, 0]), np.array([0, 1])) == pytest.approx(1.0)

@@ -9,10 +9,11 @@ Scaf against Test and TestSF, IntDiv, IntDiv2, Filters, the logP/SA/QED/weight
 Wasserstein distances and Novelty.
 
 molsets is installed nowhere: its wheel (fetched once with `pip download --no-deps`, see
-engine.train.data) is unpacked into the cache folder and imported from there, with two
+engine.train.data) is unpacked into the cache folder and imported from there, with three
 shims for what moved since 2020: RDKit no longer has `rdkit.six` (its SA scorer imports
-`iteritems`), and pandas 3 has no `DataFrame.append` (used once, at import, to join the
-MCF and PAINS tables). The wheel's two pickled files (the test-set statistics and the SA
+`iteritems`); pandas 3 has no `DataFrame.append` (used once, at import, to join the MCF
+and PAINS tables); and SciPy's cosine distance now overflows on integer count vectors
+(Frag, Scaf), so it is given floats. The wheel's two pickled files (the test-set statistics and the SA
 fragment scores) are read with an unpickler that admits only numpy arrays, Counters and
 plain containers, so no code from a file runs.
 """
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.spatial.distance import cosine
 
 from engine.train.data import fetch_moses_wheel
 
@@ -116,7 +118,16 @@ def import_moses(cache_dir: Path = CACHE_DIR) -> types.ModuleType:
         from moses.metrics.SA_Score import sascorer  # noqa: PLC0415
     # the SA scorer's fragment scores (plain lists) through the restricted unpickler
     sascorer.pickle = types.SimpleNamespace(load=restricted_load)
+    metrics.cos_distance = float_cosine
     return metrics
+
+
+def float_cosine(u, v) -> float:
+    """SciPy's cosine distance on float copies: Frag and Scaf pass integer count vectors,
+    and SciPy 1.17 multiplies their squared norms as int64, which overflows for MOSES test's
+    fragment counts (3.0e10 times about 9e8 for 30,000 molecules); the SciPy of 2020
+    averaged in float."""
+    return cosine(np.asarray(u, dtype=float), np.asarray(v, dtype=float))
 
 
 def moses_metrics(smiles: list[str], out: Path | None = None, cache_dir: Path = CACHE_DIR,
