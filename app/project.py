@@ -19,7 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.chem.rewards import Reward
-from engine.project import Project, ProjectError, run_name, split_id
+from engine.project import Project, ProjectError, checkpoint_id, run_name, split_id
 from engine.sampling.sampler import SampleSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,13 +78,13 @@ def current() -> Project:
 def save_run(run) -> None:
     """Store a finished run and its base set (once: a later run compared with the very same
     base molecules points to the stored set); the run's molecules then carry their project
-    IDs and InChIKeys, and the run takes the project's run number."""
+    IDs and InChIKeys, and the run takes the project's run number (base sets take none)."""
     project = current()
     reward = run.reward
     toml, reward_name = (reward.to_toml(), reward.name) if reward is not None else ("", "")
     settings = SampleSettings.from_stored(run.settings)
     name = run_name(settings.in_use(), reward, run.checkpoint)
-    base_id = _stored_base(project, run)
+    base_id = stored_base(run.checkpoint, run.settings, run.base["smiles"])
     if base_id is None:
         base_id = project.add_run(run.base, name=f"base set for {name}", kind="base",
                                   settings=run.settings, reward_toml=toml,
@@ -95,24 +95,46 @@ def save_run(run) -> None:
                              checkpoint=run.checkpoint, summary=run.summary)
     run.molecules = project.molecules(record.id)
     run.base = project.molecules(base_id)
-    run.id, run.number, run.name = session_id(record), record.id, record.name
+    run.id, run.number, run.name = session_id(record), record.number, record.name
+    run.project_id = record.id
 
 
-# what a base set depends on
+# what a base set depends on (engine.sampling.compare.base_key, by setting name)
 BASE_KEYS = ("n", "seed", "temperature", "top_p", "grammar", "ring_check")
 
 
-def _stored_base(project, run) -> int | None:
-    """The ID of a stored base set with the same settings, checkpoint and molecules as
-    `run.base`, if any."""
-    wanted = {k: run.settings.get(k) for k in BASE_KEYS}
+@st.cache_data(max_entries=16, show_spinner=False)
+def _weights_id(folder: str, stamp: float) -> str:
+    """The stored identity of a checkpoint's weights, hashed once per weights file (`stamp`
+    is its modification time, so rewritten weights are hashed again)."""
+    return checkpoint_id(folder)
+
+
+def stored_base(checkpoint, settings: dict, smiles=None) -> int | None:
+    """The ID of a stored base set made by the weights now in the `checkpoint` folder with
+    the base-set settings of `settings` (and, when given, these very SMILES), if any: a
+    restarted server reuses it instead of sampling again."""
+    folder = Path(checkpoint).resolve()
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        return None
+    wanted = {k: settings.get(k) for k in BASE_KEYS}
+    identity = _weights_id(str(folder), weights.stat().st_mtime)
+    project = current()
     for record in reversed(project.runs()):
-        if (record.kind == "base" and record.checkpoint == str(run.checkpoint)
+        if (record.kind == "base" and record.checkpoint_id == identity
+                and Path(record.checkpoint).resolve() == folder
                 and {k: record.settings.get(k) for k in BASE_KEYS} == wanted
-                and project.molecules(record.id)["smiles"].tolist()
-                == run.base["smiles"].tolist()):
+                and (smiles is None
+                     or project.molecules(record.id)["smiles"].tolist() == list(smiles))):
             return record.id
     return None
+
+
+def base_molecules(run_id: int) -> tuple[pd.DataFrame, dict]:
+    """A stored base set's molecules and summary."""
+    project = current()
+    return project.molecules(run_id), project.run(run_id).summary
 
 
 def session_id(record) -> str:
@@ -139,7 +161,8 @@ def stored_runs(load_model, skip=frozenset()) -> tuple[list[dict], list[str]]:
             ckpt = load_model(record.checkpoint)
             base_id = record.settings.get("base_run")
             out.append({
-                "number": record.id, "id": session_id(record), "name": record.name,
+                "number": record.number, "project_id": record.id,
+                "id": session_id(record), "name": record.name,
                 "settings": {k: v for k, v in record.settings.items() if k != "base_run"},
                 "summary": record.summary, "molecules": project.molecules(record.id),
                 "base": project.molecules(base_id) if base_id else None,

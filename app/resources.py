@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from app import project
 from engine.chem.properties import PROPERTY_NAMES
 from engine.device import pick_device
 from engine.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
@@ -113,18 +115,27 @@ def _base_id(ckpt_key: str, s: SampleSettings) -> tuple:
     return (ckpt_key, *base_key(s))
 
 
+def _folder(ckpt_key: str) -> str:
+    return ckpt_key.rsplit("@", 1)[0]
+
+
 def has_base_set(ckpt_key: str, settings: SampleSettings) -> bool:
-    """Whether the base comparison set for these settings is already sampled."""
+    """Whether the base comparison set for these settings is already sampled, in this
+    process or stored in the project."""
     store, lock = _base_sets()
     with lock:
-        return _base_id(ckpt_key, settings) in store
+        if _base_id(ckpt_key, settings) in store:
+            return True
+    return project.stored_base(_folder(ckpt_key), asdict(settings)) is not None
 
 
 def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
-             progress=None, phase=None, preview=None) -> tuple[pd.DataFrame, dict]:
+             progress=None, phase=None, preview=None,
+             stored: bool = True) -> tuple[pd.DataFrame, dict]:
     """The base model's molecules (and run summary) for the checkpoint and the n, seed,
     temperature, top-p, grammar mask and ring checks of `settings`: sampled once per
-    process, shared read-only by all sessions (the last BASE_SETS kept). Only the properties matter;
+    process, shared read-only by all sessions (the last BASE_SETS kept), and, when `stored`,
+    taken from the project when it holds one (after a restart). Only the properties matter;
     re-score them for any reward. `progress`, `phase` and `preview` go to `sample` when it
     runs. Not an st.cache_data function because they draw, which a cached function may not
     do."""
@@ -134,6 +145,9 @@ def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
         if key in store:
             store.move_to_end(key)
             return store[key]
+    found = project.stored_base(_folder(ckpt_key), asdict(settings)) if stored else None
+    if found is not None:     # read again on each use: a deleted run takes it with it
+        return project.base_molecules(found)
     result = sample_base(ckpt, reward, settings, progress=progress, phase=phase,
                          preview=preview)
     with lock:

@@ -66,6 +66,7 @@ class Run:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: str = field(default_factory=lambda: datetime.now().strftime("%H:%M:%S"))
     name: str = ""     # set when stored in the project: method, reward, changed settings
+    project_id: int = 0   # the project's ID of the stored run (its molecules' `<id>:<row>`)
 
     @property
     def label(self) -> str:
@@ -86,9 +87,9 @@ def sync_runs() -> None:
     by another tab or by `sample --project` appears, a run deleted elsewhere goes."""
     mine = st.session_state.setdefault(RUNS, [])
     stored = project.stored_ids()
-    known = {r.number for r in mine if r.id.startswith("p")}
+    known = {r.project_id for r in mine if r.id.startswith("p")}
     if stored != known:
-        mine[:] = [r for r in mine if not r.id.startswith("p") or r.number in stored]
+        mine[:] = [r for r in mine if not r.id.startswith("p") or r.project_id in stored]
         new, problems = project.stored_runs(
             lambda folder: resources.load_model(resources.checkpoint_key(folder)),
             skip=known)

@@ -112,6 +112,14 @@ def _cmd_sample(args) -> int:
     result = sample(ckpt, reward, settings, progress=_bar(method), base_mean_reward=base_mean)
     frame = _diversity_columns(with_alerts(result.molecules),
                                result.molecules["smiles"].tolist(), args)
+    if project is not None:   # stored first: the CSV carries the project's IDs and InChIKeys
+        record = project.add_run(
+            frame, name=args.name or run_name(settings.in_use(), reward, ckpt.path),
+            settings=asdict(settings),
+            reward_toml=reward.to_toml() if reward else "",
+            reward_name=reward.name if reward else "", checkpoint=str(ckpt.path),
+            summary=result.summary)
+        frame = project.molecules(record.id).drop(columns="run_id")
     write_csv(frame, out)
     print(_summary_line(result.summary, bool(args.reward)))
     print(_cost_line(result.summary))
@@ -125,13 +133,8 @@ def _cmd_sample(args) -> int:
                       alert_rates(with_alerts(ref.molecules)) if base_mean is not None else None))
     print(f"wrote {len(frame)} molecules to {out}")
     if project is not None:
-        record = project.add_run(
-            frame, name=args.name or run_name(settings.in_use(), reward, ckpt.path),
-            settings=asdict(settings),
-            reward_toml=reward.to_toml() if reward else "",
-            reward_name=reward.name if reward else "", checkpoint=str(ckpt.path),
-            summary=result.summary)
-        print(f"stored as run {record.id} ({record.name!r}) in project {project.path}")
+        print(f"stored as run #{record.number} ({record.name!r}, molecule IDs "
+              f"{record.id}:<row>) in project {project.path}")
     return 0
 
 

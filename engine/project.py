@@ -13,7 +13,9 @@ which a later `open` removes once it is ten minutes old) or with the whole run. 
 a second browser tab and the CLI read and write the same project at once.
 
 Molecule IDs are `<run id>:<row>` and never reused: run IDs only grow, so a deleted run's
-IDs stay dead. Every valid molecule also carries its InChIKey.
+IDs stay dead. Every valid molecule also carries its InChIKey. Generated runs also get a
+run number, the one a chemist sees (#1, #2, ...): base sets and imported files take none,
+so the first generated run is #1; numbers only grow too.
 """
 from __future__ import annotations
 
@@ -51,7 +53,8 @@ CREATE TABLE IF NOT EXISTS runs (
     checkpoint_id TEXT NOT NULL,
     summary TEXT NOT NULL,
     n INTEGER NOT NULL,
-    file TEXT NOT NULL);
+    file TEXT NOT NULL,
+    number INTEGER);
 CREATE TABLE IF NOT EXISTS selections (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE,
@@ -87,6 +90,7 @@ class RunRecord:
     checkpoint_id: str
     summary: dict
     n: int
+    number: int | None = None   # generated runs only: #1, #2, ... in the order made
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,7 @@ class Project:
             if row[0] != str(SCHEMA_VERSION):
                 raise ProjectError(f"{project.db_path}: project format {row[0]} is not the "
                                    f"supported version {SCHEMA_VERSION}")
+        project._number_runs()
         project._remove_orphans()
         return project
 
@@ -249,6 +254,18 @@ class Project:
             except sqlite3.DatabaseError as exc:
                 raise ProjectError(f"{self.db_path}: not a readable project catalogue "
                                    f"({exc})") from None
+
+    def _number_runs(self) -> None:
+        """Give run numbers to generated runs that have none, in the order they were made (a
+        catalogue from before run numbers, or rows written by an older version)."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            if "number" not in {r[1] for r in db.execute("PRAGMA table_info(runs)")}:
+                db.execute("ALTER TABLE runs ADD COLUMN number INTEGER")
+            for (run_id,) in db.execute("SELECT id FROM runs WHERE kind = 'generated' AND "
+                                        "number IS NULL ORDER BY id").fetchall():
+                db.execute("UPDATE runs SET number = ? WHERE id = ?",
+                           (_next_number(db), run_id))
 
     def _remove_orphans(self) -> None:
         """What a process killed mid-save leaves, once older than `ORPHAN_AGE_S` (a younger
@@ -297,13 +314,14 @@ class Project:
         try:
             with self._connect() as db:
                 db.execute("BEGIN IMMEDIATE")
+                number = _next_number(db) if kind == "generated" else None
                 run_id = db.execute(
                     "INSERT INTO runs (name, kind, created, settings, reward_toml, "
-                    "reward_name, checkpoint, checkpoint_id, summary, n, file) VALUES "
-                    "(?,?,?,?,?,?,?,?,?,?,?)",
+                    "reward_name, checkpoint, checkpoint_id, summary, n, file, number) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (name, kind, _now(), json.dumps(settings, default=str), reward_toml,
                      reward_name, str(checkpoint), ckpt_id, json.dumps(summary, default=float),
-                     len(frame), file)).lastrowid
+                     len(frame), file, number)).lastrowid
         except BaseException:
             target.unlink(missing_ok=True)
             raise
@@ -463,12 +481,23 @@ class Project:
 
 
 _RUN_COLUMNS = ("id, name, kind, created, settings, reward_toml, reward_name, checkpoint, "
-                "checkpoint_id, summary, n")
+                "checkpoint_id, summary, n, number")
 
 
 def _run_record(row) -> RunRecord:
     return RunRecord(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6],
-                     row[7], row[8], json.loads(row[9]), row[10])
+                     row[7], row[8], json.loads(row[9]), row[10], row[11])
+
+
+def _next_number(db) -> int:
+    """The next run number, inside the caller's write transaction: one past the highest
+    ever given (kept in meta, so a deleted run's number is not given again)."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'last_number'").fetchone()
+    highest = db.execute("SELECT max(number) FROM runs").fetchone()[0] or 0
+    number = max(int(row[0]) if row else 0, highest) + 1
+    db.execute("INSERT INTO meta VALUES ('last_number', ?) ON CONFLICT(key) DO UPDATE SET "
+               "value = excluded.value", (str(number),))
+    return number
 
 
 class _Transaction:

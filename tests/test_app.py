@@ -433,7 +433,7 @@ def test_runs_and_selection_survive_a_new_session(tiny_checkpoint, monkeypatch,
     first.button(key="s::generate").click().run()
     assert not first.exception, first.exception
     (run,) = first.session_state[state.RUNS]
-    assert run.molecules["id"].tolist() == [f"{run.number}:{i}" for i in range(8)]
+    assert run.molecules["id"].tolist() == [f"{run.project_id}:{i}" for i in range(8)]
     assert "inchikey" in run.molecules
     ids = run.molecules["id"].head(3).tolist()
     from engine.project import Project  # noqa: PLC0415
@@ -473,6 +473,7 @@ def test_stored_runs_can_be_renamed_and_deleted(tiny_checkpoint, monkeypatch,
     at = AppTest.from_file(APP, default_timeout=90)
     at.run()
     at.number_input(key="s::n").set_value(4)
+    at.checkbox(key="s::fix_seed").check().run()    # the same base molecules for both runs
     at.button(key="s::generate").click().run()
     at.text_input(key="project::name").set_value("first try")
     next(b for b in at.button if b.label == "Rename").click().run()
@@ -484,8 +485,11 @@ def test_stored_runs_can_be_renamed_and_deleted(tiny_checkpoint, monkeypatch,
     assert [r.kind for r in stored] == ["base", "generated"]
     at.slider(key=f"s::gamma::{M.DEFAULT_METHOD}").set_value(2.0).run()
     at.button(key="s::generate").click().run()              # the same base molecules:
-    stored = Project.open(project_folder).runs()            # stored once, run numbers 2, 3
+    stored = Project.open(project_folder).runs()            # stored once, IDs 2, 3
     assert [(r.id, r.kind) for r in stored] == [(1, "base"), (2, "generated"), (3, "generated")]
+    # the base set takes no run number: the chemist's first run is #1
+    assert [r.number for r in stored] == [None, 1, 2]
+    assert [r.label[:3] for r in at.session_state[state.RUNS]] == ["#1 ", "#2 "]
     assert stored[2].settings["base_run"] == 1
     assert stored[2].reward_name == at.session_state[state.RUNS][1].reward.name   # for export
     at.session_state["project::run"] = at.session_state[state.RUNS][1].id
@@ -544,10 +548,68 @@ def test_exports_carry_provenance_best_first(tiny_checkpoint, monkeypatch, proje
     project.save_run(run)                      # as a Generate does: into $RCFG_PROJECT
     qed = load_reward("qed_high")
     out = sorted_by_reward(export_table(run.molecules, run, qed))
-    assert out["id"].str.fullmatch(rf"{run.number}:\d+").all()
+    assert out["id"].str.fullmatch(rf"{run.project_id}:\d+").all()
     assert out["inchikey"].str.len().eq(27).all()
     assert (out["generated_for"] == run.reward.name).all()
     assert (out["scored_with"] == qed.name).all()
     assert out["reward"].is_monotonic_decreasing
     stem = file_stem(qed, [run])
     assert stem == f"{project_folder.name}_qed_high_run{run.number}"
+
+
+def generated(at: AppTest) -> state.Run:
+    at.button(key="s::generate").click().run(timeout=120)
+    assert not at.exception, at.exception
+    return at.session_state[state.RUNS][-1]
+
+
+def test_a_new_generate_draws_a_new_seed_unless_one_is_fixed(app):
+    app.number_input(key="s::n").set_value(6)
+    first, second = generated(app), generated(app)
+    seeds = first.settings["seed"], second.settings["seed"]
+    assert seeds[0] != seeds[1]
+    assert first.molecules["smiles"].tolist() != second.molecules["smiles"].tolist()
+    # the drawn seed is shown (the Seed field, the run's name, the status line) ...
+    assert app.number_input(key="s::seed").value == seeds[1]
+    assert f"seed={seeds[1]}" in second.label
+    assert any(f"(seed {seeds[1]})" in e.label for e in app.get("status"))
+    # ... and reusable: fixed, it makes the same molecules again
+    app.checkbox(key="s::fix_seed").check().run()
+    again = generated(app)
+    assert again.settings["seed"] == seeds[1]
+    assert again.molecules["smiles"].tolist() == second.molecules["smiles"].tolist()
+
+
+def test_a_restarted_server_reuses_the_stored_base_set(tiny_checkpoint, monkeypatch,
+                                                       project_folder):
+    from app import resources  # noqa: PLC0415
+    from engine.project import Project  # noqa: PLC0415
+
+    monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.number_input(key="s::n").set_value(5)
+    at.checkbox(key="s::fix_seed").check().run()
+    first = generated(at)
+    resources._base_sets.clear()     # what a restart forgets: the process's base sets
+    again = AppTest.from_file(APP, default_timeout=90)
+    again.run()
+    again.number_input(key="s::n").set_value(5)
+    again.checkbox(key="s::fix_seed").check().run()
+    estimate = next(c.value for c in again.sidebar.caption if "forward rows" in c.value)
+    assert "comparison set" not in estimate
+    second = generated(again)
+    assert not again.session_state[sampling.TIMING]["needs_base"]
+    assert second.base["smiles"].tolist() == first.base["smiles"].tolist()
+    assert [r.kind for r in Project.open(project_folder).runs()].count("base") == 1
+
+
+def test_the_estimate_after_a_generate_uses_its_rates_and_the_status_splits_the_time(app):
+    app.number_input(key="s::n").set_value(6)
+    before = next(c.value for c in app.sidebar.caption if "forward rows" in c.value)
+    assert "typical for a 2-core CPU" in before
+    generated(app)
+    after = next(c.value for c in app.sidebar.caption if "forward rows" in c.value)
+    assert "measured on this session's runs" in after
+    (status,) = [e.label for e in app.get("status") if e.label.startswith("Generated")]
+    assert "this run" in status and "the base model's comparison set" in status

@@ -142,7 +142,7 @@ def test_own_molecules_notes_and_their_selection_come_back_in_a_new_session(app,
     show(app, "Table")
     table = next(d.value for d in app.dataframe if "structure" in d.value)
     phenol = table.loc[table["name"] == "phenol", "id"].iloc[0]
-    assert not phenol.startswith(f"{run.number}:")            # an ID of its own set
+    assert not phenol.startswith(f"{run.project_id}:")            # an ID of its own set
     app.session_state["grid::smarts"] = "[OX2H]c1ccccc1"
     show(app, "Molecules")
     app.checkbox(key=f"grid::sel::{phenol}").check().run()

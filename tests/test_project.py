@@ -269,7 +269,7 @@ def test_cli_sample_stores_the_run_in_a_project(tiny_checkpoint, tmp_path, capsy
     assert main(argv) == 0
     assert main(argv[:-4] + ["--gamma", "2", "--out", str(tmp_path / "t.csv"), "--project",
                              str(tmp_path / "proj"), "--name", "strong push"]) == 0
-    assert "stored as run 1" in capsys.readouterr().out
+    assert "stored as run #1" in capsys.readouterr().out
     project = Project.open(tmp_path / "proj")
     first, second = project.runs()
     assert first.name == ("rcfg, Veber rules (graded), n=5 (|Y_S|=3, "
@@ -289,3 +289,47 @@ def test_cli_refuses_an_unusable_project_before_sampling(tiny_checkpoint, tmp_pa
                  str(tmp_path / "file")]) == 2
     assert "a project is a folder" in capsys.readouterr().err
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_only_generated_runs_take_run_numbers_and_numbers_are_never_reused(tmp_path):
+    project = Project.open(tmp_path / "p")
+    project.add_run(_frame(), name="base set", kind="base")
+    project.add_run(_frame(), name="leads.smi", kind="imported")
+    first = project.add_run(_frame(), name="first")
+    assert first.id == 3 and first.number == 1             # the chemist's first run is #1
+    project.add_run(_frame(), name="another base", kind="base")
+    second = project.add_run(_frame(), name="second")
+    assert second.number == 2
+    project.delete_run(second.id)
+    assert project.add_run(_frame(), name="third").number == 3
+    assert [r.number for r in project.runs() if r.kind != "generated"] == [None, None, None]
+
+
+def test_a_catalogue_from_before_run_numbers_gets_them_in_order(tmp_path):
+    project = Project.open(tmp_path / "p")
+    for name, kind in (("b", "base"), ("g1", "generated"), ("i", "imported"),
+                       ("g2", "generated")):
+        project.add_run(_frame(), name=name, kind=kind)
+    with sqlite3.connect(project.db_path) as db:          # as an older version wrote it
+        db.execute("ALTER TABLE runs DROP COLUMN number")
+        db.execute("DELETE FROM meta WHERE key = 'last_number'")
+    again = Project.open(tmp_path / "p")
+    assert [(r.name, r.number) for r in again.runs()] == [("b", None), ("g1", 1), ("i", None),
+                                                         ("g2", 2)]
+    assert again.add_run(_frame(), name="g3").number == 3
+
+
+def test_cli_sample_csv_carries_the_project_ids_and_inchikeys(tiny_checkpoint, tmp_path,
+                                                              capsys):
+    from engine.cli import main  # noqa: PLC0415
+
+    out = tmp_path / "s.csv"
+    assert main(["sample", "--checkpoint", str(tiny_checkpoint), "--n", "4", "--device", "cpu",
+                 "--out", str(out), "--project", str(tmp_path / "proj")]) == 0
+    assert "stored as run #1" in capsys.readouterr().out
+    project = Project.open(tmp_path / "proj")
+    (record,) = project.runs()
+    written, stored = pd.read_csv(out, keep_default_na=False), project.molecules(record.id)
+    assert written["id"].tolist() == stored["id"].tolist() == [f"{record.id}:{i}"
+                                                               for i in range(4)]
+    assert written["inchikey"].tolist() == stored["inchikey"].tolist()

@@ -22,7 +22,7 @@ def _add(run_number: int) -> None:
 
 def render(run: state.Run) -> None:
     """A popover with the run's notes, oldest first, and a box for a new one."""
-    written = project.notes(run.number)
+    written = project.notes(run.project_id)
     with st.popover(f"Notes ({len(written)})" if written else "Notes",
                     icon=":material/sticky_note_2:", width="stretch"):
         for note in written:
@@ -30,7 +30,7 @@ def render(run: state.Run) -> None:
         with st.form("notes::form", border=False, clear_on_submit=False, enter_to_submit=False):
             st.text_area("New note", key=TEXT, max_chars=4000, height=90,
                          placeholder="e.g. good series around the piperazine; check hERG")
-            st.form_submit_button("Add note", on_click=_add, args=(run.number,),
+            st.form_submit_button("Add note", on_click=_add, args=(run.project_id,),
                                   icon=":material/add:")
         if ss.get(PROBLEM):
             st.error(ss[PROBLEM], icon=":material/error:")

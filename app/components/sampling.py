@@ -4,6 +4,7 @@ Nothing samples until Generate is pressed; sliders only update the estimate."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import asdict, replace
 
@@ -25,6 +26,19 @@ DEFAULT_CPU_RATES = {"guided": 370.0, "base": 95.0}
 WARN_SECONDS = 120.0
 PREVIEW_EVERY = 0.75   # seconds between redraws of the molecules finished so far
 TIMING = "s::timing"   # the last Generate's times: first molecules drawn, total, estimate
+SEED, FIX_SEED = "s::seed", "s::fix_seed"
+
+
+def seed_fixed() -> bool:
+    """Whether Generate uses the Seed field as it is (else it draws a new seed)."""
+    return bool(ss.get(FIX_SEED, False))
+
+
+def new_seed() -> None:
+    """Generate's click: unless the seed is fixed, draw a new one into the Seed field before
+    the page runs, so the run records it and the field shows it."""
+    if not seed_fixed():
+        ss[SEED] = secrets.randbelow(2**31)
 
 
 def controls() -> SampleSettings:
@@ -99,10 +113,17 @@ def controls() -> SampleSettings:
                           help="Leaves out the rarest next atoms and bonds: only the likeliest, "
                                "together this share of the probability, can be picked; lower = "
                                "more conservative molecules (ML: nucleus sampling).")
-        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="s::seed", persist_state="session",
-                               help="The same seed and settings make the same molecules again "
-                                    "on this machine; change it for a fresh batch (ML: random "
-                                    "seed).")
+        fixed = st.checkbox("Fix the seed", False, key=FIX_SEED, persist_state="session",
+                            help="Off: every Generate draws a new seed, so a second Generate "
+                                 "makes new molecules; the seed is kept with the run (its name "
+                                 "says seed=...) and shown below. On: Generate uses the seed "
+                                 "below, so the same seed and settings make the same molecules "
+                                 "again on this machine.")
+        seed = st.number_input("Seed", 0, 2**31 - 1, key=SEED, persist_state="session",
+                               disabled=not fixed,
+                               help="The last Generate's seed while the seed is drawn anew; "
+                                    "tick 'Fix the seed' to reuse it or to type one (ML: "
+                                    "random seed).")
     return SampleSettings(method=method, gamma=float(gamma), ys=int(ys), n=int(n),
                           candidates=int(candidates),
                           temperature=float(temperature), top_p=float(top_p), seed=int(seed),
@@ -153,12 +174,20 @@ def estimate_seconds(s: SampleSettings, needs_base: bool, rates: dict) -> float 
     return s.rows_per_molecule * s.n / rates[kind] + base_rows / rates.get("base", 1.0)
 
 
+def _needs_base(s: SampleSettings, ckpt_key: str) -> bool:
+    """Whether a Generate of `s` samples a base comparison set: always for a seed drawn
+    anew (the set is drawn with the run's seed), else when none is sampled or stored yet."""
+    return not seed_fixed() or not resources.has_base_set(ckpt_key, s)
+
+
 def estimate(s: SampleSettings, ckpt_key: str) -> None:
     """Show the forward rows a run costs and, on CPU or once measured, the time; warn when
-    it is long (the settings stay allowed)."""
-    needs_base = not _own_base(s) and not resources.has_base_set(ckpt_key, s)
+    it is long (the settings stay allowed). Shown again after a Generate, with the rates it
+    measured."""
+    needs_base = not _own_base(s) and _needs_base(s, ckpt_key)
     known, source = rates()
-    extra = ", plus the base model's comparison set" if needs_base else ""
+    extra = (", plus the base model's comparison set" +
+             ("" if seed_fixed() else " for the new seed")) if needs_base else ""
     picks = f" ({s.candidates} candidates each, the best kept)" if s.candidates > 1 else ""
     cost = (f"the model runs {s.rows_per_molecule}× per molecule{picks}{extra}: "
             f"{s.rows_per_molecule * s.n + (s.n if needs_base else 0):,} forward rows")
@@ -222,28 +251,31 @@ class _Live:
         if self.first_shown is None:   # None after the run: they came with the results
             self.first_shown = time.perf_counter() - self.t0
 
-    def done(self) -> float:
-        """Collapse to the phase log: the full views of the run follow."""
+    def done(self, base_s: float | None) -> float:
+        """Collapse to the phase log: the full views of the run follow. `base_s`: the base
+        comparison set's share of the time, when it was sampled."""
         self.chart.empty()
         self.bar.empty()
         seconds = time.perf_counter() - self.t0
-        self.status.update(label=f"Generated {self.s.n:,} molecules in {seconds:.1f} s",
-                           state="complete", expanded=False)
+        split = (f": {seconds - base_s:.1f} s this run, {base_s:.1f} s the base model's "
+                 "comparison set" if base_s is not None else "")
+        self.status.update(label=f"Generated {self.s.n:,} molecules in {seconds:.1f} s{split} "
+                                 f"(seed {self.s.seed})", state="complete", expanded=False)
         return seconds
 
 
 def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
     """Sample the method first, showing its molecules as they finish, then the base
-    comparison set when it is not cached yet; returns the run. The times (first molecules
-    drawn, total, the estimate given beforehand) go to TIMING for scripts/bench_app.py."""
+    comparison set when it is not sampled or stored yet; returns the run. The times (first molecules drawn, total, the estimate given beforehand) go to
+    TIMING for scripts/bench_app.py."""
     s = replace(s, first_chunk=FIRST_CHUNK)   # the first molecules show within seconds
+    own = _own_base(s)   # the base set is the run itself: its phases and molecules show
     needs_base = not resources.has_base_set(ckpt_key, s)
-    estimated = estimate_seconds(s, needs_base, rates()[0])
+    estimated = estimate_seconds(s, needs_base and not own, rates()[0])
     cached = (None if needs_base else
               rescore(resources.base_set(ckpt, ckpt_key, s, reward)[0], reward))
     base_mean = None if cached is None else float(cached["reward"].mean())
     live = _Live(s, reward, cached)
-    own = _own_base(s)   # the base set is the run itself: its phases and molecules show
     if not own:
         result = sample(ckpt, reward, s, progress=live.progress(labels.METHODS[s.method]),
                         base_mean_reward=base_mean, phase=live.phase, preview=live.preview,
@@ -254,7 +286,8 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
         live.phase("Base model comparison set (once for these settings)")
     base, base_summary = resources.base_set(
         ckpt, ckpt_key, s, reward, progress=live.progress("Base model comparison set"),
-        phase=live.phase if own else None, preview=live.preview if own else None)
+        phase=live.phase if own else None, preview=live.preview if own else None,
+        stored=not own)
     if needs_base:
         _measured("base", s.n / max(base_summary["wall_time_s"], 1e-6))
     if own:
@@ -262,7 +295,7 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
     elif base_mean is None:   # the base set came after the run: its mean completes the score
         summary.update(summarize(molecules, set(ckpt.bank["smiles"]), summary["r_star"],
                                  float(rescore(base, reward)["reward"].mean())))
-    total = live.done()
+    total = live.done(base_summary["wall_time_s"] if needs_base and not own else None)
     ss[TIMING] = {"first_molecules_s": live.first_shown or total, "total_s": total,
                   "estimate_s": estimated, "needs_base": needs_base, "phases": live.lines}
     return state.Run(number=state.next_run_number(), settings=asdict(s), summary=summary,

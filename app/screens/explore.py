@@ -23,9 +23,11 @@ reward_editor.ensure(ckpt, ckpt_key)
 with st.sidebar:
     st.subheader("Sampling")
     settings = sampling.controls()
-    sampling.estimate(settings, ckpt_key)
+    estimate = st.empty()
+    with estimate.container():
+        sampling.estimate(settings, ckpt_key)
     clicked = st.button("Generate", type="primary", icon=":material/play_arrow:",
-                        width="stretch", key="s::generate")
+                        width="stretch", key="s::generate", on_click=sampling.new_seed)
 
 left, right = st.columns([0.36, 0.64], gap="medium")
 with left:
@@ -41,6 +43,8 @@ with right:
         else:
             state.add_run(run)
             ss[SHOWN] = run.id
+            with estimate.container():   # with the rates this Generate measured
+                sampling.estimate(settings, ckpt_key)
     tradeoff.render(ckpt, ckpt_key, reward, settings)
     runs = state.runs()
     if not runs:
