@@ -47,3 +47,17 @@ def test_sdf_round_trip_and_an_unreadable_record():
 def test_unreadable_files_are_refused_with_the_reason(data, filename, message):
     with pytest.raises(MoleculeFileError, match=message):
         read_molecules(data, filename)
+
+
+def test_a_stray_quote_or_extra_field_spoils_only_its_own_line():
+    data = (b'name,smiles\nethanol,CCO\n"phenol,c1ccccc1O\naspirin,CC(=O)Oc1ccccc1C(=O)O\n'
+            b'a,b,CCN\nshort\nbenzene,c1ccccc1\n')
+    good, bad = read_molecules(data, "leads.csv")
+    assert good["name"].tolist() == ["ethanol", "aspirin", "benzene"]
+    assert good["row"].tolist() == [1, 3, 6]
+    assert bad["row"].tolist() == [2, 4, 5]
+    assert bad["given"].tolist()[:2] == ['"phenol,c1ccccc1O', "a,b,CCN"]
+    assert bad["reason"][0].startswith("line 3: not valid CSV") and "quote" in bad["reason"][0]
+    assert bad["reason"][1] == ("line 5: 3 fields where the header has 2 (a comma in a name "
+                                "without quotes?)")
+    assert bad["reason"][2] == "empty SMILES"

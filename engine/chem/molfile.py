@@ -4,11 +4,12 @@ optional name per line) or SDF.
 Failure contract: a record that RDKit cannot read is never dropped silently: it is returned
 in the `invalid` table with its row, name, what was given and why. A file that cannot be read
 at all (unknown extension, not UTF-8 text, a CSV without a SMILES column, no record) raises
-MoleculeFileError naming the problem.
+MoleculeFileError naming the problem. A CSV line that is not valid CSV (a stray quote, too
+many fields) is one invalid record, with its line number; the other lines are read.
 """
 from __future__ import annotations
 
-import io
+import csv
 from pathlib import PurePath
 
 import pandas as pd
@@ -40,18 +41,43 @@ def _pick_column(columns, wanted: tuple[str, ...]) -> str | None:
     return next((lower[w] for w in wanted if w in lower), None)
 
 
-def _records_csv(text: str, filename: str) -> list[tuple[str, str]]:
+def _csv_fields(line: str) -> tuple[list[str] | None, str]:
+    """One CSV line's fields, or (None, why) when the line is not valid CSV on its own."""
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise MoleculeFileError(f"{filename}: not a readable CSV ({exc})") from exc
-    smiles = _pick_column(frame.columns, ("smiles", "canonical_smiles", "smi"))
+        return next(csv.reader([line], strict=True)), ""
+    except csv.Error as exc:
+        return None, f"not valid CSV ({exc}; a quote without its pair?)"
+
+
+def _records_csv(text: str, filename: str) -> list[tuple[str, str, str]]:
+    """(name, SMILES, why not readable) per data line. Each line is read on its own, so a
+    stray quote or a line with too many fields spoils that line only (listed with
+    its line number), never the rest of the file."""
+    lines = text.splitlines()
+    header, why = _csv_fields(lines[0]) if lines else ([], "")
+    if header is None:
+        raise MoleculeFileError(f"{filename}: the header line is {why}")
+    smiles = _pick_column(header, ("smiles", "canonical_smiles", "smi"))
     if smiles is None:
         raise MoleculeFileError(f"{filename}: no SMILES column; the columns are "
-                                f"{', '.join(map(str, frame.columns))} (name one 'smiles')")
-    name = _pick_column(frame.columns, NAME_COLUMNS)
-    names = frame[name] if name is not None else [""] * len(frame)
-    return list(zip(names, frame[smiles]))
+                                f"{', '.join(map(str, header))} (name one 'smiles')")
+    at, name = header.index(smiles), _pick_column(header, NAME_COLUMNS)
+    name_at = header.index(name) if name is not None else None
+    out = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields, why = _csv_fields(line)
+        if fields is not None and len(fields) > len(header):
+            fields, why = None, (f"{len(fields)} fields where the header has {len(header)} "
+                                 "(a comma in a name without quotes?)")
+        elif fields is not None:     # missing trailing fields are empty, as spreadsheets do
+            fields += [""] * (len(header) - len(fields))
+        if fields is None:
+            out.append(("", line, f"line {number}: {why}"))
+        else:
+            out.append((fields[name_at] if name_at is not None else "", fields[at], ""))
+    return out
 
 
 def smi_records(text: str) -> list[tuple[str, str]]:
@@ -93,17 +119,18 @@ def read_molecules(data: bytes, filename: str) -> tuple[pd.DataFrame, pd.DataFra
                                 f"{', '.join(sorted(FORMATS))}")
     text = _text(data, filename)
     RDLogger.DisableLog("rdApp.*")
-    records = {"csv": lambda: _records_csv(text, filename), "smi": lambda: smi_records(text),
-               "sdf": lambda: sdf_records(text)}[kind]()
+    records = {"csv": lambda: _records_csv(text, filename),
+               "smi": lambda: [(*r, "") for r in smi_records(text)],
+               "sdf": lambda: [(*r, "") for r in sdf_records(text)]}[kind]()
     if not records:
         raise MoleculeFileError(f"{filename}: no molecule found in the file")
     good, bad = [], []
-    for row, (name, given) in enumerate(records, start=1):
-        mol = to_mol(given) if given else None
+    for row, (name, given, broken) in enumerate(records, start=1):
+        mol = to_mol(given) if given and not broken else None
         if mol is None or mol.GetNumHeavyAtoms() == 0:
-            reason = (UNREADABLE_SDF if kind == "sdf" else
-                      "empty SMILES" if not str(given).strip() else
-                      "RDKit could not parse or sanitize this SMILES")
+            reason = broken or (UNREADABLE_SDF if kind == "sdf" else
+                                "empty SMILES" if not str(given).strip() else
+                                "RDKit could not parse or sanitize this SMILES")
             bad.append({"row": row, "name": name, "given": given if kind != "sdf" else "",
                         "reason": reason})
         else:
