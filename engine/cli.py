@@ -299,7 +299,8 @@ def _cmd_finetune(args) -> int:
 # FinetuneConfig fields a run takes from its own arguments, and the options' help texts
 _RUN_FIELDS = ("kind", "reward", "out", "checkpoint")
 _FINETUNE_HELP = {
-    "gamma": "teacher guidance scale (distill)",
+    "gamma": "teacher's gamma (distill; default: rcfg 1, tilted 16)",
+    "teacher": "distillation teacher: rcfg, or tilted (reward-tilted conditioning, 1 row)",
     "ys": "teacher |Y_S| (distill)",
     "teacher_keep": "teacher molecules in the distillation loss: all (as docs/METHOD.md) or "
                     "only those RDKit parses (distill)",
@@ -311,7 +312,8 @@ _FINETUNE_HELP = {
 
 def _finetune_options(ft, kind: str) -> None:
     """`distill` or `rl`: one option per FinetuneConfig field, with its default."""
-    from engine.train.finetune import DEFAULT_STEPS, TEACHER_KEEP, FinetuneConfig  # noqa: PLC0415
+    from engine.train.finetune import (DEFAULT_STEPS, TEACHER_KEEP, TEACHERS,  # noqa: PLC0415
+                                       FinetuneConfig)
 
     ft.add_argument("--reward", required=True, help="preset key (see `rewards`) or .toml file")
     ft.add_argument("--out", type=Path, required=True, help="run folder to write")
@@ -325,9 +327,11 @@ def _finetune_options(ft, kind: str) -> None:
         flag = "--" + f.name.replace("_", "-")
         if f.name == GUIDANCE_FIELDS[0]:  # the guidance options, as one block
             _guidance_options(ft, "teacher's ")
-        elif f.name == "teacher_keep":
-            ft.add_argument(flag, choices=TEACHER_KEEP, default=f.default,
-                            help=_FINETUNE_HELP[f.name])
+        elif f.name in ("teacher_keep", "teacher"):
+            ft.add_argument(flag, choices=TEACHER_KEEP if f.name == "teacher_keep" else TEACHERS,
+                            default=f.default, help=_FINETUNE_HELP[f.name])
+        elif f.name == "gamma":
+            ft.add_argument(flag, type=float, default=None, help=_FINETUNE_HELP[f.name])
         else:
             ft.add_argument(flag, type=type(f.default),
                             default=DEFAULT_STEPS[kind] if f.name == "steps" else f.default,

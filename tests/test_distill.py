@@ -156,3 +156,23 @@ def _null(ckpt, seqs):
 def test_unknown_teacher_filter_is_refused(tiny_checkpoint, tmp_path):
     with pytest.raises(FinetuneError, match="teacher_keep must be one of all, valid"):
         _cfg(tiny_checkpoint, tmp_path / "x", teacher_keep="reward")
+
+
+def test_tilted_teacher_conditions_each_molecule_on_one_drawn_profile(tiny_checkpoint,
+                                                                      tmp_path, monkeypatch):
+    import engine.train.distill as distill_mod
+
+    cfg = _cfg(tiny_checkpoint, tmp_path / "tilted", teacher="tilted", steps=2)
+    assert cfg.gamma == 16.0 and _cfg(tiny_checkpoint, tmp_path / "r").gamma == 1.0
+    plans, real = [], distill_mod.decode
+
+    def spy(model, plan, *a, **k):
+        plans.append(plan)
+        return real(model, plan, *a, **k)
+
+    monkeypatch.setattr(distill_mod, "decode", spy)
+    history = finetune(cfg, progress=False)
+    assert [h["step"] for h in history if "loss" in h][-1] == 2
+    assert all(p.rule == "none" and p.values.shape[1] == 1 and p.mask.all() for p in plans)
+    with pytest.raises(FinetuneError, match="unknown teacher 'magic'"):
+        _cfg(tiny_checkpoint, tmp_path / "x", teacher="magic")

@@ -19,9 +19,10 @@ from engine.chem.rewards import list_presets
 from engine.errors import UserError
 from engine.train import launch as runs
 from engine.train import runfolder
-from engine.train.finetune import DEFAULT_STEPS, FinetuneConfig
+from engine.sampling import methods as M
+from engine.train.finetune import DEFAULT_STEPS, TEACHERS, FinetuneConfig
 
-KIND_LABELS = {"distill": "Distil the RCFG teacher into the model",
+KIND_LABELS = {"distill": "Distil a guided teacher into the model",
                "rl": "RL fine-tuning of the unconditional model"}
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # the form starts from FinetuneConfig's defaults, as the CLI does
@@ -75,12 +76,21 @@ def launch_form() -> None:
                              help="How far the model moves at each step: too high can ruin "
                                   "its SMILES (ML: AdamW learning rate).")
         if kind == "distill":
-            gamma = d.number_input("Teacher γ", 0.0, 20.0, DEFAULTS["gamma"], 0.5,
-                                   key="launch::gamma",
-                                   help="How hard the example molecules are pushed toward "
-                                        "the reward; the rest is the sampler's defaults (ML: "
-                                        "the RCFG teacher's γ; advantage rule, plausibility "
-                                        "α, grammar-safe SMILES at their defaults).")
+            teacher = d.selectbox(
+                "Teacher", TEACHERS, format_func=lambda k: M.METHODS[k].label,
+                key="launch::teacher",
+                help="How the example molecules are made: RCFG steers each one with |Y_S| "
+                     "reference profiles; reward-tilted asks each for one profile drawn in "
+                     "favour of high rewards, so the model learns p(x) r(x)^γ (ML: the "
+                     "distillation teacher).")
+            gamma = d.number_input(
+                "Teacher γ", *M.GAMMA_RANGE, None, 0.5, key="launch::gamma",
+                placeholder=", ".join(f"{M.METHODS[k].label} {M.METHODS[k].default_gamma:g}"
+                                      for k in TEACHERS),
+                help="How hard the example molecules are pushed toward the reward; empty: "
+                     "the teacher's default; the rest is the sampler's defaults (ML: the "
+                     "teacher's γ; advantage rule, plausibility α, grammar-safe SMILES at "
+                     "their defaults).")
             ys = st.slider("Teacher |Y_S|", 2, 64, DEFAULTS["ys"], key="launch::ys",
                            help="How many training molecules' profiles steer each example "
                                 "molecule (ML: the RCFG teacher's |Y_S|).")
@@ -89,7 +99,8 @@ def launch_form() -> None:
                 help="Learn nothing from example molecules RDKit rejects, so the model does "
                      "not learn invalid SMILES (ML: invalid teacher samples left out of the "
                      "KL loss).")
-            extra = {"gamma": gamma, "ys": ys, "teacher_keep": "valid" if valid_only else "all"}
+            extra = {"teacher": teacher, "gamma": gamma, "ys": ys,
+                     "teacher_keep": "valid" if valid_only else "all"}
         else:
             beta = d.number_input("KL weight β", 0.0, 10.0, DEFAULTS["beta"], 0.01, format="%.3f",
                                   key="launch::beta",

@@ -1,10 +1,10 @@
 """The trade-off explorer's one batch against sampling each weighting on its own.
 
-`python -m engine.bench.tradeoff` samples the same weightings (default 5 x 64 molecules at
-|Y_S| = 16 with the other settings at their defaults, two terms of `cns_penetrant`) on the
+`python -m engine.bench.tradeoff` samples the same weightings (default 5 x 64 molecules with
+the default method, one candidate each, the other settings at their defaults, two terms of `cns_penetrant`) on the
 shipped model both ways: `tradeoff()` (one batched decode) and one `sample()` per weighting
 with that weighting's reward. Both include scoring and the base-model NLL, and each
-weighting draws the same Y_S either way. Prints both wall times and their ratio.
+weighting draws the same condition vectors either way. Prints both wall times and their ratio.
 """
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ import argparse
 import platform
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 
 from engine.chem.rewards import load_reward
 from engine.model.checkpoint import load_checkpoint
+from engine.sampling import methods as M
 from engine.sampling.sampler import SampleSettings, sample
 from engine.sampling.tradeoff import term_pair, tradeoff, weightings
 
@@ -32,7 +34,9 @@ def main(argv=None) -> int:
     parser.add_argument("--reward", default="cns_penetrant")
     parser.add_argument("--terms", nargs=2, default=["tpsa", "logp"], metavar=("A", "B"))
     parser.add_argument("--n", type=int, default=64, help="molecules per weighting")
-    parser.add_argument("--ys", type=int, default=16, help="|Y_S|")
+    parser.add_argument("--method", default=M.DEFAULT_METHOD,
+                        help="a method the explorer allows (default: the default method)")
+    parser.add_argument("--ys", type=int, default=16, help="|Y_S| (RCFG, Q-tilt)")
     parser.add_argument("--weightings", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1,
                         help="timings per way, alternating; the median is reported")
@@ -41,10 +45,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     ckpt = load_checkpoint(args.checkpoint)
     pair = term_pair(load_reward(args.reward), *args.terms)
-    s = SampleSettings(n=args.n, ys=args.ys, device=args.device)
+    s = SampleSettings(method=args.method, n=args.n, ys=args.ys, candidates=1,
+                       device=args.device)
     weights = weightings(args.weightings)
-    sample(ckpt, pair.reward_at(weights[0]), SampleSettings(n=2, ys=args.ys,
-                                                            device=args.device))  # warm-up
+    sample(ckpt, pair.reward_at(weights[0]), replace(s, n=2))  # warm-up
     batch_times, single_times = [], []
     for _ in range(args.repeats):
         seconds, batch = _timed(lambda: tradeoff(ckpt, pair, s, weights))
@@ -57,7 +61,7 @@ def main(argv=None) -> int:
             else f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
     rows = args.n * s.rows_per_molecule
     print(f"# {name}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}: {pair.name}, "
-          f"{len(weights)} weightings x {args.n} molecules, {s.method} K={args.ys}, "
+          f"{len(weights)} weightings x {args.n} molecules, {s.method}, "
           f"{rows:,} forward rows per weighting, max_rows {s.max_rows:,}\n")
     one_batch, one_by_one = statistics.median(batch_times), statistics.median(single_times)
     validity_batch = batch.front["validity"].mean()

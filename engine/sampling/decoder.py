@@ -189,8 +189,11 @@ def _check_closures(plan: DecodePlan, state: dict, guided: torch.Tensor,
         need[rows] = codes.clamp_min(0)
         refused = rows[codes < 0]
         state["g_refused"][refused] += 1
-        guided[refused, tokens[refused]] = float("-inf")
-        refused = refused[torch.isfinite(guided[refused]).any(1)]
+        others = guided[refused].clone()
+        others[torch.arange(len(refused), device=guided.device), tokens[refused]] = float("-inf")
+        keep = torch.isfinite(others).any(1)   # a row with nothing else keeps its token
+        refused = refused[keep]
+        guided[refused] = others[keep]
         if refused.numel() == 0:
             break
         tokens[refused] = guidance.sample_tokens(guided[refused], plan.temperature,

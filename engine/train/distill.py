@@ -1,6 +1,8 @@
-"""Distillation: the RCFG teacher's next-token distributions into the unconditional branch.
+"""Distillation: the teacher's next-token distributions into the unconditional branch.
 
-Teacher: the frozen model sampling with RCFG for a reward. Student: a copy of the model
+Teacher: the frozen model sampling with RCFG for a reward, or with reward-tilted
+conditioning (`teacher="tilted"`: each molecule conditioned on a bank profile drawn with
+P(y) proportional to r(y)^gamma, so the student learns p(x) r(x)^gamma). Student: a copy of the model
 used with the null condition. Loss: full-vocabulary KL(p_teacher || p_student) summed over
 the generated positions, mean over molecules (docs/METHOD.md, "Distillation"). With
 `teacher_keep="valid"` the teacher molecules RDKit rejects are left out of the loss.
@@ -34,11 +36,11 @@ def distill_loss(teacher_logp: torch.Tensor, student_logits: torch.Tensor,
 
 
 def teacher_batch(ctx, n: int) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
-    """n molecules sampled by the RCFG teacher: token sequences, padded teacher
+    """n molecules sampled by the teacher: token sequences, padded teacher
     log-probabilities (n, W - 1, V) aligned with `pad_sequences` ids, and their mask (False
     at padding and where the teacher recorded no distribution)."""
     cfg, ckpt, tok = ctx.cfg, ctx.start, ctx.start.tokenizer
-    plan = build_plan(ckpt, cfg.sample_settings("rcfg", n), n, ctx.rng, ctx.device,
+    plan = build_plan(ckpt, cfg.sample_settings(cfg.teacher, n), n, ctx.rng, ctx.device,
                       ctx.r_bank, None)
     decoded = decode(ctx.frozen, plan, tok.bos_id, tok.eos_id, ckpt.model.cfg.block_size - 2,
                      ctx.gen, record=True)

@@ -31,6 +31,7 @@ from engine.train.loop import run_steps, stop_on_sigterm
 
 KINDS = ("distill", "rl")
 DEFAULT_STEPS = {"distill": 50, "rl": 200}   # RL needs more, smaller steps
+TEACHERS = ("rcfg", "tilted")     # distillation teachers: RCFG, or reward-tilted conditioning
 TEACHER_KEEP = ("all", "valid")   # teacher molecules that enter the distillation loss
 # settings a resumed run may change ("checkpoint" is compared as the resolved start folder)
 RESUME_MAY_CHANGE = ("steps", "device", "out", "checkpoint")
@@ -49,7 +50,8 @@ class FinetuneConfig:
     steps: int = DEFAULT_STEPS["distill"]
     batch_size: int = 64
     lr: float = 1e-4
-    gamma: float = M.DEFAULT_GAMMA                # teacher's RCFG scale (distill)
+    teacher: str = "rcfg"         # the distillation teacher: a method of TEACHERS
+    gamma: float | None = None    # teacher's gamma (distill); None: the teacher's default
     ys: int = M.DEFAULT_YS                        # teacher's |Y_S| (distill)
     advantage: str = M.DEFAULT_ADVANTAGE          # teacher's advantage rule (distill)
     plausibility: float = M.DEFAULT_PLAUSIBILITY  # teacher's plausibility alpha (distill)
@@ -78,6 +80,11 @@ class FinetuneConfig:
             raise FinetuneError(f"lr must be > 0, got {self.lr}")
         if not (math.isfinite(self.beta) and self.beta >= 0):
             raise FinetuneError(f"beta must be >= 0, got {self.beta}")
+        if self.teacher not in TEACHERS:
+            raise FinetuneError(f"unknown teacher {self.teacher!r}; allowed: "
+                                f"{', '.join(TEACHERS)}")
+        if self.gamma is None:
+            self.gamma = M.METHODS[self.teacher].default_gamma
         try:
             check_decoding(gamma=self.gamma, ys=self.ys, temperature=self.temperature,
                            top_p=self.top_p, advantage=self.advantage,
@@ -90,8 +97,10 @@ class FinetuneConfig:
         Reward.from_dict(self.reward)  # RewardError names the problem
 
     def sample_settings(self, method: str, n: int, seed: int = 0) -> SampleSettings:
-        """How this run samples: the RCFG teacher (distill) or the policy itself (`base`)."""
+        """How this run samples: the teacher (distill, `self.teacher`) or the policy itself
+        (`base`); one candidate per molecule: the teacher's distribution is what is learnt."""
         return SampleSettings(method=method, n=n, seed=seed, gamma=self.gamma, ys=self.ys,
+                              candidates=1,
                               advantage=self.advantage, plausibility=self.plausibility,
                               grammar=self.grammar, ring_check=self.ring_check,
                               temperature=self.temperature,
