@@ -223,3 +223,17 @@ def test_larger_grid_drawings_on_demand(app, tiny_checkpoint, monkeypatch):
     assert not app.exception, app.exception
     assert len([c for c in app.checkbox if c.key.startswith("grid::sel::")]) == 12
     assert set(sizes) == {grid.LARGE}
+
+
+def test_pick_n_diverse_picks_from_the_run_shown_not_the_upload(app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    app.run()
+    unusual = [f"{'C' * k}Br" for k in range(1, 9)] + ["IC(I)(I)I", "FC(F)(F)C(F)(F)F",
+                                                      "[Na+].[Cl-]", "O=[Se]=O"]
+    upload = "\n".join(f"{s} u{i}" for i, s in enumerate(unusual)).encode()
+    app.file_uploader(key=own.UPLOAD).upload("far.smi", upload, "text/plain").run()
+    app.number_input(key=filters.PICK_N).set_value(8)
+    app.button(key="filters::pick").click().run()
+    assert not app.exception, app.exception
+    picked = app.session_state[state.SELECTION]
+    assert len(picked) == 8 and all(m.startswith(f"{run.project_id}:") for m in picked)

@@ -101,8 +101,9 @@ def _in_ranges(frame: pd.DataFrame) -> pd.Series:
     return keep
 
 
-def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Draw the bar (under `reference_input`); returns (the frame with similarity columns,
+def render(frame: pd.DataFrame, run_label: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Draw the bar (under `reference_input`); "Add N diverse" picks among the rows whose
+    `source` is `run_label` (the run shown). Returns (the frame with similarity columns,
     the molecules shown)."""
     refs = references()
     if refs:
@@ -143,12 +144,15 @@ def render(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     n_col.number_input("Pick N", 1, 500, key=PICK_N, persist_state="session",
                        help="RDKit MaxMin on Morgan fingerprints: adds the N shown molecules "
                             "farthest from each other and from the selection.")
-    candidates = shown[shown["valid"].astype(bool)].drop_duplicates("smiles")
+    # from the run shown: uploaded molecules are there to compare with, not to pick
+    ours = shown["source"] == run_label if "source" in shown and run_label else True
+    candidates = shown[ours & shown["valid"].astype(bool)].drop_duplicates("smiles")
     button_col.button("Add N diverse", key="filters::pick", on_click=_pick,
                       args=(candidates["smiles"].tolist(), candidates["id"].tolist()),
                       icon=":material/scatter_plot:",
                       disabled=candidates.empty, width="stretch",
-                      help="Add the N most diverse shown molecules to the selection.")
+                      help="Add the N most diverse shown molecules of this run (not your "
+                           "uploaded ones) to the selection.")
     notes = []
     if n_flagged:
         notes.append(f"{n_flagged} hidden for flags")

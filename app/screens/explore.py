@@ -70,7 +70,7 @@ with right:
         own.render(results.molecules(run, reward), reward)
         filters.reference_input()
         filters.range_input(filters.with_similarity(beside))
-    frame, shown = filters.render(beside)
+    frame, shown = filters.render(beside, run.label)
     export.render(run, frame, reward)
     tabs = st.tabs(VIEWS, key="explore::view", on_change="rerun")
     views = {"Distribution": lambda: results.distribution(run, reward),
