@@ -613,3 +613,30 @@ def test_the_estimate_after_a_generate_uses_its_rates_and_the_status_splits_the_
     assert "measured on this session's runs" in after
     (status,) = [e.label for e in app.get("status") if e.label.startswith("Generated")]
     assert "this run" in status and "the base model's comparison set" in status
+
+
+def test_a_refused_edit_leaves_the_fields_showing_the_reward_in_use(app):
+    in_use = app.session_state[REWARD]
+    props = [t.property for t in in_use.terms]
+    for prop in props[:-1]:
+        app.number_input(key=f"rw::{prop}::weight").set_value(0.0).run()
+    edited = app.session_state[REWARD]
+    last = props[-1]
+    weight = app.number_input(key=f"rw::{last}::weight").value
+    app.number_input(key=f"rw::{last}::weight").set_value(0.0).run()
+    assert not app.exception, app.exception
+    assert any("all term weights are zero" in e.value for e in app.error)
+    assert app.session_state[REWARD] == edited                # still in use ...
+    assert app.number_input(key=f"rw::{last}::weight").value == weight   # ... and shown
+    assert app.text_input(key="rw::name").value == edited.name
+
+
+def test_a_refused_first_edit_keeps_the_preset_and_names_the_term_as_the_editor_does(app):
+    preset = app.session_state[REWARD]
+    term = next(t for t in preset.terms if t.property == "logp")
+    app.number_input(key="rw::logp::low").set_value(term.high + 1).run()
+    (error,) = [e.value for e in app.error]
+    assert error.startswith("cLogP (Crippen)") and "term 1" not in error
+    assert app.session_state[REWARD] == preset
+    assert app.number_input(key="rw::logp::low").value == term.low
+    assert app.selectbox(key="rw::preset").value == preset.key

@@ -7,7 +7,9 @@ engine's message. Callbacks run before the page, so the page always sees the new
 """
 from __future__ import annotations
 
+import copy
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -102,36 +104,53 @@ def _draft_dict(draft: dict) -> dict:
     return {**{k: draft[k] for k in keep}, "terms": terms}
 
 
-def _rebuild() -> None:
+def _in_editor_terms(message: str) -> str:
+    """An engine message about a reward's term as the editor shows it: by the property's
+    name in the editor, not by its place in the reward file ("term 1: logp (maximize): ..."
+    -> "cLogP (Crippen) (maximize): ...")."""
+    found = re.match(r"term \d+: (\w+)", message)
+    if found and found.group(1) in labels.LABELS:
+        return labels.LABELS[found.group(1)] + message[found.end():]
+    return message
+
+
+def _rebuild() -> bool:
+    """The draft as the reward in use; False (and the reason in ERROR) when it is invalid."""
     try:
         reward = Reward.from_dict(_draft_dict(ss[DRAFT]), key=ss[DRAFT].get("key", ""))
     except RewardError as exc:
-        ss[ERROR] = str(exc)
-        return
+        ss[ERROR] = _in_editor_terms(str(exc))
+        return False
     ss[REWARD], ss[ERROR], ss[TOML] = reward, None, reward.to_toml()
+    return True
 
 
-def _edited() -> None:
-    """The user changed the reward by hand: it is no longer the preset."""
+def _edited(change) -> None:
+    """The user changed the reward by hand (`change` edits the draft): it is no longer the
+    preset. An edit that makes the reward invalid is undone (the fields, name and preset go
+    back to the reward in use) and ERROR says why."""
+    before, preset = copy.deepcopy(ss[DRAFT]), ss[PRESET_USED]
+    change(ss[DRAFT])
     draft = ss[DRAFT]
     if ss[PRESET_USED] != CUSTOM:
         ss[PRESET_USED] = CUSTOM
         draft["name"] = ss[NAME] = f"{draft['name']} (edited)"
         draft["key"] = ""
-    _rebuild()
+    if not _rebuild():
+        ss[DRAFT], ss[PRESET_USED] = before, preset
 
 
 def _on_term(prop: str, field: str) -> None:
-    draft = ss[DRAFT]
-    draft["terms"][prop][field] = ss[_key(prop, field)]
-    if field == "on":
-        draft["order"] = [p for p in draft["order"] if p != prop] + ([prop] * ss[_key(prop, "on")])
-    _edited()
+    def change(draft):
+        draft["terms"][prop][field] = ss[_key(prop, field)]
+        if field == "on":
+            draft["order"] = ([p for p in draft["order"] if p != prop]
+                              + ([prop] * ss[_key(prop, "on")]))
+    _edited(change)
 
 
 def _on_aggregate() -> None:
-    ss[DRAFT]["aggregate"] = ss[AGG]
-    _edited()
+    _edited(lambda draft: draft.update(aggregate=ss[AGG]))
 
 
 def _on_name() -> None:
@@ -310,7 +329,8 @@ def render(ckpt, ckpt_key: str) -> Reward:
         st.caption(reward.description)
     if ss[ERROR]:
         st.error(f"{ss[ERROR]}\n\nNot applied: the previous valid reward "
-                 f"**{reward.name}** is still in use.", icon=":material/error:")
+                 f"**{reward.name}** is still in use, and the fields show it.",
+                 icon=":material/error:")
     st.radio("Aggregate", AGGREGATES, key=AGG, horizontal=True, on_change=_on_aggregate,
              format_func={"mean": "weighted mean", "geometric": "weighted geometric mean"}.get,
              help="Weighted mean: a strong property can make up for a weak one. Geometric "
