@@ -640,3 +640,31 @@ def test_a_refused_first_edit_keeps_the_preset_and_names_the_term_as_the_editor_
     assert app.session_state[REWARD] == preset
     assert app.number_input(key="rw::logp::low").value == term.low
     assert app.selectbox(key="rw::preset").value == preset.key
+
+
+def test_pareto_axes_survive_a_visit_to_another_tab(app, tiny_checkpoint):
+    inject_run(app, tiny_checkpoint)
+    show(app, "Pareto")
+    app.selectbox(key="pareto::x").set_value("qed").run()
+    app.radio(key="pareto::xdir").set_value("lower is better").run()
+    show(app, "Table")
+    show(app, "Pareto")
+    assert app.selectbox(key="pareto::x").value == "qed"
+    assert app.radio(key="pareto::xdir").value == "lower is better"
+
+
+def test_molecules_meeting_both_goals_do_not_all_tie_on_the_front(app, tiny_checkpoint):
+    from engine.chem.pareto import goal_distance  # noqa: PLC0415
+
+    run = inject_run(app, tiny_checkpoint)
+    show(app, "Pareto")
+    x, y = (app.selectbox(key=f"pareto::{a}").value for a in "xy")
+    assert app.radio(key="pareto::xdir").value == "closer to the term's goal"
+    terms = {t.property: t for t in run.reward.terms}
+    mols = run.molecules[run.molecules["valid"]].drop_duplicates("smiles")
+    met = ((goal_distance(terms[x], mols[x].to_numpy(float)) == 0)
+           & (goal_distance(terms[y], mols[y].to_numpy(float)) == 0))
+    caption = next(c.value for c in app.caption if "on the front" in c.value)
+    on_front = int(caption.split()[0])
+    assert met.sum() >= 4 and on_front < met.sum() / 2, (on_front, met.sum())
+    assert "widest margin" in caption

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import labels, state
-from engine.chem.pareto import goal_distance, non_dominated
+from engine.chem.pareto import goal_distance, goal_margin, lexicographic, non_dominated
 from engine.chem.properties import PROPERTY_NAMES
 
 ss = st.session_state
@@ -46,22 +46,29 @@ def _axis_controls(axis: str, options: list[str], default: str, reward) -> tuple
         ss[key] = default
         ss[f"{key}dir"] = _default_direction(default, reward)
     left, right = st.columns([3, 2])
+    # kept for the session: the tab is not drawn while another one is open
     column = left.selectbox(f"{axis} axis", options, key=key, format_func=labels.label,
-                            on_change=_on_axis, args=(axis, reward))
+                            on_change=_on_axis, args=(axis, reward), persist_state="session")
     choices = _directions(column, reward)
     if ss.get(f"{key}dir") not in choices:
         ss[f"{key}dir"] = _default_direction(column, reward)
     direction = right.radio(f"{axis} direction", choices, key=f"{key}dir",
+                            persist_state="session",
                             help="For a reward term's property, “closer to the term's goal” "
-                                 "ranks by the distance to where its desirability is 1, so "
-                                 "molecules beyond the goal are not preferred over those at it.")
+                                 "ranks by the distance to where its desirability is 1; "
+                                 "molecules that meet the goal rank by their margin beyond "
+                                 "it (range: from the nearer end), so the front is a line, "
+                                 "not every molecule that meets both goals.")
     return column, direction
 
 
 def _objective(values: np.ndarray, column: str, direction: str, reward) -> np.ndarray:
-    """Larger is better."""
+    """Larger is better. Toward a term's goal: the distance to it, then, among molecules
+    that meet it, the margin by which they do (else every molecule meeting both goals
+    would tie on the front)."""
     if direction == GOAL:
-        return -goal_distance(_terms(reward)[column], values)
+        term = _terms(reward)[column]
+        return lexicographic(-goal_distance(term, values), goal_margin(term, values))
     return values if direction == HIGHER else -values
 
 
@@ -119,7 +126,7 @@ def render(frame, reward) -> None:
                            "cmax": 1, "size": 8, "opacity": 0.85, "symbol": symbols,
                            "colorbar": {"title": "reward", "thickness": 12}}),
         go.Scatter(x=xv[front][order], y=yv[front][order],
-                   # a goal met by many molecules makes a front region, not a line
+                   # plotted in raw units, a range goal's front need not be monotone
                    mode="markers" if GOAL in (x_dir, y_dir) else "lines+markers",
                    name="Pareto front", hoverinfo="skip",
                    line={"color": "#d6336c", "dash": "dot", "width": 2},
@@ -135,7 +142,9 @@ def render(frame, reward) -> None:
                       legend={"orientation": "h", "y": 1.08})
     st.plotly_chart(fig, key="pareto::plot", on_select=_on_select,
                     selection_mode=("box", "lasso"))
-    st.caption(f"{int(front.sum())} molecules on the front, {int(chosen.sum())} selected "
+    meaning = (" (toward a goal: the nearest to it, and among those that meet it the widest "
+               "margin beyond it)" if GOAL in (x_dir, y_dir) else "")
+    st.caption(f"{int(front.sum())} molecules on the front{meaning}, {int(chosen.sum())} selected "
                "(circled)" + (f", {int(yours.sum())} of your own (squares)" if yours.any()
                               else "") + ". Drag a box or lasso to add molecules to the "
                "selection.")

@@ -36,3 +36,29 @@ def goal_distance(term, values: np.ndarray) -> np.ndarray:
     else:
         out = np.maximum(0.0, np.maximum(term.low - x, x - term.high))
     return np.where(np.isnan(x), np.nan, out)
+
+
+def goal_margin(term, values: np.ndarray) -> np.ndarray:
+    """(N,) by how much each raw value meets `term`'s goal, in the property's units: beyond
+    `high` (maximize), below `low` (minimize), or from the nearer end of [low, high] (range);
+    negative where the goal is missed. Larger is better; NaN stays NaN. Breaks the ties of
+    `goal_distance` among molecules that all meet the goal: the widest margin first."""
+    x = np.asarray(values, dtype=float)
+    if term.goal == "maximize":
+        return x - term.high
+    if term.goal == "minimize":
+        return term.low - x
+    return np.minimum(x - term.low, term.high - x)
+
+
+def lexicographic(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(N,) one larger-is-better objective ranking by `first`, then by `second` on ties:
+    dense ranks from 1, equal only for equal pairs; NaN where either is NaN."""
+    first, second = np.asarray(first, float), np.asarray(second, float)
+    out = np.full(len(first), np.nan)
+    ok = np.flatnonzero(np.isfinite(first) & np.isfinite(second))
+    order = ok[np.lexsort((second[ok], first[ok]))]
+    pairs = np.stack([first[order], second[order]], axis=1)
+    new = np.r_[True, np.any(np.diff(pairs, axis=0) != 0, axis=1)] if len(order) else []
+    out[order] = np.cumsum(new)
+    return out
