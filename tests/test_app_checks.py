@@ -3,6 +3,8 @@ figures against base, the filter that hides flagged molecules, similarity to pas
 reference SMILES (sort, filter, export), the scaffold and cluster views, "pick N diverse",
 and their own molecules uploaded beside the run. Real molecules from the fixture in a run
 injected beside the tiny checkpoint."""
+import json
+
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
@@ -237,3 +239,27 @@ def test_pick_n_diverse_picks_from_the_run_shown_not_the_upload(app, tiny_checkp
     assert not app.exception, app.exception
     picked = app.session_state[state.SELECTION]
     assert len(picked) == 8 and all(m.startswith(f"{run.project_id}:") for m in picked)
+
+
+def test_several_uploaded_sets_show_in_every_view_and_a_failed_upload_hides_none(
+        app, tiny_checkpoint):
+    run = inject_run(app, tiny_checkpoint)
+    app.run()
+    app.file_uploader(key=own.UPLOAD).upload("leads.smi", b"c1ccccc1O phenol\nCCO ethanol\n",
+                                             "text/plain").run()
+    app.file_uploader(key=own.UPLOAD).upload("actives.smi", b"CN1CCC[C@H]1c1cccnc1 nicotine\n",
+                                             "text/plain").run()
+    app.file_uploader(key=own.UPLOAD).upload("broken.csv", b"id,structure\na,CCO\n",
+                                             "text/csv").run()
+    assert not app.exception, app.exception
+    assert any("broken.csv: no SMILES column" in e.value and "stay as they were" in e.value
+               for e in app.error)
+    show(app, "Table")
+    table = next(d.value for d in app.dataframe if "structure" in d.value)
+    assert table["source"].value_counts().to_dict() == {run.label: len(run.molecules),
+                                                        "leads.smi": 2, "actives.smi": 1}
+    show(app, "Distribution")
+    chart = json.loads(next(c.proto.spec for c in app.get("plotly_chart")
+                            if "reward (" in c.proto.spec))
+    names = [trace.get("name") for trace in chart["data"]]
+    assert {"leads.smi", "actives.smi", "base model"} <= set(names)

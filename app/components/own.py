@@ -4,8 +4,10 @@ read are counted and listed, never dropped silently.
 
 An upload is stored in the project as an imported set (`app/project.py`) the moment it is
 read: its molecules get IDs like generated ones (so they can be selected and exported with
-their provenance), and a reload or a restart shows the newest set again. Earlier sets stay
-in the project and can be shown again or deleted."""
+their provenance), and a reload or a restart shows the newest set again. Several sets can be
+shown at once, each as a source of its own, in every view (the Distribution plot included);
+earlier sets stay in the project and can be shown again or deleted. A file that cannot be
+read is named with the reason and leaves the sets shown as they were."""
 from __future__ import annotations
 
 import pandas as pd
@@ -19,7 +21,8 @@ from engine.chem.scoring import rescore, score_molecules
 from engine.project import ProjectError
 
 ss = st.session_state
-OWN, UPLOAD, SHOW, PICK = "own::set", "own::upload", "own::show", "own::stored"
+OWN, UPLOAD, SHOW, PICK = "own::sets", "own::upload", "own::show", "own::stored"
+FAILED = "own::failed"   # the last upload that could not be read: file name and reason
 
 
 def _checked(data: bytes, filename: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -44,25 +47,26 @@ def _stored(folder: str, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
 
 def _on_upload() -> None:
     upload = ss.get(UPLOAD)
-    if upload is None:          # the file was removed from the uploader: the set stays
+    if upload is None:          # the file was removed from the uploader: the sets stay
         return
     try:
         table, bad = _checked(upload.getvalue(), upload.name)
         run_id = project.save_import(upload.name, table, bad)
     except (MoleculeFileError, ProjectError) as exc:
-        ss[OWN] = {"error": messages.shown(exc), "filename": upload.name}
+        ss[FAILED] = {"error": messages.shown(exc), "filename": upload.name}
         return
-    ss[OWN] = {"run": run_id, "filename": upload.name}
-    ss[PICK], ss[SHOW] = run_id, True
+    ss.pop(FAILED, None)
+    ss[OWN] = [run_id, *shown_sets()]
+    ss[SHOW] = True
 
 
-def _current() -> dict | None:
-    """The set shown: chosen this session, else the project's newest imported set."""
+def shown_sets() -> list[int]:
+    """The imported sets shown (run IDs, newest first): chosen this session, else the
+    project's newest one; sets deleted elsewhere are left out."""
+    sets = project.imported_sets()
     if OWN not in ss:
-        sets = project.imported_sets()
-        newest = next(iter(sets), None)
-        ss[OWN] = None if newest is None else {"run": newest, "filename": sets[newest]}
-    return ss[OWN]
+        ss[OWN] = list(sets)[:1]
+    return [i for i in ss[OWN] if i in sets]
 
 
 def _table(run_id: int) -> tuple[pd.DataFrame, pd.DataFrame, int] | None:
@@ -81,42 +85,49 @@ def molecules_of(run_id: int, filename: str, reward) -> pd.DataFrame | None:
     return rescore(stored[0], reward).assign(source=filename)
 
 
+def _source(run_id: int, sets: dict[int, str]) -> str:
+    """A set's name in the views: its file name, with the set's ID when two share it."""
+    names = list(sets.values())
+    return sets[run_id] if names.count(sets[run_id]) == 1 else f"{sets[run_id]} (set {run_id})"
+
+
 def molecules(reward) -> pd.DataFrame | None:
-    """The shown set scored with `reward`, with `source` (the file name); None when nothing
-    (readable) is uploaded."""
-    own = _current()
-    if not own or "run" not in own:
-        return None
-    return molecules_of(own["run"], own["filename"], reward)
+    """The shown sets scored with `reward`, `source` naming each set's file; None when
+    nothing (readable) is shown."""
+    sets = project.imported_sets()
+    parts = [m for i in shown_sets()
+             if (m := molecules_of(i, _source(i, sets), reward)) is not None]
+    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 def beside(run_frame: pd.DataFrame, run_label: str, reward) -> pd.DataFrame:
     """The run's molecules with `source` = its label, followed by yours when they are
     uploaded and shown."""
     frame = run_frame.assign(source=run_label)
-    mine = molecules(reward) if ss.get(SHOW, True) else None
+    mine = shown(reward)
     return frame if mine is None else pd.concat([frame, mine], ignore_index=True)
 
 
-def _show_stored() -> None:
-    sets = project.imported_sets()
-    run_id = ss.get(PICK)
-    if run_id in sets:
-        ss[OWN] = {"run": run_id, "filename": sets[run_id]}
-        ss[SHOW] = True
+def shown(reward) -> pd.DataFrame | None:
+    """Your molecules as the views show them (None while hidden or none)."""
+    return molecules(reward) if ss.get(SHOW, True) else None
+
+
+def _on_pick() -> None:
+    ss[OWN] = list(ss[PICK])
+    ss[SHOW] = True
 
 
 def _delete(run_id: int) -> None:
     project.current().delete_run(run_id)
     _stored.clear()
-    ss.pop(OWN, None)
-    ss.pop(PICK, None)
+    ss[OWN] = [i for i in ss.get(OWN, []) if i != run_id]
 
 
 def render(run_frame: pd.DataFrame, reward) -> None:
     """The upload popover: file, what was read, what was not and why, a show toggle, the
-    sets uploaded before."""
-    own = _current()
+    sets shown (any of those uploaded before)."""
+    shown_ids = shown_sets()
     # a fixed label: a popover whose label changes is a new one, and closes on upload
     with st.popover("Your molecules", icon=":material/upload_file:"):
         st.file_uploader("CSV (a smiles column), .smi or SDF", key=UPLOAD,
@@ -125,33 +136,37 @@ def render(run_frame: pd.DataFrame, reward) -> None:
                          help="Your lead series or known actives: scored with the current "
                               "reward, shown beside the run in every view, and kept in the "
                               "project.")
+        if FAILED in ss:
+            failed = ss[FAILED]
+            kept = " The sets shown stay as they were." if shown_ids else ""
+            st.error(f"{failed['error']}{kept}", icon=":material/error:")
         sets = project.imported_sets()
-        if sets:
-            shown = own.get("run") if own else None
-            ss[PICK] = shown if shown in sets else next(iter(sets))
-            st.selectbox("Shown set", list(sets), key=PICK, on_change=_show_stored,
-                         format_func=lambda i: f"{sets[i]} (set {i})",
-                         help="Every file uploaded to this project, newest first.")
-        if not own:
+        if not sets:
             return
-        if "error" in own:
-            st.error(own["error"], icon=":material/error:")
+        ss[PICK] = shown_ids
+        st.multiselect("Shown sets", list(sets), key=PICK,
+                       on_change=_on_pick,
+                       format_func=lambda i: f"{sets[i]} (set {i})",
+                       help="Every file uploaded to this project, newest first; each set "
+                            "shows as a source of its own.")
+        if not shown_ids:
             return
-        stored = _table(own["run"])
-        if stored is None:
-            return
-        table, bad, n_bad = stored
-        ss.setdefault(SHOW, True)      # a new session shows the restored set
+        ss.setdefault(SHOW, True)      # a new session shows the restored sets
         st.toggle("Show them beside the run", key=SHOW)
-        mine = molecules(reward)
-        summary = f"**{len(table)}** read from `{own['filename']}`, **{n_bad}** unreadable"
-        if mine is not None:
-            summary += (f"; mean reward {mine['reward'].mean():.3f} (this run "
-                        f"{run_frame['reward'].fillna(0).mean():.3f})")
-        st.markdown(summary + ".")
-        if len(bad):
-            st.dataframe(bad, hide_index=True, height=min(240, 36 * (len(bad) + 1)))
-        st.button("Delete this set from the project", key="own::delete", on_click=_delete,
-                  args=(own["run"],), icon=":material/delete:",
-                  help="Its molecules leave every view and the selection; the file on your "
-                       "computer is untouched.")
+        for run_id in shown_ids:
+            stored = _table(run_id)
+            if stored is None:
+                continue
+            table, bad, n_bad = stored
+            mine = molecules_of(run_id, sets[run_id], reward)
+            summary = f"**{len(table)}** read from `{sets[run_id]}`, **{n_bad}** unreadable"
+            if mine is not None:
+                summary += (f"; mean reward {mine['reward'].mean():.3f} (this run "
+                            f"{run_frame['reward'].fillna(0).mean():.3f})")
+            st.markdown(summary + ".")
+            if len(bad):
+                st.dataframe(bad, hide_index=True, height=min(240, 36 * (len(bad) + 1)))
+            st.button(f"Delete `{sets[run_id]}` from the project", key=f"own::delete::{run_id}",
+                      on_click=_delete, args=(run_id,), icon=":material/delete:",
+                      help="Its molecules leave every view and the selection; the file on "
+                           "your computer is untouched.")

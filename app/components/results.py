@@ -195,8 +195,9 @@ def reward_histograms(series, reward, height: int, means: bool = False) -> go.Fi
     return fig
 
 
-def distribution(run: state.Run, reward) -> None:
-    """Reward histograms: this run, its base set, and any earlier runs the user toggles."""
+def distribution(run: state.Run, reward, mine: pd.DataFrame | None = None) -> None:
+    """Reward histograms: this run, its base set, any earlier runs the user toggles, and
+    your molecules shown beside the run (`mine`, one series per `source`)."""
     others = [r for r in state.runs() if r.id != run.id]
     shown = st.pills("Also show earlier runs", [r.id for r in others], selection_mode="multi",
                      format_func=state.run_labels().get, key="dist::others")
@@ -204,5 +205,8 @@ def distribution(run: state.Run, reward) -> None:
               ("base model", base_molecules(run, reward), BASE_COLOR)]
     series += [(r.label, molecules(r, reward), PALETTE[1 + i % (len(PALETTE) - 1)])
                for i, r in enumerate(x for x in others if x.id in (shown or []))]
+    if mine is not None:    # your sets: the palette from its other end
+        series += [(source, frame, PALETTE[-1 - i % (len(PALETTE) - 1)])
+                   for i, (source, frame) in enumerate(mine.groupby("source", sort=False))]
     st.plotly_chart(reward_histograms(series, reward, height=380, means=True), key="dist::plot")
     st.caption("Dashed lines: means. Invalid SMILES score 0 and sit in the first bin.")

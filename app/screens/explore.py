@@ -73,7 +73,7 @@ with right:
     frame, shown = filters.render(beside, run.label)
     export.render(run, frame, reward)
     tabs = st.tabs(VIEWS, key="explore::view", on_change="rerun")
-    views = {"Distribution": lambda: results.distribution(run, reward),
+    views = {"Distribution": lambda: results.distribution(run, reward, own.shown(reward)),
              "Pareto": lambda: pareto.render(shown, reward),
              "Molecules": lambda: grid.render(shown, reward),
              "Scaffolds": lambda: scaffolds.render(shown),
