@@ -195,7 +195,8 @@ def test_upload_hide_flagged_pick_diverse_and_export(browser_page, app_url):
     page.get_by_text("3 diverse molecules added").wait_for()
     chosen = download(page, "Selection CSV")
     assert sorted(chosen["name"]) == ["caffeine", "nicotine", "salicylic acid"]
-    assert (chosen["source"] == "leads.smi").all() and (chosen["alerts"] == "").all()
+    assert (chosen["source"] == "leads.smi").all()
+    assert not chosen["alerts"].str.contains("PAINS|Brenk|unassigned").any()   # the hidden
     assert {"reward", "alert_pains", "scaffold"} <= set(chosen)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser_test_own_molecules.png"))
