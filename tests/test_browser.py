@@ -5,7 +5,12 @@ Playwright with the system Chromium (scripts/setup.sh installs it).
 the workbench's promises: the reward editor keeps the reward in use across pages, a run
 stopped in the browser resumes where it stopped, and a server killed mid-Generate loses
 only that run. The screenshot tour (`RCFG_SCREENSHOTS=1`) uses the real checkpoint and
-rewrites docs/screenshots/."""
+rewrites docs/screenshots/.
+
+No step waits a fixed time: a step that reruns the script waits until the server reports
+that run finished (its websocket's `script_finished` message, counted by `ScriptRuns`) and
+the page is idle; other steps wait for what they change to show. So the tests hold on a
+loaded machine, only slower."""
 import io
 import os
 import re
@@ -19,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from app.components.table import ROW_HEIGHT as TABLE_ROW
 from engine.sampling import methods as M
@@ -65,6 +71,28 @@ def serve(checkpoint: Path):
     raise RuntimeError("streamlit did not start within 60 s")
 
 
+RERUN_TIMEOUT_S = 180.0   # one script run, on a loaded 2-core machine
+
+
+class ScriptRuns:
+    """Counts the script runs the server reports finished to this page (ForwardMsg
+    `script_finished` on the app's websocket)."""
+
+    def __init__(self, page):
+        self.finished = 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload) -> None:
+        if isinstance(payload, (bytes, bytearray)):
+            msg = ForwardMsg()
+            msg.ParseFromString(bytes(payload))
+            if msg.WhichOneof("type") == "script_finished":
+                self.finished += 1
+
+
+RUNS: dict[int, ScriptRuns] = {}
+
+
 @pytest.fixture
 def browser_page():
     from playwright.sync_api import sync_playwright
@@ -73,8 +101,10 @@ def browser_page():
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1100},
                                 accept_downloads=True)
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(120_000)
+        RUNS[id(page)] = ScriptRuns(page)
         yield page
+        RUNS.pop(id(page), None)
         browser.close()
 
 
@@ -86,17 +116,30 @@ def app_url(tiny_checkpoint):
     proc.wait(timeout=20)
 
 
-def settle(page, seconds: float = 0.5) -> None:
-    """Wait until the script run that the last interaction started has finished."""
-    time.sleep(seconds)
-    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')")
+def idle(page) -> None:
+    """No script run in flight (Streamlit's running indicator is gone)."""
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')",
+                           timeout=RERUN_TIMEOUT_S * 1000)
+
+
+def rerun(page, action, timeout_s: float = RERUN_TIMEOUT_S) -> None:
+    """Do `action` (a step that reruns the script) and wait until the server has finished
+    that run and the page is idle."""
+    runs = RUNS[id(page)]
+    before = runs.finished
+    action()
+    deadline = time.monotonic() + timeout_s
+    while runs.finished <= before:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no script run finished within {timeout_s:.0f} s")
+        page.wait_for_timeout(50)     # lets Playwright deliver the websocket's frames
+    idle(page)
 
 
 def set_number(page, label: str, value: int) -> None:
     box = page.get_by_label(label, exact=True)
     box.fill(str(value))
-    box.press("Enter")
-    settle(page)
+    rerun(page, lambda: box.press("Enter"))
 
 
 def download(page, button: str) -> pd.DataFrame:
@@ -112,41 +155,51 @@ def hide_flagged(page, families) -> None:
     for family in families:
         box.click()
         page.keyboard.type(family)
-        page.keyboard.press("Enter")
-        settle(page, 1.0)
+        rerun(page, lambda: page.keyboard.press("Enter"))
     page.keyboard.press("Escape")
-    settle(page, 1.0)
 
 
 def generate(page, timeout_s: float) -> None:
-    page.get_by_role("button", name="Generate").click()
-    page.get_by_text("Normalized score").wait_for(timeout=timeout_s * 1000)
-    settle(page, 1.0)
+    rerun(page, page.get_by_role("button", name="Generate").click, timeout_s)
+    page.get_by_text("Normalized score").wait_for()
+
+
+def fix_seed(page) -> None:
+    """Tick "Fix the seed" (seed 0): the run's molecules are the same on every test run."""
+    page.get_by_text("Decoding details").click()
+    rerun(page, page.get_by_text("Fix the seed").click)
+    page.get_by_text("Decoding details").click()
+
+
+def own_molecules(page):
+    """The "Your molecules" popover's button (only the button: its label is also the
+    popover's heading)."""
+    return page.get_by_test_id("stPopover").get_by_role("button", name="Your molecules",
+                                                         exact=True)
 
 
 def test_generate_select_and_download(browser_page, app_url):
     page = browser_page
-    page.goto(app_url)
+    rerun(page, lambda: page.goto(app_url))
     page.get_by_role("button", name="Generate").wait_for()
     default = M.METHODS[M.DEFAULT_METHOD]
     m = default.default_candidates
     set_number(page, "Molecules", 24)
     page.get_by_text(f"runs {m}× per molecule ({m} candidates each, the best kept), plus the "
-                     f"base model's comparison set: {24 * m + 24} forward rows"
+                     f"base model's comparison set for the new seed: {24 * m + 24} forward rows"
                      ).wait_for()   # 24 x M candidates + the 24 base molecules
-    generate(page, timeout_s=90)
+    generate(page, timeout_s=RERUN_TIMEOUT_S)
 
-    page.get_by_role("tab", name="Table").click()
+    rerun(page, page.get_by_role("tab", name="Table").click)
     grid = page.get_by_test_id("stDataFrame")
     grid.wait_for()
-    settle(page, 1.0)
     scroll_to(page, grid)   # below the headline and filter bar: bring it into the viewport
     box = grid.bounding_box()
     for row in (0, 2, 3):  # tick the row-marker boxes in the first column
-        page.mouse.click(box["x"] + 18, box["y"] + HEADER_HEIGHT + TABLE_ROW * (row + 0.5))
-        settle(page, 1.0)
-    page.get_by_text("Invalid rows in All").click()    # the table shows invalid rows too
-    settle(page, 1.0)
+        rerun(page, lambda: page.mouse.click(
+            box["x"] + 18, box["y"] + HEADER_HEIGHT + TABLE_ROW * (row + 0.5)))
+    # the table shows invalid rows too
+    rerun(page, page.get_by_text("Invalid rows in All").click)
     everything = download(page, "All CSV")
     ranked = everything.sort_values("reward", ascending=False, kind="stable")
     expected = set(ranked["smiles"].iloc[[0, 2, 3]])
@@ -159,7 +212,7 @@ def test_generate_select_and_download(browser_page, app_url):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser_test_table_selection.png"))
     # a reload is a new session: the run and the selection come back from the project
-    page.reload()
+    rerun(page, page.reload)
     page.get_by_text(f"{len(expected)} selected molecule").wait_for()
     page.get_by_text(f"{M.DEFAULT_METHOD}, ", exact=False).first.wait_for()
     again = download(page, "Selection CSV")
@@ -171,35 +224,57 @@ OWN = ("CN1CCC[C@H]1c1cccnc1 nicotine\nO=C1C(=Cc2ccccc2)SC(=S)N1 rhodanine\n"
        "CC(C)Cc1ccc(C(C)C(=O)O)cc1 ibuprofen\nO=C(O)c1ccccc1O salicylic acid\nC1CC broken\n")
 
 
-def test_upload_hide_flagged_pick_diverse_and_export(browser_page, app_url):
-    """A chemist's own series: uploaded, flagged molecules hidden, a diverse pick of what
-    is left added to the selection and exported."""
+def test_upload_hide_flagged_select_and_export(browser_page, app_url):
+    """A chemist's own series: uploaded, flagged molecules hidden, what is left selected
+    and exported."""
     page = browser_page
-    page.goto(app_url)
+    rerun(page, lambda: page.goto(app_url))
     set_number(page, "Molecules", 8)
-    generate(page, timeout_s=90)   # the tiny model's molecules are all invalid: only ours show
-    page.get_by_role("button", name="Your molecules", exact=True).click()
-    page.locator('input[type=file][accept*=".smi"]').set_input_files(
-        files=[{"name": "leads.smi", "mimeType": "text/plain", "buffer": OWN.encode()}])
-    settle(page, 3.0)
+    generate(page, timeout_s=RERUN_TIMEOUT_S)
+    own_molecules(page).click()
+    rerun(page, lambda: page.locator('input[type=file][accept*=".smi"]').set_input_files(
+        files=[{"name": "leads.smi", "mimeType": "text/plain", "buffer": OWN.encode()}]))
     if not page.get_by_text("unreadable").is_visible():   # the rerun may close the popover
-        page.get_by_role("button", name="Your molecules", exact=True).click()
+        own_molecules(page).click()
     page.get_by_text("unreadable").wait_for()
     assert page.get_by_text("6 read from").count() == 1
     page.keyboard.press("Escape")
-    settle(page, 1.0)
     hide_flagged(page, ("PAINS", "Brenk", "unassigned stereocentres"))
-    page.get_by_text("3 hidden for flags").wait_for()
-    set_number(page, "Pick N", 5)
-    page.get_by_role("button", name="Add N diverse").click()
-    page.get_by_text("3 diverse molecules added").wait_for()
+    # three of ours (and any flagged valid molecule of the run, which draws a new seed)
+    page.get_by_text(re.compile(r"\d+ hidden for flags")).wait_for()
+    show_view(page, "Molecules")
+    rerun(page, page.get_by_role("button", name=re.compile(r"Select all \d+ shown")).click)
     chosen = download(page, "Selection CSV")
-    assert sorted(chosen["name"]) == ["caffeine", "nicotine", "salicylic acid"]
-    assert (chosen["source"] == "leads.smi").all()
+    ours = chosen[chosen["source"] == "leads.smi"]
+    assert sorted(ours["name"]) == ["caffeine", "nicotine", "salicylic acid"]
     assert not chosen["alerts"].str.contains("PAINS|Brenk|unassigned").any()   # the hidden
     assert {"reward", "alert_pains", "scaffold"} <= set(chosen)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser_test_own_molecules.png"))
+
+
+def test_grid_cards_and_the_table_at_a_chemists_size(browser_page, app_url):
+    """Drawings about mols2grid's cards at the width the right pane gives them (three a
+    row), and a table that shows 16 rows before it scrolls."""
+    page = browser_page
+    rerun(page, lambda: page.goto(app_url))
+    set_number(page, "Molecules", 24)
+    generate(page, timeout_s=RERUN_TIMEOUT_S)
+    own_molecules(page).click()
+    rerun(page, lambda: page.locator('input[type=file][accept*=".smi"]').set_input_files(
+        files=[{"name": "leads.smi", "mimeType": "text/plain", "buffer": OWN.encode()}]))
+    page.keyboard.press("Escape")
+    show_view(page, "Molecules")
+    card = page.locator(".st-key-explore--view").get_by_test_id("stImage").first
+    card.wait_for()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser_test_grid.png"))
+    assert card.bounding_box()["width"] >= 180    # four a row drew them about 140 px wide
+    show_view(page, "Table")
+    table = page.get_by_test_id("stDataFrame")
+    table.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "browser_test_table.png"))
+    assert table.bounding_box()["height"] >= HEADER_HEIGHT + 16 * TABLE_ROW
 
 
 def real_checkpoint() -> Path | None:
@@ -210,14 +285,12 @@ def real_checkpoint() -> Path | None:
 
 
 def scroll_to(page, locator) -> None:
-    locator.evaluate("e => e.scrollIntoView({block: 'start'})")
-    time.sleep(0.5)
+    locator.evaluate("e => e.scrollIntoView({block: 'start', behavior: 'instant'})")
 
 
-def show_view(page, name: str, wait_s: float = 2.0) -> None:
+def show_view(page, name: str) -> None:
     """Open a result tab and scroll so the selection bar above the tabs is at the top."""
-    page.get_by_role("tab", name=name).click()
-    settle(page, wait_s)
+    rerun(page, page.get_by_role("tab", name=name).click)
     scroll_to(page, page.get_by_text("selected molecule").first)
 
 
@@ -232,67 +305,61 @@ def test_screenshot_tour(browser_page, monkeypatch):
     page = browser_page
     page.set_viewport_size({"width": 1600, "height": 1300})
     try:
-        page.goto(url)
+        rerun(page, lambda: page.goto(url))
         page.get_by_role("button", name="Generate").wait_for()
         set_number(page, "Molecules", 128)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.get_by_role("button", name="Generate").click()   # the live view, mid-run
-        page.get_by_text("/ 128 molecules").first.wait_for(timeout=120_000)
-        time.sleep(3.0)
+        page.get_by_text(re.compile(r"of 128 so far")).first.wait_for(timeout=300_000)
         page.screenshot(path=str(SHOTS / "generating.png"))
         page.get_by_text("Normalized score").wait_for(timeout=300_000)
-        settle(page, 1.0)
+        idle(page)
         page.screenshot(path=str(SHOTS / "explore.png"))
 
-        show_view(page, "Pareto", 3.0)
+        show_view(page, "Pareto")
         plot = page.locator(".nsewdrag").first
         box = plot.bounding_box()
         page.mouse.move(box["x"] + box["width"] * 0.01, box["y"] + box["height"] * 0.45)
         page.mouse.down()  # the low-logP, low-MW corner: the best CNS molecules
         page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.99, steps=8)
-        page.mouse.up()
-        settle(page, 2.0)
+        rerun(page, page.mouse.up)
         assert page.get_by_text("0 selected molecules").count() == 0  # the box added some
         page.screenshot(path=str(SHOTS / "pareto.png"))
 
         show_view(page, "Molecules")
         smarts = page.get_by_label("SMARTS filter", exact=True)
         smarts.fill("C(=O)N")
-        smarts.press("Enter")
-        settle(page, 2.0)
+        rerun(page, lambda: smarts.press("Enter"))
         scroll_to(page, page.get_by_text("selected molecule").first)
         page.screenshot(path=str(SHOTS / "grid.png"))
 
-        show_view(page, "3D", 5.0)
+        show_view(page, "3D")
+        page.locator("iframe").last.content_frame.locator("canvas").first.wait_for()
         page.screenshot(path=str(SHOTS / "3d.png"))
 
         page.get_by_role("button", name="Reference molecules", exact=True).click()
         refs = page.get_by_label("Reference SMILES, one per line", exact=True)
         refs.fill(LEADS)
-        refs.press("Control+Enter")
-        settle(page, 2.0)
+        rerun(page, lambda: refs.press("Control+Enter"))
         page.keyboard.press("Escape")
-        show_view(page, "Table", 3.0)
+        show_view(page, "Table")
         page.screenshot(path=str(SHOTS / "table.png"))
         scroll_to(page, page.get_by_role("button", name="Reference molecules", exact=True))
         hide_flagged(page, ("PAINS", "Brenk"))
-        show_view(page, "Scaffolds", 3.0)
+        show_view(page, "Scaffolds")
         scroll_to(page, page.get_by_role("button", name="Reference molecules", exact=True))
         page.screenshot(path=str(SHOTS / "scaffolds.png"))
 
         page.get_by_label("Method", exact=True).click()
-        page.get_by_role("option", name="Base model").click()
-        settle(page)
+        rerun(page, page.get_by_role("option", name="Base model").click)
         set_number(page, "Candidates per molecule", 17)   # best-of-17
         generate(page, timeout_s=300)
         show_view(page, "History")
         page.screenshot(path=str(SHOTS / "history.png"))
 
-        page.get_by_role("link", name="Runs").click()
-        settle(page, 3.0)
+        rerun(page, page.get_by_role("link", name="Runs").click)
         page.screenshot(path=str(SHOTS / "runs.png"))
-        page.get_by_role("link", name="Benchmarks").click()
-        settle(page, 3.0)
+        rerun(page, page.get_by_role("link", name="Benchmarks").click)
         page.screenshot(path=str(SHOTS / "benchmarks.png"))
     finally:
         proc.terminate()
@@ -308,16 +375,14 @@ def term_field(page, prop: str, field: str):
 def set_field(page, prop: str, field: str, value: str) -> None:
     box = term_field(page, prop, field)
     box.fill(value)
-    box.press("Enter")
-    settle(page)
+    rerun(page, lambda: box.press("Enter"))
 
 
 def step_up(page, prop: str, field: str) -> None:
     """One step up with the arrow key (the narrow column hides the +/- buttons)."""
     box = term_field(page, prop, field)
     box.press("ArrowUp")
-    box.press("Enter")
-    settle(page)
+    rerun(page, lambda: box.press("Enter"))
 
 
 def shown_term(page, prop: str) -> dict[str, str]:
@@ -333,21 +398,19 @@ def reward_in_use(page) -> dict:
 
     section = page.get_by_text("Reward file (TOML)")
     section.click()
-    settle(page)
+    button = page.get_by_role("button", name="Download this reward (.toml)")
     with page.expect_download() as info:
-        page.get_by_role("button", name="Download this reward (.toml)").click()
+        button.click()
     section.click()   # closed again
-    settle(page)
+    button.wait_for(state="hidden")
     return tomllib.loads(Path(info.value.path()).read_text())
 
 
 def visit_runs_and_back(page) -> None:
-    page.get_by_role("link", name="Runs").click()
+    rerun(page, page.get_by_role("link", name="Runs").click)
     page.get_by_role("heading", name="Distillation and RL").wait_for()
-    settle(page, 1.0)
-    page.get_by_role("link", name="Explore").click()
+    rerun(page, page.get_by_role("link", name="Explore").click)
     page.get_by_role("button", name="Generate").wait_for()
-    settle(page, 1.0)
 
 
 def switched_on(page) -> set[str]:
@@ -377,7 +440,7 @@ def test_editor_round_trip_keeps_the_reward_in_use(browser_page, app_url):
     """Bounds edited on Explore, then Runs and back: every box shows the value in use,
     with no float noise and nothing reverted; likewise after a preset change."""
     page = browser_page
-    page.goto(app_url)
+    rerun(page, lambda: page.goto(app_url))
     page.get_by_role("button", name="Generate").wait_for()
     preset = page.get_by_role("combobox", name="Preset")
     assert preset.input_value() == "CNS penetrant (Wager MPO, RDKit proxies)"
@@ -402,8 +465,7 @@ def test_editor_round_trip_keeps_the_reward_in_use(browser_page, app_url):
 
     preset.click()
     page.keyboard.type("Veber rules")
-    page.keyboard.press("Enter")
-    settle(page, 1.0)
+    rerun(page, lambda: page.keyboard.press("Enter"))
     visit_runs_and_back(page)
     assert preset.input_value() == "Veber rules (graded)"
     veber = reward_in_use(page)
@@ -424,15 +486,15 @@ def test_a_run_stopped_in_the_browser_resumes_where_it_stopped(browser_page, tin
     proc, url = serve(tiny_checkpoint)
     page = browser_page
     try:
-        page.goto(url)
-        page.get_by_role("link", name="Runs").click()
+        rerun(page, lambda: page.goto(url))
+        page.get_by_role("button", name="Generate").wait_for()
+        idle(page)
+        rerun(page, page.get_by_role("link", name="Runs").click)
         page.get_by_role("heading", name="Distillation and RL").wait_for()
-        settle(page, 1.0)
         page.get_by_text("RL fine-tuning of the unconditional model").click()
         name_box = page.locator(".st-key-launch--name--rl").get_by_label(
             "Run name (folder under runs/)", exact=True)     # the RL form's own box
         name_box.wait_for()
-        settle(page, 1.0)
         name_box.fill(name)
         set_number(page, "Steps", steps)
         set_number(page, "Molecules per step", 8)
@@ -445,7 +507,6 @@ def test_a_run_stopped_in_the_browser_resumes_where_it_stopped(browser_page, tin
         page.get_by_role("button", name="Stop").click()
         page.get_by_text(re.compile(re.escape(panel) + r"stopped, step \d+ of")) \
             .wait_for(timeout=120_000)
-        settle(page, 1.0)
         folder = tmp_path / name
         history = [json.loads(line) for line in (folder / runfolder.HISTORY_FILE).read_text()
                    .splitlines()]
@@ -474,8 +535,7 @@ def no_error_shown(page) -> None:
 def all_smiles(page) -> list[str]:
     """The SMILES of the run shown, invalid rows included, in the order of the download."""
     if not page.get_by_label("Invalid rows in All", exact=True).is_checked():
-        page.get_by_text("Invalid rows in All").click()
-        settle(page, 1.0)
+        rerun(page, page.get_by_text("Invalid rows in All").click)
     return download(page, "All CSV")["smiles"].tolist()
 
 
@@ -492,11 +552,11 @@ def test_a_server_killed_mid_generate_loses_only_that_run(browser_page, tiny_che
     page = browser_page
     proc, url = serve(tiny_checkpoint)
     try:
-        page.goto(url)
+        rerun(page, lambda: page.goto(url))
         set_number(page, "Molecules", 8)
-        generate(page, timeout_s=90)
+        generate(page, timeout_s=RERUN_TIMEOUT_S)
         first = next(r for r in Project.open(project_folder).runs() if r.kind == "generated")
-        label = f"#{first.id} {first.name}"
+        label = f"#{first.number} {first.name}"
         first_smiles = all_smiles(page)
         assert len(first_smiles) == first.n == 8
         # kill points: while sampling, then as the finished run is being stored
@@ -512,9 +572,9 @@ def test_a_server_killed_mid_generate_loses_only_that_run(browser_page, tiny_che
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=20)
             proc, url = serve(tiny_checkpoint)
-            page.goto(url)
+            rerun(page, lambda: page.goto(url))
             page.get_by_text("Normalized score").wait_for()
-            settle(page, 1.0)
+            idle(page)
             no_error_shown(page)
             project = Project.open(project_folder)
             runs = project.runs()
@@ -528,8 +588,7 @@ def test_a_server_killed_mid_generate_loses_only_that_run(browser_page, tiny_che
         box = page.get_by_role("combobox", name="Run")
         box.click()
         page.keyboard.type(label)
-        page.keyboard.press("Enter")
-        settle(page, 1.0)
+        rerun(page, lambda: page.keyboard.press("Enter"))
         assert box.input_value() == label
         assert all_smiles(page) == first_smiles
         no_error_shown(page)

@@ -14,8 +14,10 @@ from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.structures import SmartsError
 
 ss = st.session_state
-COLUMNS = 4
-SMALL, LARGE = (260, 190), (480, 340)   # drawing sizes (width, height) in pixels
+# three cards a row at a drawing of 320 x 240 (mols2grid's cards, drawn at the width the
+# right-hand pane gives them on a laptop screen); "Large drawings": two a row
+COLUMNS, LARGE_COLUMNS = 3, 2
+SMALL, LARGE = (320, 240), (480, 340)   # drawing sizes (width, height) in pixels
 NONE = "-"   # "then by" left unset
 
 
@@ -104,7 +106,7 @@ def render(frame, reward) -> None:
                   args=(mols["id"].tolist(),), icon=":material/select_all:")
     large = right.toggle("Large drawings", key="grid::large", persist_state="session",
                          help="Two molecules per row, drawn larger.")
-    columns, size = (2, LARGE) if large else (COLUMNS, SMALL)
+    columns, size = (LARGE_COLUMNS, LARGE) if large else (COLUMNS, SMALL)
     shown = _key_properties(reward)
     rows = mols.iloc[(page - 1) * per_page: page * per_page].to_dict("records")
     for start in range(0, len(rows), columns):

@@ -12,6 +12,8 @@ from engine.chem.properties import PROPERTY_NAMES
 ss = st.session_state
 KEY, ROWS = "table::df", "table::rows"
 ROW_HEIGHT, IMAGE_WIDTH = 60, 96   # pixels: room for the structure drawings
+ROWS_SHOWN = 16   # a tall table, as in DataWarrior: 16 rows at a time, then it scrolls
+HEIGHT = ROW_HEIGHT * ROWS_SHOWN + 38   # + the header row
 
 
 def _on_select() -> None:
@@ -70,7 +72,7 @@ def render(frame) -> None:
     if current != wanted:
         ss[KEY] = {"selection": {"rows": wanted}}
     st.dataframe(table[columns], key=KEY, on_select=_on_select, selection_mode="multi-row",
-                 hide_index=True, height=560, row_height=ROW_HEIGHT,
+                 hide_index=True, height=HEIGHT, row_height=ROW_HEIGHT,
                  column_config=_column_config(columns), placeholder="–")
     order = "most similar first" if similarity else "best reward first"
     st.caption(f"{len(table)} molecules, {order}; {len(wanted)} rows selected. Click a "
