@@ -87,3 +87,34 @@ def test_validity_benchmark_sorts_failures_by_cause(tiny_checkpoint, tmp_path, c
     for row in runs.values():  # every invalid molecule has one cause
         invalid = round((1 - row["validity"]) * 6)
         assert sum(row[k] for k in validity.CAUSES) == invalid
+
+
+def test_cost_benchmark_places_families_on_the_best_of_n_curve(tiny_checkpoint, tmp_path,
+                                                                capsys, monkeypatch):
+    from engine.bench import cost
+    from engine.sampling.sampler import SampleSettings
+
+    monkeypatch.setattr(cost, "ROOT", tmp_path)      # the base pool's cache goes here
+    out, png = tmp_path / "cost.json", tmp_path / "cost.png"
+    argv = ["--n", "3", "--checkpoint", str(tiny_checkpoint), "--presets", "drug_like",
+            "--families", "tilted_g16", "rcfg_k16", "--max-candidates", "2",
+            "--out", str(out), "--plot", str(png)]
+    assert cost.main(argv) == 0
+    row = json.loads(out.read_text())["presets"]["drug_like"]
+    curve = row["best_of_n"]
+    assert [c["N"] for c in curve] == list(range(1, cost.BON_MAX + 1))
+    assert all(a["cpu_ms"] < b["cpu_ms"] for a, b in zip(curve, curve[1:]))  # dearer with N
+    tilted = row["families"]["tilted_g16"]["cells"]
+    assert set(tilted) == {"1", "2"} and tilted["2"]["rows"] == 2
+    assert set(row["families"]["rcfg_k16"]["cells"]) == {"1", "2"}
+    assert row["families"]["rcfg_k16"]["cells"]["2"]["rows"] == 34
+    for cell in tilted.values():        # a point on the curve at its own CPU cost
+        assert {"normalized_score", "mean_reward", "good_scaffolds"} <= set(
+            cell["best_of_n_at_cpu"])
+    assert "tilted_g16 | 2 |" in capsys.readouterr().out
+    assert png.stat().st_size > 10_000
+    line = cost.standing(SampleSettings(method="tilted", candidates=2), (out,))
+    assert line.startswith("matched-cost benchmark (1 presets, 3 molecules each)")
+    assert "best-of-N at the same CPU time" in line
+    assert cost.standing(SampleSettings(method="cfg"), (out,)) is None   # not measured
+    assert "best-of-4" in cost.standing(SampleSettings(method="base", candidates=4), (out,))

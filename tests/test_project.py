@@ -230,6 +230,9 @@ ONE_CHANGE = [
     ({"method": "qtilt"}, None, "qtilt, Veber rules (graded), n=256"),
     ({"gamma": 0.1 * 6}, None, "γ=0.6"),                  # no float noise in the name
     ({"ys": 32}, None, "|Y_S|=32"),
+    ({"candidates": 2}, None, "candidates=2"),
+    ({"method": "base", "candidates": 5}, None, "best-of-5, Veber rules (graded), n=256"),
+    ({"method": "rcfg", "gamma": 16.0}, None, "rcfg, Veber rules (graded), n=256 (γ=16)"),
     ({"advantage": "relative"}, None, "advantage=relative"),
     ({"plausibility": 0.0}, None, "α=0"),
     ({"q_weights": "prior"}, None, "Q weights=prior"),
@@ -249,7 +252,7 @@ ONE_CHANGE = [
 def test_a_run_name_names_the_setting_that_differs(change, checkpoint, shown):
     reward = load_reward("veber")
     default = run_name(SampleSettings(), reward, SHIPPED_MODEL)
-    assert default == "rcfg, Veber rules (graded), n=256"     # the defaults: short
+    assert default == "tilted, Veber rules (graded), n=256"   # the defaults: short
     name = run_name(SampleSettings(**change), reward, checkpoint)
     assert name != default and shown in name
 
