@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import time
 import uuid
@@ -203,13 +204,21 @@ def _name(name: str, what: str) -> str:
 class Project:
     """A project folder: `Project.open(path)` creates it when missing."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
         self.db_path = self.path / CATALOGUE
+        self.read_only = read_only
+        self._values: dict[str, str] = {}   # a read-only project's values, this process only
 
     @classmethod
-    def open(cls, path) -> Project:
+    def open(cls, path, read_only: bool = False) -> Project:
+        """Open (or create) the project in `path`. With `read_only` (a shipped project such
+        as the demo) it must exist; nothing is ever written in the folder, not even SQLite's
+        journal, every change of runs, selections or notes is refused with ProjectError,
+        `set_value` is kept for this process only, and `copy_to` makes a writable copy."""
         path = Path(path).expanduser()
+        if read_only:
+            return cls._open_read_only(path)
         if path.exists() and not path.is_dir():
             raise ProjectError(f"{path}: a project is a folder, and this is a file")
         try:
@@ -231,9 +240,57 @@ class Project:
         project._remove_orphans()
         return project
 
+    @classmethod
+    def _open_read_only(cls, path: Path) -> Project:
+        if not (path / CATALOGUE).is_file():
+            raise ProjectError(f"{path}: no project catalogue ({CATALOGUE}) to open read-only")
+        project = cls(path, read_only=True)
+        with project._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            raise ProjectError(f"{project.db_path}: project format {row and row[0]} is not "
+                               f"the supported version {SCHEMA_VERSION}")
+        return project
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise ProjectError(f"{self.path} is a read-only project: copy it to a folder of "
+                               "your own first (Project.copy_to), or open another project")
+
+    def copy_to(self, folder) -> Project:
+        """A copy of this project in `folder` (which must not exist or be empty), opened
+        writable: the same runs, IDs, run numbers, selections, notes and values. Refused
+        with ProjectError for a folder that holds anything."""
+        folder = Path(folder).expanduser()
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ProjectError(f"{folder}: a project is copied into a new or empty folder, "
+                               "and this one holds files")
+        try:
+            (folder / MOLECULES).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(f"{folder}: cannot create the project folder "
+                               f"({exc.strerror})") from None
+        with self._connect() as db:
+            files = [r[0] for r in db.execute("SELECT file FROM runs")]
+            with closing(sqlite3.connect(folder / CATALOGUE)) as target:
+                db.backup(target)       # a consistent snapshot, even while others write
+        for file in files:
+            shutil.copy2(self.path / MOLECULES / file, folder / MOLECULES / file)
+        copy = Project.open(folder)
+        for key, value in self._values.items():
+            copy.set_value(key, value)
+        return copy
+
     def _connect(self) -> sqlite3.Connection:
         # switching a new catalogue to WAL answers "locked" at once, without waiting, while
         # another process creates it: retried for up to LOCKED_WAIT_S
+        if self.read_only:     # immutable: no journal, no locks, nothing written beside it
+            uri = f"{self.db_path.resolve().as_uri()}?immutable=1"
+            try:
+                return _Transaction(sqlite3.connect(uri, uri=True, isolation_level=None))
+            except sqlite3.DatabaseError as exc:
+                raise ProjectError(f"{self.db_path}: not a readable project catalogue "
+                                   f"({exc})") from None
         deadline = time.monotonic() + LOCKED_WAIT_S
         while True:
             db = None
@@ -293,6 +350,7 @@ class Project:
                 settings: dict | None = None, reward_toml: str = "", reward_name: str = "",
                 checkpoint: str = "", summary: dict | None = None) -> RunRecord:
         """Store a run: its molecules get IDs and InChIKeys; returns the record."""
+        self._writable()
         if kind not in KINDS:
             raise ProjectError(f"run kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if "smiles" not in molecules.columns:
@@ -366,6 +424,7 @@ class Project:
         return row[0]
 
     def rename_run(self, run_id: int, name: str) -> RunRecord:
+        self._writable()
         name = _name(name, "run")
         with self._connect() as db:
             if db.execute("UPDATE runs SET name = ? WHERE id = ?",
@@ -377,6 +436,7 @@ class Project:
         """Remove a run, and the base set it was compared with unless another run is
         compared with it too: catalogue rows first, then the molecule files. Selections
         keep their IDs (the molecules show as gone)."""
+        self._writable()
         record = self.run(run_id)
         base = record.settings.get("base_run")
         shared = any(r.settings.get("base_run") == base for r in self.runs() if r.id != record.id)
@@ -398,11 +458,17 @@ class Project:
     # small facts the dashboard keeps (e.g. this machine's sampling rates) -------------
     def value(self, key: str) -> str | None:
         """A stored text value of the project (None when unset)."""
+        if key in self._values:
+            return self._values[key]
         with self._connect() as db:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (f"app:{key}",)).fetchone()
         return None if row is None else row[0]
 
     def set_value(self, key: str, value: str) -> None:
+        """Store a text value (a read-only project keeps it for this process only)."""
+        if self.read_only:
+            self._values[key] = str(value)
+            return
         with self._connect() as db:
             db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
                        "value = excluded.value", (f"app:{key}", str(value)))
@@ -410,6 +476,7 @@ class Project:
     # selections ---------------------------------------------------------------------
     def save_selection(self, name: str, members, reward_toml: str = "") -> Selection:
         """Store (or replace) a named selection of molecule IDs."""
+        self._writable()
         name = _name(name, "selection")
         members = tuple(dict.fromkeys(str(m) for m in members))
         for m in members:
@@ -435,6 +502,7 @@ class Project:
         return [self.selection(n) for n in names]
 
     def delete_selection(self, name: str) -> None:
+        self._writable()
         with self._connect() as db:
             db.execute("DELETE FROM selections WHERE name = ?", (name,))
 
@@ -463,6 +531,7 @@ class Project:
 
     # notes --------------------------------------------------------------------------
     def add_note(self, text: str, run_id: int | None = None) -> int:
+        self._writable()
         text = str(text).strip()
         if not text:
             raise ProjectError("a note needs some text")
