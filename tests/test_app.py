@@ -273,8 +273,8 @@ def test_benchmarks_page_renders(app):
     tables = [d.value for d in app.dataframe]
     rcfg = next(t for t in tables if "RCFG" in t.columns)
     assert len(rcfg) == 24 and (rcfg["RCFG"] > rcfg["base"]).all()
-    matched = next(t for t in tables if "best_of_n_at_cpu" in t.columns)   # matched cost
-    assert {"tilted_g16", "rcfg_k16"} <= set(matched["family"])
+    matched = [set(t["family"]) for t in tables if "best_of_n_at_cpu" in t.columns]
+    assert "tilted_g16" in set.union(*matched) and "rcfg_k16" in set.union(*matched)
 
 
 def test_state_survives_page_switches(app, tiny_checkpoint):

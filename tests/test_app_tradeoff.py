@@ -44,7 +44,6 @@ def test_samples_every_weighting_with_the_sidebar_method(app, tiny_checkpoint):
     app.selectbox(key="tradeoff::b").set_value("logp")
     app.slider(key="tradeoff::count").set_value(3)
     app.number_input(key="tradeoff::n").set_value(4)
-    app.slider(key="s::ys").set_value(2)
     app.number_input(key="s::n").set_value(8)  # the base comparison set
     app.run()
     assert any("3 × 4 molecules × 1 rows" in c.value for c in app.caption)   # reward-tilted
@@ -99,7 +98,6 @@ def test_two_rewards_mode(app):
     app.selectbox(key="tradeoff::rb").set_value("drug_like")
     app.slider(key="tradeoff::count").set_value(2)
     app.number_input(key="tradeoff::n").set_value(4)
-    app.slider(key="s::ys").set_value(2)
     app.number_input(key="s::n").set_value(8)
     app.button(key="tradeoff::go").click().run(timeout=120)
     assert not app.exception, app.exception

@@ -72,7 +72,7 @@ def effect_chart(results: dict) -> None:
                f"Rewards: {', '.join(results['presets'])}.")
 
 
-def cost_chart(results: dict) -> None:
+def cost_chart(results: dict, key: str) -> None:
     """Mean normalized score against CPU ms per molecule: the best-of-N curve and every
     method family with M = 1, 2, 4, 8 candidates (engine.bench.cost), and its table."""
     rows = list(results["presets"].values())
@@ -95,11 +95,11 @@ def cost_chart(results: dict) -> None:
                       xaxis={"type": "log", "title": "CPU ms per output molecule (decoding + "
                              "scoring, one thread)"},
                       yaxis={"title": f"mean normalized score ({len(rows)} rewards)"})
-    st.plotly_chart(fig, key="bench::cost")
+    st.plotly_chart(fig, key=f"bench::{key}")
     st.caption(f"{results['header']['n']} molecules per point, {results.get('date', '')}. "
                "Points of a family are M = 1, 2, 4, 8 candidates per molecule (hover). A "
                "point above the orange curve beats best-of-N at the same CPU time.")
-    st.dataframe(pd.DataFrame(lines), hide_index=True, key="bench::cost_table")
+    st.dataframe(pd.DataFrame(lines), hide_index=True, key=f"bench::{key}::table")
 
 
 def defaults_table(results: dict, setting: str) -> pd.DataFrame:
@@ -128,10 +128,12 @@ def at_a_glance() -> None:
         st.info("No guidance benchmark results yet: `python -m engine.bench.sweep` and "
                 "`python -m engine.bench.effect` write them to bench_results/.")
         return
-    matched = _read("cost.json") or _read("cost_sweep.json")
-    if matched and matched.get("presets"):
-        st.subheader("Better molecules per CPU second than best-of-N")
-        cost_chart(matched)
+    for i, name in enumerate(("cost.json", "cost_sweep.json")):
+        matched = _read(name)
+        if matched and matched.get("presets"):
+            st.subheader("Better molecules per CPU second than best-of-N" if i == 0 else
+                         "Every method family at matched cost")
+            cost_chart(matched, key=name)
     if effect and effect.get("presets"):
         st.subheader("More compute per molecule, higher reward (RCFG, the paper's operator)")
         effect_chart(effect)
