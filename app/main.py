@@ -1,7 +1,8 @@
 """RCFG Studio: navigation and the shared sidebar (checkpoint, device, selection).
 
 Start it from the repository root: `python3 -m streamlit run app/main.py`
-(.streamlit/config.toml binds it to localhost). `engine` and `app` import as the installed
+(.streamlit/config.toml binds it to localhost); `-- --demo` opens the shipped demo project,
+`-- --project DIR` another project folder. `engine` and `app` import as the installed
 package (`pip install -e .`, which scripts/setup.sh runs). The screens live in
 app/screens/, not app/pages/: Streamlit treats a `pages/` folder beside the entry file as a
 legacy multipage app until st.navigation has run once, which runs a page without this file
@@ -9,7 +10,7 @@ when a session opens on a page URL (and on every AppTest run)."""
 import streamlit as st
 
 from app import messages, resources, state
-from app.components import project_panel
+from app.components import demo, project_panel
 from engine.project import ProjectError
 from engine.train import runfolder
 
@@ -49,6 +50,9 @@ with st.sidebar:
     project_panel.caption()
     panel = st.container()      # filled after the page, so it lists a run just generated
 
+banner = st.empty()
+demo.banner(banner)
 page.run()
+demo.banner(banner)   # a change on the screen may have copied the demo
 with panel:
     project_panel.manage()

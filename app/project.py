@@ -1,7 +1,10 @@
 """The dashboard's project: where runs and the selection are kept between sessions.
 
 The folder is `--project DIR` (after `--` on the `streamlit run` line), else
-`$RCFG_PROJECT`, else `projects/default` in the repository. Every finished Generate is
+`$RCFG_PROJECT`, else `projects/default` in the repository; `--demo` opens the shipped demo,
+assets/demo/, read-only: the first change a chemist makes there (a Generate, the selection,
+an upload, a note, a rename or a deletion) copies it to a new project, `demo-copy` beside
+the usual projects, and the session works in the copy from then on (`writable`). Every finished Generate is
 stored there at once (`engine.project`: SQLite catalogue plus molecule files, atomic), with
 its base comparison set; the selection (molecule IDs) is stored on every change, an
 uploaded molecule file as an imported set, and notes on runs as they are written. A new
@@ -28,16 +31,37 @@ SELECTION_NAME = "current selection"
 
 
 CHOSEN = "project::dir"   # a project picked in this session (the sidebar's picker)
+COPIED = "project::demo_copy"   # the copy of the demo this session made on its first change
+DEMO_DIR = REPO / "assets" / "demo"
+DEMO_COPY = "demo-copy"
 NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
+def _home() -> Path:
+    return Path(os.environ.get(ENV_PROJECT) or REPO / "projects" / "default")
+
+
 def started_dir() -> Path:
-    """The project the server was started on: `--project DIR`, `$RCFG_PROJECT` or
-    projects/default."""
+    """The project the server was started on: the demo with `--demo`, `--project DIR`,
+    `$RCFG_PROJECT` or projects/default."""
     argv = sys.argv[1:]
+    if "--demo" in argv:
+        return DEMO_DIR
     if "--project" in argv and argv.index("--project") + 1 < len(argv):
         return Path(argv[argv.index("--project") + 1])
-    return Path(os.environ.get(ENV_PROJECT) or REPO / "projects" / "default")
+    return _home()
+
+
+def projects_root() -> Path:
+    """Where new projects go: beside the started one, or (for the demo, which sits among the
+    shipped assets) beside `$RCFG_PROJECT` or projects/default."""
+    started = started_dir().resolve()
+    return (_home() if is_demo(started) else started).resolve().parent
+
+
+def is_demo(folder=None) -> bool:
+    """Whether `folder` (default: this session's project) is the shipped demo."""
+    return Path(folder or project_dir()).resolve() == DEMO_DIR.resolve()
 
 
 def project_dir() -> Path:
@@ -49,7 +73,7 @@ def project_dir() -> Path:
 def neighbours() -> list[Path]:
     """The project folders beside the started one (those holding a catalogue), it first."""
     home = started_dir().resolve()
-    found = sorted(p.parent for p in home.parent.glob("*/project.sqlite"))
+    found = sorted(p.parent for p in projects_root().glob("*/project.sqlite"))
     return [home] + [p for p in found if p != home]
 
 
@@ -59,27 +83,45 @@ def new_project_dir(name: str) -> Path:
     if not NAME_OK.fullmatch(name):
         raise ProjectError(f"project name {name!r}: use 1 to 64 letters, digits, '_', '-' or "
                            "'.', starting with a letter or digit")
-    folder = started_dir().resolve().parent / name
+    folder = projects_root() / name
     if folder.exists():
         raise ProjectError(f"a project named {name!r} already exists; pick it in the list")
     return folder
 
 
 @st.cache_resource(show_spinner=False)
-def _open(path: str) -> Project:
-    return Project.open(path)
+def _open(path: str, read_only: bool) -> Project:
+    return Project.open(path, read_only=read_only)
 
 
 def current() -> Project:
-    """The open project (created on first use); ProjectError when it cannot be used."""
-    return _open(str(project_dir().resolve()))
+    """The open project (created on first use; the demo read-only); ProjectError when it
+    cannot be used."""
+    folder = project_dir().resolve()
+    return _open(str(folder), is_demo(folder))
+
+
+def writable() -> Project:
+    """The open project, for a change. The shipped demo is never written: the first change
+    copies it to a new project (`demo-copy`, `demo-copy-2`, ... beside the usual projects),
+    with the same runs, IDs and selection, and this session works in the copy from then on,
+    so the change (and everything after it) is kept as in any project."""
+    project = current()
+    if not project.read_only:
+        return project
+    root, number = projects_root(), 1
+    while (folder := root / (DEMO_COPY if number == 1 else f"{DEMO_COPY}-{number}")).exists():
+        number += 1
+    project.copy_to(folder)
+    st.session_state[CHOSEN] = st.session_state[COPIED] = str(folder)
+    return current()
 
 
 def save_run(run) -> None:
     """Store a finished run and its base set (once: a later run compared with the very same
     base molecules points to the stored set); the run's molecules then carry their project
     IDs and InChIKeys, and the run takes the project's run number (base sets take none)."""
-    project = current()
+    project = writable()
     reward = run.reward
     toml, reward_name = (reward.to_toml(), reward.name) if reward is not None else ("", "")
     settings = SampleSettings.from_stored(run.settings)
@@ -114,7 +156,7 @@ def stored_base(checkpoint, settings: dict, smiles=None) -> int | None:
     """The ID of a stored base set made by the weights now in the `checkpoint` folder with
     the base-set settings of `settings` (and, when given, these very SMILES), if any: a
     restarted server reuses it instead of sampling again."""
-    folder = Path(checkpoint).resolve()
+    folder = checkpoint_folder(checkpoint)
     weights = folder / "model.safetensors"
     if not weights.is_file():
         return None
@@ -123,12 +165,18 @@ def stored_base(checkpoint, settings: dict, smiles=None) -> int | None:
     project = current()
     for record in reversed(project.runs()):
         if (record.kind == "base" and record.checkpoint_id == identity
-                and Path(record.checkpoint).resolve() == folder
+                and checkpoint_folder(record.checkpoint) == folder
                 and {k: record.settings.get(k) for k in BASE_KEYS} == wanted
                 and (smiles is None
                      or project.molecules(record.id)["smiles"].tolist() == list(smiles))):
             return record.id
     return None
+
+
+def checkpoint_folder(checkpoint) -> Path:
+    """A run's checkpoint folder; a relative one (the demo's `assets/model`) is taken from
+    the repository."""
+    return (REPO / Path(checkpoint).expanduser()).resolve()
 
 
 def base_molecules(run_id: int) -> tuple[pd.DataFrame, dict]:
@@ -158,7 +206,7 @@ def stored_runs(load_model, skip=frozenset()) -> tuple[list[dict], list[str]]:
         if record.kind != "generated" or record.id in skip:
             continue
         try:
-            ckpt = load_model(record.checkpoint)
+            ckpt = load_model(checkpoint_folder(record.checkpoint))
             base_id = record.settings.get("base_run")
             out.append({
                 "number": record.number, "project_id": record.id,
@@ -175,7 +223,7 @@ def stored_runs(load_model, skip=frozenset()) -> tuple[list[dict], list[str]]:
 
 def save_selection(ids) -> None:
     """Store the selection: molecule IDs (`<run>:<row>`), so each keeps its run."""
-    current().save_selection(SELECTION_NAME, sorted(ids, key=split_id))
+    writable().save_selection(SELECTION_NAME, sorted(ids, key=split_id))
 
 
 def stored_selection() -> set[str]:
@@ -194,7 +242,7 @@ MAX_UNREADABLE = 1000   # records of an imported file RDKit could not read, kept
 def save_import(filename: str, molecules, unreadable) -> int:
     """Store a chemist's own molecules (scored table) and the records that could not be
     read (the first MAX_UNREADABLE) as an imported set; returns its run ID."""
-    record = current().add_run(
+    record = writable().add_run(
         molecules, name=filename, kind="imported",
         summary={"unreadable": unreadable.head(MAX_UNREADABLE).to_dict("records"),
                  "unreadable_total": int(len(unreadable))})
@@ -219,4 +267,4 @@ def notes(run_number: int) -> list[dict]:
 
 
 def add_note(run_number: int, text: str) -> None:
-    current().add_note(text, run_id=run_number)
+    writable().add_note(text, run_id=run_number)

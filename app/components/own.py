@@ -119,7 +119,7 @@ def _on_pick() -> None:
 
 
 def _delete(run_id: int) -> None:
-    project.current().delete_run(run_id)
+    project.writable().delete_run(run_id)
     _stored.clear()
     ss[OWN] = [i for i in ss.get(OWN, []) if i != run_id]
 

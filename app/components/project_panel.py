@@ -16,7 +16,7 @@ ss = st.session_state
 def _rename(run_id: str) -> None:
     run = state.run_by_id(run_id)
     try:
-        record = project.current().rename_run(run.project_id, ss["project::name"])
+        record = project.writable().rename_run(run.project_id, ss["project::name"])
     except ProjectError as exc:
         ss["project::message"] = messages.shown(exc)
         return
@@ -26,7 +26,7 @@ def _rename(run_id: str) -> None:
 
 def _delete(run_id: str) -> None:
     run = state.run_by_id(run_id)
-    project.current().delete_run(run.project_id)     # and its base set
+    project.writable().delete_run(run.project_id)     # and its base set
     state.sync_runs()                            # in step with the project: run gone
     ss["project::confirm"] = False
 
