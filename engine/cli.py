@@ -157,9 +157,10 @@ def _cost_line(summary: dict) -> str:
     per = (f", {summary['candidates']} candidates per molecule"
            if summary["candidates"] > 1 else "")
     return (f"cost: {summary['forward_rows']:,} forward rows ({summary['forward_rows_per_molecule']}"
-            f" per molecule{per}); CPU {summary['cpu_s']:.1f} s = decoding "
-            f"{summary['cpu_decode_s']:.1f} s + scoring {summary['cpu_score_s']:.1f} s + other "
-            f"({summary['cpu_ms_per_molecule']:.1f} ms per molecule)")
+            f" per molecule{per}); CPU {summary['cpu_s']:.1f} s "
+            f"({summary['cpu_ms_per_molecule']:.1f} ms per molecule): decoding "
+            f"{summary['cpu_decode_s']:.1f} s, scoring {summary['cpu_score_s']:.1f} s, the rest "
+            "set-up and likelihood")
 
 
 def _alert_line(rates: dict, base: dict | None) -> str:

@@ -9,6 +9,7 @@ from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import Reward, Term
 from engine.cli import main
 from engine.model.checkpoint import load_checkpoint
+from engine.sampling.methods import DEFAULT_METHOD as M_DEFAULT
 from engine.sampling.methods import METHODS
 from engine.sampling.sampler import SampleSettings, SamplingError, sample
 
@@ -264,6 +265,9 @@ def test_cli_condition_without_reward(tiny_checkpoint, tmp_path):
     (["--method", "rcfg"], "needs --reward"),
     (["--reward", "no_such_preset"], "no_such_preset"),
     (["--ys", "100", "--reward", "drug_like", "--method", "rcfg"], "from 2 to 64"),
+    (["--candidates", "3"], "--candidates needs --reward"),
+    (["--gamma", "-1", "--reward", "drug_like"], "gamma must be a number from 0"),
+    (["--candidates", "0", "--reward", "drug_like"], "candidates per molecule must be"),
 ])
 def test_cli_errors(tiny_checkpoint, tmp_path, capsys, argv, message):
     code = main(["sample", "--checkpoint", str(tiny_checkpoint), "--n", "2",
@@ -302,3 +306,21 @@ def test_settings_a_method_ignores_do_not_name_its_runs():
     assert "Q weights" not in run_name(rcfg.in_use())
     assert {"γ=3", "|Y_S|=8", "advantage=relative"} <= set(
         run_name(rcfg.in_use()).split(" (")[1].rstrip(")").split(", "))
+
+
+def test_sample_with_a_reward_uses_the_dashboards_default_method(tiny_checkpoint, tmp_path,
+                                                                 capsys):
+    out = tmp_path / "default.csv"
+    assert main(["sample", "--checkpoint", str(tiny_checkpoint), "--reward", "drug_like",
+                 "--n", "3", "--out", str(out)]) == 0
+    frame = pd.read_csv(out)
+    spec = METHODS[M_DEFAULT]
+    assert (frame["method"] == M_DEFAULT).all()
+    assert (frame["candidates"] == spec.default_candidates).all()
+    assert (frame["gamma"] == spec.default_gamma).all()
+    printed = capsys.readouterr().out
+    assert f"cost: {3 * spec.default_candidates} forward rows" in printed
+    assert "decoding" in printed and "scoring" in printed
+    assert main(["sample", "--checkpoint", str(tiny_checkpoint), "--reward", "drug_like",
+                 "--n", "2", "--method", "base", "--out", str(tmp_path / "b.csv")]) == 0
+    assert (pd.read_csv(tmp_path / "b.csv")["candidates"] == 1).all()   # base: as asked

@@ -314,7 +314,7 @@ def standing(s: SampleSettings, results_files=RESULTS) -> str | None:
         verdict = ("better than" if line["normalized_score"] > line["best_of_n_at_cpu"] else
                    "worse than")
         return (f"matched-cost benchmark ({line['presets']} presets, {n} molecules each): "
-                f"this method with {s.candidates} candidate(s) scored "
+                f"this method with {s.candidates} candidate{'s' * (s.candidates > 1)} scored "
                 f"{line['normalized_score']:+.2f} normalized at {line['cpu_ms']:.0f} CPU ms per "
                 f"molecule, {verdict} best-of-N at the same CPU time "
                 f"({line['best_of_n_at_cpu']:+.2f}; higher reward on "
