@@ -136,10 +136,16 @@ def rerun(page, action, timeout_s: float = RERUN_TIMEOUT_S) -> None:
     idle(page)
 
 
-def set_number(page, label: str, value: int) -> None:
+def set_number(page, label: str, value: int, in_form: bool = False) -> None:
+    """Type a value into the number box `label`; in a form (which reruns only on its
+    submit button) the value is only committed."""
     box = page.get_by_label(label, exact=True)
     box.fill(str(value))
-    rerun(page, lambda: box.press("Enter"))
+    if in_form:
+        box.press("Tab")
+        assert box.input_value() == str(value)
+    else:
+        rerun(page, lambda: box.press("Enter"))
 
 
 def download(page, button: str) -> pd.DataFrame:
@@ -491,14 +497,13 @@ def test_a_run_stopped_in_the_browser_resumes_where_it_stopped(browser_page, tin
         idle(page)
         rerun(page, page.get_by_role("link", name="Runs").click)
         page.get_by_role("heading", name="Distillation and RL").wait_for()
-        page.get_by_text("RL fine-tuning of the unconditional model").click()
+        rerun(page, page.get_by_text("RL fine-tuning of the unconditional model").click)
         name_box = page.locator(".st-key-launch--name--rl").get_by_label(
             "Run name (folder under runs/)", exact=True)     # the RL form's own box
-        name_box.wait_for()
         name_box.fill(name)
-        set_number(page, "Steps", steps)
-        set_number(page, "Molecules per step", 8)
-        set_number(page, "Save every (steps)", 1000)
+        set_number(page, "Steps", steps, in_form=True)
+        set_number(page, "Molecules per step", 8, in_form=True)
+        set_number(page, "Save every (steps)", 1000, in_form=True)
         page.get_by_role("button", name="Start run").click()
         page.get_by_text(f"Started rl run {name} (process").wait_for()
         panel = f"{name} · rl · "
