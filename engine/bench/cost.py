@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BON_MAX = 65
 M_VALUES = (1, 2, 4, 8)
 GOOD = 0.8   # a "good" molecule for the scaffold count
+# the cells reported preset by preset: the default method's, and RCFG's at K = 16
+DEFAULT_CELLS = {("tilted_g16", 4), ("tilted_g32", 4), ("rcfg_k16", 1)}
 # family -> (settings, largest M measured): RCFG and Q-tilt cost 17 rows per candidate
 FAMILIES = {
     "tilted_g8": (dict(method="tilted", gamma=8.0), 8),
@@ -243,6 +245,28 @@ def markdown(results: dict) -> str:
             + ", ".join(f"N={m} {bon[m]:+.3f} ({cpu[m]:.0f} ms)" for m in bon) + ".\n")
 
 
+def preset_table(results: dict, family: str, m: int) -> str:
+    """Markdown, one line per preset: the family's cell with M candidates against base and
+    against best-of-N at the same CPU time (a cell the family lacks is left out)."""
+    lines = ["| preset | base r | r(y*) | mean r ± SE | normalized ± SE | BoN at same CPU | "
+             "good scaffolds (BoN) | validity | uniqueness | IntDiv (base) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for key, row in results["presets"].items():
+        cell = row.get("families", {}).get(family, {}).get("cells", {}).get(str(m))
+        if cell is None:
+            continue
+        bon, base = cell["best_of_n_at_cpu"], row["base"]
+        intdiv = ("n/a" if cell.get("intdiv") is None or base.get("intdiv") is None else
+                  f"{cell['intdiv']:.3f} ({base['intdiv']:.3f})")
+        lines.append(
+            f"| {key} | {base['mean_reward']:.3f} | {row['r_star']:.3f} | "
+            f"{cell['mean_reward']:.3f} ± {cell['se']:.3f} | {cell['normalized_score']:+.3f} ± "
+            f"{cell['normalized_se']:.3f} | {bon['normalized_score']:+.3f} | "
+            f"{cell['good_scaffolds']} ({bon['good_scaffolds']:.0f}) | {cell['validity']:.3f} | "
+            f"{cell['uniqueness']:.3f} | {intdiv} |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(results: dict, path: Path) -> None:
     """Mean normalized score against CPU ms per molecule: the best-of-N curve, each family
     as a line over M."""
@@ -364,8 +388,14 @@ def main(argv=None) -> int:
         tmp.write_text(json.dumps(results, indent=1))
         tmp.replace(args.out)
         print(f"{key}: done", flush=True)
-    args.out.with_suffix(".md").write_text(markdown(results))
-    print(markdown(results))
+    families = [f for f in args.families
+                if any(f in row.get("families", {}) for row in results["presets"].values())]
+    report = markdown(results) + "".join(
+        f"\n{name}, M = {m}:\n\n" + preset_table(results, name, m)
+        for name in families for m in M_VALUES
+        if m <= min(FAMILIES[name][1], args.max_candidates) and (name, m) in DEFAULT_CELLS)
+    args.out.with_suffix(".md").write_text(report)
+    print(report)
     if args.plot:
         plot(results, args.plot)
     return 0
