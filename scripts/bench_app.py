@@ -42,8 +42,8 @@ def main() -> None:
     print(f"| estimate shown before the first Generate (actual {first['total_s']:.2f} s, "
           f"ratio {first['total_s'] / first['estimate_s']:.2f}) | {first['estimate_s']:.2f} s |")
     rates = at.session_state[RATES]
-    print(f"<!-- measured forward rows/s: guided {rates['guided']:.0f}, base "
-          f"{rates['base']:.0f} -->")
+    print("<!-- measured forward rows/s: " + ", ".join(f"{k} {v:.0f}" for k, v in rates.items())
+          + " -->")
     gamma = at.slider(key=f"s::gamma::{method}")
     timed(f"second Generate, gamma {gamma.value + 1:g} (base set cached)",
           lambda: gamma.set_value(gamma.value + 1).run()
