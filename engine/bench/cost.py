@@ -267,9 +267,9 @@ def preset_table(results: dict, family: str, m: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict, path: Path, extra: dict | None = None) -> None:
     """Mean normalized score against CPU ms per molecule: the best-of-N curve, each family
-    as a line over M."""
+    as a line over M; the families of `extra` (results at another n) dashed beside them."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
@@ -280,16 +280,21 @@ def plot(results: dict, path: Path) -> None:
     xs = [np.mean([row["best_of_n"][m]["cpu_ms"] for row in presets]) for m in range(BON_MAX)]
     ys = [np.mean([row["best_of_n"][m]["normalized_score"] for row in presets])
           for m in range(BON_MAX)]
-    ax.plot(xs, ys, color="#ff7f0e", label="best-of-N (N = 1..65)")
+    ax.plot(xs, ys, color="black", label="best-of-N (N = 1..65)")
     for t in (1, 4, 16, 64):
-        ax.annotate(f"N={t}", (xs[t - 1], ys[t - 1]), fontsize=7, color="#ff7f0e")
-    lines: dict[str, list[dict]] = {}
-    for t in table(results):
-        if t["presets"] == len(presets):
-            lines.setdefault(t["family"], []).append(t)
-    for name, pts in lines.items():
-        ax.plot([p["cpu_ms"] for p in pts], [p["normalized_score"] for p in pts], marker="o",
-                label=f"{name} (M = {', '.join(str(p['M']) for p in pts)})")
+        ax.annotate(f"N={t}", (xs[t - 1], ys[t - 1]), fontsize=7, color="black")
+    for source, style in ((results, "-"), (extra, "--")):
+        if not source:
+            continue
+        lines: dict[str, list[dict]] = {}
+        for t in table(source):
+            if t["presets"] == len(source["presets"]):
+                lines.setdefault(t["family"], []).append(t)
+        n = source["header"]["n"]
+        for name, pts in lines.items():
+            ax.plot([p["cpu_ms"] for p in pts], [p["normalized_score"] for p in pts],
+                    marker="o", linestyle=style,
+                    label=f"{name} (M = {', '.join(str(p['M']) for p in pts)}; n = {n})")
     ax.set_xscale("log")
     ax.set_xlabel("CPU ms per output molecule (decoding + scoring, one thread)")
     ax.set_ylabel(f"mean normalized score ({len(presets)} presets)")
@@ -364,6 +369,8 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "bench_results" / "cost.json")
     parser.add_argument("--plot", type=Path, help="write the plot here (e.g. docs/cost.png)")
+    parser.add_argument("--plot-with", type=Path, metavar="JSON",
+                        help="also draw the families of these results (another n), dashed")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     ckpt = load_checkpoint(args.checkpoint)
@@ -397,7 +404,8 @@ def main(argv=None) -> int:
     args.out.with_suffix(".md").write_text(report)
     print(report)
     if args.plot:
-        plot(results, args.plot)
+        plot(results, args.plot,
+             json.loads(args.plot_with.read_text()) if args.plot_with else None)
     return 0
 
 
