@@ -198,8 +198,8 @@ def test_reward_editor_says_how_much_of_the_bank_meets_each_term(app):
     app.number_input(key="rw::mw::high").set_value(150.0).run()
     assert any("0.0% of the prior bank meets this term: outside what this model has seen"
                in w.value for w in app.warning)
-    app.number_input(key="rw::mw::high").set_value(5000.0)
-    app.number_input(key="rw::mw::low").set_value(4000.0).run()
+    app.number_input(key="rw::mw::high").set_value(5000.0).run()   # high first: an edit
+    app.number_input(key="rw::mw::low").set_value(4000.0).run()    # leaving low > high is undone
     assert any("100.0% of the prior bank already meets this term: it changes nothing"
                in w.value for w in app.warning)
     assert any("of the prior bank already meets this term (d = 1)" in c.value
