@@ -48,6 +48,10 @@ def test_cli_and_dashboard_report_the_same_normalized_score(tmp_path, capsys, mo
     assert not at.exception, at.exception
     run = at.session_state[state.RUNS][-1]
     shown = next(m.value for m in at.metric if m.label == "Normalized score")
+    # the headline says what the run cost and how the method stands against best-of-N
+    captions = " ".join(c.value for c in at.caption)
+    assert "Cost: CPU" in captions and "4 candidates each, the best kept" in captions
+    assert "At equal cost, in the matched-cost benchmark" in captions
     s = run.settings
     assert s["first_chunk"] == FIRST_CHUNK and run.reward == load_reward("cns_penetrant")
     assert main(["sample", "--reward", "cns_penetrant", "--n", "24",

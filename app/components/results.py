@@ -113,8 +113,8 @@ def metrics(run: state.Run, reward) -> None:
     row[2].metric("Normalized score", "n/a" if score is None else f"{score:.2f}", border=True,
                   help=f"(mean - base) / (r(y*) - base): 0 = base model, 1 = the best vector "
                        f"of the prior bank, r(y*) = {s['r_star']:.3f}.")
-    cpu = f"{s['n']:,} molecules" + (f", CPU {s['cpu_s']:.1f} s" if "cpu_s" in s else "")
-    row[3].metric("Time", f"{s.get('wall_time_s', 0):.1f} s", cpu, delta_color="off",
+    row[3].metric("Time", f"{s.get('wall_time_s', 0):.1f} s", f"{s['n']:,} molecules",
+                  delta_color="off",
                   delta_arrow="off", border=True,
                   help=f"Sampling and scoring {s['n']:,} molecules on {s.get('device', '?')}, "
                        f"{s.get('molecules_per_s', 0):.1f} molecules/s, "
@@ -138,9 +138,14 @@ def metrics(run: state.Run, reward) -> None:
                   delta_color="off", delta_arrow="off", border=True,
                   help="Uniqueness: distinct canonical SMILES among the valid ones. Novelty: "
                        "distinct valid molecules that are not in the prior bank.")
+    cost = (f"Cost: CPU {s['cpu_s']:.1f} s ({1000 * s['cpu_s'] / max(s['n'], 1):.0f} ms per "
+            f"molecule: decoding {s['cpu_decode_s']:.1f} s, scoring {s['cpu_score_s']:.1f} s), "
+            f"{s.get('forward_rows_per_molecule', '?')} forward rows per molecule"
+            + (f" ({s['candidates']} candidates each, the best kept)"
+               if s.get("candidates", 1) > 1 else "") + "." if "cpu_s" in s else "")
     note = _standing(json.dumps(run.settings, sort_keys=True, default=str))
-    if note:
-        st.caption(f"At equal cost: {note[0].lower()}{note[1:]}.")
+    if cost or note:
+        st.caption(" ".join(x for x in (cost, note and f"At equal cost, in the {note}.") if x))
     checks(run, reward)
 
 
