@@ -294,7 +294,8 @@ def plot(results: dict, path: Path, extra: dict | None = None) -> None:
         for name, pts in lines.items():
             ax.plot([p["cpu_ms"] for p in pts], [p["normalized_score"] for p in pts],
                     marker="o", linestyle=style,
-                    label=f"{name} (M = {', '.join(str(p['M']) for p in pts)}; n = {n})")
+                    label=f"{name} (M = {', '.join(str(p['M']) for p in pts)}; n = {n}, "
+                          f"{len(source['presets'])} presets)")
     ax.set_xscale("log")
     ax.set_xlabel("CPU ms per output molecule (decoding + scoring, one thread)")
     ax.set_ylabel(f"mean normalized score ({len(presets)} presets)")
