@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.bench.cost import pick
 from engine.bench.stats import cell
 from engine.chem.rewards import list_presets, load_reward
-from engine.chem.scoring import rescore, select_candidates
+from engine.chem.scoring import rescore
 from engine.model.checkpoint import load_checkpoint
 from engine.sampling.sampler import SampleSettings, bank_rewards, sample
 
@@ -44,10 +45,7 @@ def _cell(frame, base, r_star):
 
 def best_of(pool_frame, reward, n_out: int, group: int, pool_group: int):
     """Best-of-`group` from the first `group` molecules of each block of `pool_group`."""
-    scored = rescore(pool_frame, reward).reset_index(drop=True)
-    idx = (np.arange(n_out)[:, None] * pool_group + np.arange(group)[None]).reshape(-1)
-    frame = scored.iloc[idx].reset_index(drop=True)
-    return frame.iloc[select_candidates(frame, group)]
+    return pick(rescore(pool_frame, reward).reset_index(drop=True), n_out, pool_group, group)
 
 
 def run_preset(ckpt, reward, n: int, seed: int, base_frame, pool_frame, device,

@@ -2,11 +2,11 @@
 
 Every guided run is judged against base-model molecules drawn with the same n, seed,
 temperature, top-p and decoding checks, so the CLI, the dashboard and the benchmarks
-report the same normalized score for the same request.
+report the same normalized score for the same request (the score itself:
+`engine.chem.scoring.normalized_score`).
 """
 from __future__ import annotations
 
-from engine.chem.scoring import normalized_score  # noqa: F401  (the score's one home)
 from engine.sampling.sampler import SampleResult, SampleSettings, sample
 
 

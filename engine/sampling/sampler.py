@@ -329,12 +329,13 @@ class _Collector:
         self.pending = []
         self.cpu += cpu_seconds() - t0
 
-    def _candidates(self) -> pd.DataFrame:
+    def candidates(self) -> pd.DataFrame:
+        """Every candidate scored so far (`smiles`, `valid`, `reward`), in candidate order."""
         frame = pd.concat(list(self.scored.values()))
         return frame[~frame.index.duplicated(keep="last")].sort_index()
 
     def _kept(self, complete_only: bool = False) -> pd.DataFrame:
-        frame = self._candidates()
+        frame = self.candidates()
         if self.group == 1:
             return frame
         if complete_only:   # the groups whose every candidate is scored
@@ -344,10 +345,8 @@ class _Collector:
         return frame.iloc[select_candidates(frame, self.group)]
 
     def table(self) -> tuple[pd.DataFrame, list[int]]:
-        """The output table in molecule order and the candidate ids it kept; sets
-        `cpu_candidates`, the share of `cpu` spent on scoring candidates."""
+        """The output table in molecule order and the candidate ids it kept."""
         self.flush()
-        self.cpu_candidates = self.cpu if self.group > 1 else 0.0
         kept = self._kept()
         ids = kept.index.tolist()
         if self.group > 1:
@@ -416,10 +415,9 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
                    forward_rows_per_molecule=s.rows_per_molecule,
                    forward_rows=s.rows_per_molecule * s.n, candidates=group,
                    cpu_s=cpu, cpu_decode_s=cpu_decode, cpu_score_s=collector.cpu,
-                   cpu_score_candidates_s=collector.cpu_candidates,
                    cpu_ms_per_molecule=1000 * cpu / s.n)
     if spec.rows == "drawn":
         summary["effective_profiles"] = guidance.effective_draws(
             guidance.tilt_weights(r_bank, s.gamma))
     return SampleResult(frame, summary, s,
-                        collector._candidates().reset_index(drop=True) if group > 1 else None)
+                        collector.candidates().reset_index(drop=True) if group > 1 else None)
