@@ -99,7 +99,10 @@ def _cmd_sample(args) -> int:
     if method == "conditional" and not target and args.reward is None:
         raise UsageError("--method conditional needs --condition NAME=VALUE or --reward")
     reward = load_reward(args.reward) if args.reward else None
+    _check_reference_columns(reward, args)
     settings = _from_args(SampleSettings, args, method=method, target=target or None)
+    for line in _term_lines(reward, settings):
+        print(line, file=sys.stderr)
     out = check_output(args.out or timestamped("samples"), args.force)   # before any work
     project = Project.open(args.project) if args.project else None   # refused before work
     ckpt = load_checkpoint(args.checkpoint)
@@ -136,6 +139,29 @@ def _cmd_sample(args) -> int:
         print(f"stored as run #{record.number} ({record.name!r}, molecule IDs "
               f"{record.id}:<row>) in project {project.path}")
     return 0
+
+
+def _check_reference_columns(reward, args) -> None:
+    """--reference writes `similarity` and `nearest_reference`: refuse it when the reward's
+    own similarity term writes them."""
+    if reward is not None and args.reference and (
+            {"similarity", "nearest_reference"} & set(reward.columns)):
+        raise UsageError("--reference writes the columns similarity and nearest_reference, "
+                         "which the reward's similarity term already writes; give that term "
+                         "another name (name = \"lead_similarity\") or leave out --reference")
+
+
+def _term_lines(reward, settings) -> list[str]:
+    """Which terms steer the guidance and which act by selection (structure terms), with a
+    warning when structure terms have no candidates to choose from."""
+    if reward is None or not reward.structures:
+        return []
+    lines = [f"reward terms: {role}: {text}" for role, text in reward.describe_terms()]
+    if settings.candidates == 1:
+        lines.append("note: structure terms are not functions of the properties, so they "
+                     "only select among candidates; with 1 candidate per molecule they only "
+                     "score: use --candidates 4 or more to act on them")
+    return lines
 
 
 def _summary_line(summary: dict, with_reward: bool) -> str:
@@ -204,6 +230,7 @@ def _cmd_score(args) -> int:
     from engine.train.data import read_smiles_table  # noqa: PLC0415
 
     reward = load_reward(args.reward)
+    _check_reference_columns(reward, args)
     check_output(args.out, args.force)   # before any work
     table = read_smiles_table(args.input, args.smiles_column)  # DataError: why not
     frame, column = table.frame, table.column
@@ -212,8 +239,8 @@ def _cmd_score(args) -> int:
     scored_as = ([""] * len(given) if args.whole_mixture
                  else [largest_fragment(s) for s in given])
     smiles = [part or whole for part, whole in zip(scored_as, given)]
-    computed = ["scored_as", "valid", "invalid_reason", *PROPERTY_NAMES, "reward",
-                *(f"d_{p}" for p in reward.properties), *alerts.COLUMNS]
+    computed = ["scored_as", "valid", "invalid_reason", *PROPERTY_NAMES, *reward.columns,
+                *alerts.COLUMNS]
     # every d_* column goes: those of a previous reward would sit beside this one's
     replaced = [c for c in frame.columns
                 if (c in computed or str(c).startswith("d_")) and c != column]
@@ -226,7 +253,8 @@ def _cmd_score(args) -> int:
     frame.insert(frame.columns.get_loc("valid") + 1, "invalid_reason", reasons)
     frame.insert(frame.columns.get_loc("valid"), "scored_as", scored_as)
     # alerts, scaffold and similarity describe what was scored; the given SMILES stay
-    scored = alerts.with_alerts(reward.evaluate(frame.assign(**{column: smiles})), column)
+    scored = alerts.with_alerts(reward.evaluate(frame.assign(**{column: smiles}), column),
+                                column)
     scored = _diversity_columns(scored, smiles, args).assign(**{column: given})
     write_csv(scored, args.out)
     print(f"{reward.name}: {len(scored):,} molecules, {int(scored['valid'].sum()):,} valid, "

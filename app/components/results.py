@@ -13,7 +13,7 @@ from engine.chem.alerts import alert_rates, batch_alerts
 from engine.chem.diversity import murcko_scaffold, unique_scaffolds
 from engine.chem.scoring import rescore, summarize
 from engine.bench.cost import standing
-from engine.sampling.sampler import SampleSettings, bank_rewards
+from engine.sampling.sampler import SampleSettings, reward_ceiling
 
 PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 BASE_COLOR = "#7f7f7f"
@@ -50,7 +50,7 @@ def base_molecules(run: state.Run, reward):
 @st.cache_data(max_entries=128, show_spinner=False)
 def _summary(run_id: str, reward_toml: str, _run, _reward) -> dict:
     base_mean = float(base_molecules(_run, _reward)["reward"].mean())
-    r_star = float(bank_rewards(_run.ckpt, _reward).max())
+    r_star = reward_ceiling(_run.ckpt, _reward)
     bank = set(_run.ckpt.bank["smiles"])
     out = summarize(molecules(_run, _reward), bank, r_star, base_mean)
     base = summarize(base_molecules(_run, _reward), bank, r_star, base_mean)

@@ -36,7 +36,7 @@ from engine.chem.rewards import list_presets, load_reward
 from engine.chem.scoring import rescore, score_candidates, score_molecules, select_candidates
 from engine.device import cpu_seconds
 from engine.model.checkpoint import load_checkpoint
-from engine.sampling.sampler import SampleSettings, bank_rewards, sample
+from engine.sampling.sampler import SampleSettings, reward_ceiling, sample
 
 ROOT = Path(__file__).resolve().parents[2]
 BON_MAX = 65
@@ -140,7 +140,7 @@ def run_preset(ckpt, reward, n: int, seed: int, pool: pd.DataFrame, base_decode_
                max_candidates: int = max(M_VALUES)) -> dict:
     """Fill `row` (the preset's results so far) with what is missing."""
     scored = rescore(pool, reward)[["smiles", "valid", "reward"]]
-    r_star = float(bank_rewards(ckpt, reward).max())
+    r_star = reward_ceiling(ckpt, reward)
     if "costs" not in row:   # scoring costs of this reward, per molecule
         smiles = pool["smiles"].tolist()[:1000]
         _, cand = timed(score_candidates, smiles, reward)

@@ -26,7 +26,7 @@ from engine.bench.stats import cell
 from engine.chem.rewards import list_presets, load_reward
 from engine.chem.scoring import rescore
 from engine.model.checkpoint import load_checkpoint
-from engine.sampling.sampler import SampleSettings, bank_rewards, sample
+from engine.sampling.sampler import SampleSettings, reward_ceiling, sample
 
 RCFG_KS = (2, 4, 8, 16, 32, 64)
 BON_NS = (17, 65)
@@ -51,7 +51,7 @@ def best_of(pool_frame, reward, n_out: int, group: int, pool_group: int):
 def run_preset(ckpt, reward, n: int, seed: int, base_frame, pool_frame, device,
                columns=tuple(COLUMNS)) -> dict:
     base = rescore(base_frame, reward)
-    r_star = float(bank_rewards(ckpt, reward).max())
+    r_star = reward_ceiling(ckpt, reward)
     row = {"r_star": r_star, "base": _cell(base, None, r_star)}
     for name in columns:
         settings, rows = COLUMNS[name]

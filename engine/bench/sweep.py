@@ -25,7 +25,7 @@ from engine.chem.diversity import internal_diversity, scaffold_diversity
 from engine.chem.rewards import list_presets, load_reward
 from engine.chem.scoring import rescore
 from engine.model.checkpoint import load_checkpoint
-from engine.sampling.sampler import SampleSettings, bank_rewards, sample
+from engine.sampling.sampler import SampleSettings, reward_ceiling, sample
 
 ROOT = Path(__file__).resolve().parents[2]
 COARSE_PRESETS = ("cns_penetrant", "ghose", "veber", "3d_complex", "antibacterial_like",
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
                 method="base", n=n, seed=args.seed + 1, grammar=grammar,
                 device=args.device)).molecules
         base = rescore(base_frame, reward)
-        r_star = float(bank_rewards(ckpt, reward).max())
+        r_star = reward_ceiling(ckpt, reward)
         row["r_star"] = r_star
         row["base"] = cell(base["reward"].to_numpy(), base["valid"].to_numpy(bool),
                            base["smiles"], None, r_star)

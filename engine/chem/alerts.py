@@ -96,6 +96,14 @@ def catalog_alerts(mol: Chem.Mol) -> dict[str, list[str]]:
             for column, catalog in _catalogs().items()}
 
 
+def alert_count(mol: Chem.Mol, columns: Sequence[str] = CORE_ALERTS) -> int:
+    """How many distinct FilterCatalog entries of the alert `columns` (e.g. "alert_pains")
+    `mol` matches; 0 when none."""
+    catalogs = _catalogs()
+    return sum(len({e.GetDescription() for e in catalogs[c].GetMatches(mol)})
+               for c in columns)
+
+
 def unassigned_stereocentres(mol: Chem.Mol) -> int:
     """Tetrahedral stereocentres whose configuration the SMILES leaves open."""
     centres = Chem.FindMolChiralCenters(mol, includeUnassigned=True,

@@ -50,12 +50,13 @@ def _valid_mols(smiles: Sequence[str]) -> list[Chem.Mol]:
 
 
 @lru_cache(maxsize=2)
-def _generator(bits: int):
+def morgan_generator(bits: int = SIMILARITY_BITS):
+    """RDKit's Morgan fingerprint generator, radius 2, `bits` bits (shared, cached)."""
     return rdFingerprintGenerator.GetMorganGenerator(radius=MORGAN_RADIUS, fpSize=bits)
 
 
 def _fingerprints(mols: Sequence[Chem.Mol], bits: int = SIMILARITY_BITS) -> list:
-    generator = _generator(bits)
+    generator = morgan_generator(bits)
     return [generator.GetFingerprint(m) for m in mols]
 
 

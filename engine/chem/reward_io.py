@@ -8,6 +8,13 @@ from __future__ import annotations
 import math
 import tomllib
 
+from engine.errors import UserError
+
+class RewardError(UserError):
+    """A reward that cannot be used: the message names the problem, the value and what is
+    allowed."""
+
+
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
             "\r": "\\r"}
 
@@ -25,11 +32,17 @@ def parse_toml(text: str) -> dict:
 
 
 def toml_value(value) -> str:
-    """One TOML value: a basic string, a bool, an integer or a finite float.
+    """One TOML value: a basic string, a bool, an integer, a finite float or a list of
+    them (written one item per line when long).
 
     Raises ValueError for anything else (the reward schema holds nothing else; NaN and
     infinity are rejected before a reward exists).
     """
+    if isinstance(value, (list, tuple)):
+        items = [toml_value(v) for v in value]
+        if sum(len(i) + 2 for i in items) <= 80:
+            return "[" + ", ".join(items) + "]"
+        return "[\n" + "".join(f"    {i},\n" for i in items) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

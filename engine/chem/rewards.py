@@ -1,8 +1,9 @@
 """Rewards: data (a TOML file, see REWARDS.md) turned into a vectorized score in [0, 1].
 
 A `Reward` is a list of `Term`s, each mapping one of the 25 properties to a desirability
-in [0, 1] (maximize / minimize / range), aggregated by a weighted arithmetic or geometric
-mean. The same frozen object serves the dashboard's sliders, reward files and the CLI.
+in [0, 1] (maximize / minimize / range), and of structure terms (similarity to references,
+substructures, alerts: engine/chem/structure_terms.py), aggregated by a weighted arithmetic
+or geometric mean, structure filters multiplying it. The same frozen object serves the dashboard's sliders, reward files and the CLI.
 Every way to build one validates it; a bad file raises `RewardError` and nothing is kept.
 """
 from __future__ import annotations
@@ -18,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from engine.chem.properties import PROPERTY_NAMES
-from engine.chem.reward_io import dump_toml, parse_toml
-from engine.errors import UserError
+from engine.chem.reward_io import RewardError, dump_toml, parse_toml
+from engine.chem.structure_terms import StructureTerm, check_names, structure_values
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "assets" / "rewards"
 GOALS = ("maximize", "minimize", "range")
@@ -32,11 +33,6 @@ REWARD_KEYS = ("name", "description", "aggregate", "out_of_support", "source", "
                "terms")
 MAX_FILE_BYTES = 1_000_000   # a reward file is a few hundred bytes; this bounds the parse
 MAX_TERMS = 100              # each term owns a property, so 25 are ever usable
-
-
-class RewardError(UserError):
-    """A reward that cannot be used: the message names the problem, the value and what is
-    allowed."""
 
 
 def _number(value, what: str) -> float:
@@ -122,12 +118,14 @@ class Term:
 
 @dataclass(frozen=True)
 class Reward:
-    """A reward r(y) in [0, 1] over the 25 properties (REWARDS.md).
+    """A reward in [0, 1]: property terms r(y) over the 25 properties, and structure terms
+    (similarity, substructure, alerts) that need the molecule itself (REWARDS.md).
 
     `key` is the preset / file stem it was loaded from ("" when built in code); it is not
     part of the reward's content, so it is neither compared nor written to TOML.
     Raises RewardError for an unknown aggregate, no terms, a property used twice (each
-    term owns one `d_<property>` column) or all weights zero.
+    term owns one `d_<property>` column), two structure terms on one column, or all
+    weights zero.
     """
 
     name: str
@@ -137,6 +135,7 @@ class Reward:
     rationale: str = ""
     source: str = ""
     out_of_support: bool = False
+    structures: tuple[StructureTerm, ...] = ()
     key: str = field(default="", compare=False)
 
     def __post_init__(self):
@@ -151,68 +150,149 @@ class Reward:
             raise RewardError(f"unknown aggregate {self.aggregate!r}; allowed: "
                               f"{', '.join(AGGREGATES)}")
         terms = tuple(self.terms) if isinstance(self.terms, (list, tuple)) else None
-        if not terms:
+        structures = (tuple(self.structures) if isinstance(self.structures, (list, tuple))
+                      else None)
+        if terms is None or structures is None or not terms + structures:
             raise RewardError(f"reward {self.name!r} needs at least one term")
         if not all(isinstance(t, Term) for t in terms):
             raise RewardError("terms must be Term objects")
-        if len(terms) > MAX_TERMS:
-            raise RewardError(f"{len(terms)} terms; a reward has at most {MAX_TERMS}")
+        if not all(isinstance(t, StructureTerm) for t in structures):
+            raise RewardError("structures must be StructureTerm objects")
+        if len(terms) + len(structures) > MAX_TERMS:
+            raise RewardError(f"{len(terms) + len(structures)} terms; a reward has at most "
+                              f"{MAX_TERMS}")
         counts = Counter(t.property for t in terms)
         repeated = sorted(p for p, n in counts.items() if n > 1)
         if repeated:
             raise RewardError(f"properties used by more than one term: {', '.join(repeated)}; "
                               "use one term per property (goal 'range' covers a window)")
-        total = sum(t.weight for t in terms)
+        check_names(structures)
+        weights = [t.weight for t in terms] + [t.weight for t in structures if t.weighted]
+        total = sum(weights)
         if not math.isfinite(total):
             raise RewardError(f"the term weights of reward {self.name!r} sum to {total:g}; "
                               "use weights of ordinary size (only their ratios matter)")
-        if total <= 0:
+        if weights and total <= 0:
             raise RewardError(f"all term weights are zero in reward {self.name!r}; at least "
                               "one weight must be > 0")
         object.__setattr__(self, "terms", terms)
+        object.__setattr__(self, "structures", structures)
 
     @property
     def properties(self) -> tuple[str, ...]:
-        """The properties the terms use, in term order."""
+        """The properties the property terms use, in term order."""
         return tuple(t.property for t in self.terms)
 
     @property
-    def weights(self) -> np.ndarray:
-        """(n_terms,) the term weights normalized to sum 1."""
-        w = np.array([t.weight for t in self.terms])
-        return w / w.sum()
+    def steering(self) -> Reward | None:
+        """The part guidance can steer by: the property terms alone (a function of y),
+        with their weights and aggregate; None when the reward has no property term.
+        Structure terms act only through selection and scoring."""
+        if not self.structures:
+            return self
+        if not self.terms:
+            return None
+        return Reward(name=self.name, terms=self.terms, aggregate=self.aggregate,
+                      key=self.key)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column `evaluate` adds: reward, the structure terms' raw columns, and one
+        desirability per term (`d_<property>`, `d_<structure term name>`)."""
+        raw = tuple(c for t in self.structures for c in t.columns)
+        return ("reward", *raw, *(f"d_{p}" for p in self.properties),
+                *(f"d_{t.name}" for t in self.structures))
+
+    def describe_terms(self) -> list[tuple[str, str]]:
+        """(role, text) per term: "steers" for property terms (guidance uses them),
+        "selects" for weighted structure terms, "filters" for structure filters."""
+        out = [("steers", f"{t.property}: {t.goal} {t.low:g}-{t.high:g}") for t in self.terms]
+        out += [("selects" if t.weighted else "filters", f"{t.name}: {t.describe()}")
+                for t in self.structures]
+        return out
 
     def desirabilities(self, values) -> np.ndarray:
-        """(N, n_terms) desirabilities, weight-0 terms included; NaN where a value is NaN.
+        """(N, n_terms) desirabilities of the property terms, weight-0 terms included; NaN
+        where a value is NaN.
 
         `values`: a DataFrame with the term properties as columns, or an (N, 25) array in
         PROPERTY_NAMES order. Raises RewardError when a column is missing or the array
         has the wrong shape.
         """
         columns = _property_columns(values, self.properties)
+        if not columns:
+            return np.empty((len(values), 0))
         return np.stack([t.desirability(c) for t, c in zip(self.terms, columns)], axis=1)
+
+    def structure_values(self, values, smiles_column: str = "smiles") -> pd.DataFrame | None:
+        """The structure terms' raw columns for a table of molecules: computed from its
+        `smiles_column` (so they always match the molecules), else read from the table;
+        None when the reward has no structure term. Raises RewardError when the table has
+        neither, or `values` is a property array (structure terms need molecules)."""
+        if not self.structures:
+            return None
+        if not isinstance(values, pd.DataFrame):
+            raise RewardError(f"reward {self.name!r} has structure terms "
+                              f"({', '.join(t.name for t in self.structures)}): it scores "
+                              "molecules, not property vectors; guidance uses "
+                              "reward.steering")
+        if smiles_column in values.columns:
+            raw = structure_values(values[smiles_column].tolist(), self.structures)
+            raw.index = values.index
+            return raw
+        needed = [c for t in self.structures for c in t.columns]
+        missing = [c for c in needed if c not in values.columns]
+        if missing:
+            raise RewardError(f"the table has no smiles column and lacks the structure "
+                              f"column(s) {', '.join(missing)} that the reward uses")
+        return values[needed]
+
+    def _score(self, values, raw: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+        """(rewards (N,), structure desirabilities (N, n_structures))."""
+        d = self.desirabilities(values)
+        w = [t.weight for t in self.terms]
+        ds = (np.stack([t.desirability(raw[t.name]) for t in self.structures], axis=1)
+              if self.structures else np.empty((len(d), 0)))
+        weighted = [j for j, t in enumerate(self.structures) if t.weighted]
+        filters = [j for j, t in enumerate(self.structures) if not t.weighted]
+        d = np.concatenate([d, ds[:, weighted]], axis=1)
+        w = np.array(w + [self.structures[j].weight for j in weighted], dtype=np.float64)
+        if len(w):
+            w = w / w.sum()
+            active = w > 0  # weight-0 terms are shown, not counted (and 0 ** 0 never arises)
+            d, w = d[:, active], w[active]
+            r = d @ w if self.aggregate == "mean" else np.prod(d ** w, axis=1)
+        else:   # filters only: 1 where every filter passes
+            r = np.ones(len(d))
+        if filters:
+            r = r * np.nan_to_num(ds[:, filters]).prod(axis=1)
+        invalid = _invalid_rows(values)
+        if raw is not None:
+            invalid |= raw[[t.name for t in self.structures]].isna().to_numpy().any(axis=1)
+        r = np.where(invalid, 0.0, r)
+        return np.clip(r, 0.0, 1.0), ds
 
     def score(self, values) -> np.ndarray:
         """(N,) rewards in [0, 1]. Invalid rows score 0: any NaN property, or `valid` False
-        in a DataFrame that has that column. Same inputs and errors as `desirabilities`."""
-        d = self.desirabilities(values)
-        w = self.weights
-        active = w > 0  # weight-0 terms are shown, not counted (and 0 ** 0 never arises)
-        d, w = d[:, active], w[active]
-        if self.aggregate == "mean":
-            r = d @ w
-        else:
-            r = np.prod(d ** w, axis=1)  # any d = 0 with w > 0 gives 0
-        r = np.where(_invalid_rows(values), 0.0, r)
-        return np.clip(r, 0.0, 1.0)
+        in a DataFrame that has that column. With structure terms, `values` must be a table
+        of molecules (see `structure_values`); weighted structure terms join the weighted
+        aggregate, filters multiply it. Same inputs and errors as `desirabilities`."""
+        return self._score(values, self.structure_values(values))[0]
 
-    def evaluate(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A copy of `frame` plus `reward` and one `d_<property>` column per term."""
+    def evaluate(self, frame: pd.DataFrame, smiles_column: str = "smiles") -> pd.DataFrame:
+        """A copy of `frame` plus `reward`, the structure terms' raw columns (from the
+        molecules in `smiles_column`) and one `d_<column>` per term."""
         out = frame.copy()
-        out["reward"] = self.score(frame)
+        raw = self.structure_values(frame, smiles_column)
+        out["reward"], ds = self._score(frame, raw)
+        if raw is not None:
+            for column in raw.columns:
+                out[column] = raw[column]
         d = self.desirabilities(frame)
         for j, prop in enumerate(self.properties):
             out[f"d_{prop}"] = d[:, j]
+        for j, t in enumerate(self.structures):
+            out[f"d_{t.name}"] = ds[:, j]
         return out
 
     def to_dict(self) -> dict:
@@ -220,12 +300,14 @@ class Reward:
         return {"name": self.name, "description": self.description,
                 "aggregate": self.aggregate, "out_of_support": self.out_of_support,
                 "source": self.source, "rationale": self.rationale,
-                "terms": [t.to_dict() for t in self.terms]}
+                "terms": [t.to_dict() for t in self.terms]
+                + [t.to_dict() for t in self.structures]}
 
     @classmethod
-    def from_dict(cls, data: dict, key: str = "") -> Reward:
+    def from_dict(cls, data: dict, key: str = "", folder: Path | None = None) -> Reward:
         """Build and validate a reward from plain data; raises RewardError on unknown or
-        missing keys and on every bad value."""
+        missing keys and on every bad value. A term with a `structure` key is a structure
+        term; its `references_file` is read relative to `folder`."""
         if not isinstance(data, dict):
             raise RewardError(f"a reward is a table of keys, got {type(data).__name__}")
         _check_keys(data, REWARD_KEYS, ("name", "terms"), "reward")
@@ -234,20 +316,26 @@ class Reward:
             raise RewardError("terms must be a list of [[terms]] tables")
         if len(raw_terms) > MAX_TERMS:
             raise RewardError(f"{len(raw_terms)} terms; a reward has at most {MAX_TERMS}")
-        terms = []
+        terms, structures = [], []
         for i, raw in enumerate(raw_terms, start=1):
             try:
-                _check_keys(raw, TERM_KEYS, ("property", "goal", "low", "high"), "term")
-                terms.append(Term(**raw))
+                if "structure" in raw:
+                    if "property" in raw:
+                        raise RewardError("a term has either property = ... or structure = "
+                                          "..., not both")
+                    structures.append(StructureTerm.from_dict(raw, folder))
+                else:
+                    _check_keys(raw, TERM_KEYS, ("property", "goal", "low", "high"), "term")
+                    terms.append(Term(**raw))
             except RewardError as exc:
                 raise RewardError(f"term {i}: {exc}") from None
-        return cls(terms=tuple(terms), key=key,
+        return cls(terms=tuple(terms), structures=tuple(structures), key=key,
                    **{k: v for k, v in data.items() if k != "terms"})
 
     @classmethod
-    def from_toml(cls, text: str, key: str = "") -> Reward:
+    def from_toml(cls, text: str, key: str = "", folder: Path | None = None) -> Reward:
         """Parse a reward file's text; raises RewardError when it is not TOML, larger than
-        MAX_FILE_BYTES, or invalid."""
+        MAX_FILE_BYTES, or invalid. `folder`: where `references_file` names are read."""
         if isinstance(text, str) and len(text) > MAX_FILE_BYTES:
             raise RewardError(f"{len(text):,} characters; a reward file has at most "
                               f"{MAX_FILE_BYTES:,}")
@@ -255,7 +343,7 @@ class Reward:
             data = parse_toml(text)
         except ValueError as exc:
             raise RewardError(str(exc)) from None
-        return cls.from_dict(data, key=key)
+        return cls.from_dict(data, key=key, folder=folder)
 
     @classmethod
     def from_file(cls, path) -> Reward:
@@ -272,7 +360,7 @@ class Reward:
         except (OSError, UnicodeDecodeError) as exc:
             raise RewardError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
         try:
-            return cls.from_toml(text, key=path.stem)
+            return cls.from_toml(text, key=path.stem, folder=path.parent)
         except RewardError as exc:
             raise RewardError(f"{path}: {exc}") from None
 

@@ -23,23 +23,28 @@ def score_molecules(smiles: list[str], reward=None) -> pd.DataFrame:
 
 
 def rescore(frame: pd.DataFrame, reward) -> pd.DataFrame:
-    """Replace `reward` and `d_*` columns for a new reward, without re-sampling."""
+    """Replace `reward` and `d_*` columns (and the structure terms' raw columns) for a new
+    reward, without re-sampling."""
     frame = frame.drop(columns=[c for c in frame.columns
-                                if c == "reward" or c.startswith("d_")])
+                                if c == "reward" or c.startswith("d_")
+                                or c in reward.columns])
     scored = reward.evaluate(frame)
-    cols = ["smiles", "valid", "reward", *PROPERTY_NAMES,
+    raw = [c for c in reward.columns if c != "reward" and not c.startswith("d_")]
+    cols = ["smiles", "valid", "reward", *PROPERTY_NAMES, *raw,
             *[c for c in scored.columns if c.startswith("d_")]]
     return scored[cols + [c for c in scored.columns if c not in cols]]
 
 
 def score_candidates(smiles: list[str], reward) -> pd.DataFrame:
     """`smiles` (canonical where valid), `valid` and `reward` of candidate molecules,
-    computing only the properties `reward` uses (a selection needs no more)."""
-    props = batch_properties(smiles, canonical=True, names=reward.properties)
+    computing only the properties `reward` uses (a selection needs no more; one property
+    when it uses none, for validity) and its structure terms."""
+    props = batch_properties(smiles, canonical=True,
+                             names=reward.properties or PROPERTY_NAMES[:1])
     frame = pd.DataFrame({
         "smiles": props["canonical_smiles"].where(props["valid"], props["smiles"]).astype(str),
         "valid": props["valid"].to_numpy(bool)})
-    frame["reward"] = reward.score(props)
+    frame["reward"] = reward.score(props.assign(smiles=frame["smiles"]))
     return frame
 
 

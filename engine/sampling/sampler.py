@@ -165,8 +165,30 @@ class SampleResult:
 
 
 def bank_rewards(ckpt, reward) -> np.ndarray:
-    """r(y) of every prior-bank vector (N_bank,)."""
-    return reward.score(ckpt.bank_values())
+    """r(y) of every prior-bank vector (N_bank,): what guidance steers by, the reward's
+    property terms (`Reward.steering`); all ones when it has none (structure terms only:
+    nothing to steer by, selection does the work)."""
+    steering = reward.steering
+    if steering is None:
+        return np.ones(len(ckpt.bank))
+    return steering.score(ckpt.bank_values())
+
+
+def reward_ceiling(ckpt, reward, r_bank: np.ndarray | None = None) -> float:
+    """r(y*), the normalized score's 1: the highest reward in the prior bank. For a
+    reward with structure terms, the bank molecules are scored in full (cached per
+    checkpoint and reward), since their reward is not a function of y alone."""
+    if not reward.structures:
+        return float((bank_rewards(ckpt, reward) if r_bank is None else r_bank).max())
+    key = (str(ckpt.path), len(ckpt.bank), reward)
+    if key not in _CEILINGS:
+        if len(_CEILINGS) >= 16:
+            _CEILINGS.pop(next(iter(_CEILINGS)))
+        _CEILINGS[key] = float(reward.score(ckpt.bank).max())
+    return _CEILINGS[key]
+
+
+_CEILINGS: dict[tuple, float] = {}   # (checkpoint, bank size, reward) -> r(y*)
 
 
 def outside_bank(ckpt, target: dict[str, float] | None) -> list[str]:
@@ -409,7 +431,7 @@ def sample(ckpt, reward, settings: SampleSettings, progress=None,
     for col in SETTING_COLUMNS:
         frame[col] = getattr(s, col)
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
-    r_star = float(r_bank.max()) if r_bank is not None else None
+    r_star = reward_ceiling(ckpt, reward, r_bank) if reward is not None else None
     summary = summarize(frame, set(ckpt.bank["smiles"]), r_star, base_mean_reward)
     summary.update(wall_time_s=wall, molecules_per_s=s.n / wall, device=str(device),
                    forward_rows_per_molecule=s.rows_per_molecule,
