@@ -203,6 +203,25 @@ class Reward:
         return ("reward", *raw, *(f"d_{p}" for p in self.properties),
                 *(f"d_{t.name}" for t in self.structures))
 
+    def goal_values(self) -> dict[str, float]:
+        """Per property term, the value that meets it best: `high` for maximize, `low` for
+        minimize, the middle of a range."""
+        pick = {"maximize": lambda t: t.high, "minimize": lambda t: t.low,
+                "range": lambda t: (t.low + t.high) / 2}
+        return {t.property: float(pick[t.goal](t)) for t in self.terms}
+
+    def analogues_of(self, smiles: str, name: str | None = None, low: float = 0.4,
+                     high: float = 0.8, ramp: float = 0.1) -> Reward:
+        """This reward's property terms plus a similarity window (Tanimoto `low`-`high`:
+        analogues, not copies) to the molecule `smiles`, replacing any similarity term of
+        the same column; raises RewardError when `smiles` does not parse."""
+        lead = StructureTerm("similarity", goal="range", low=low, high=high, ramp=ramp,
+                             references=(smiles,))
+        kept = tuple(t for t in self.structures if not set(t.columns) & set(lead.columns))
+        return Reward(name=name or f"Analogues of {smiles}", terms=self.terms,
+                      aggregate=self.aggregate, structures=kept + (lead,),
+                      description=f"{self.name}, near {smiles} (Tanimoto {low:g}-{high:g})")
+
     def describe_terms(self) -> list[tuple[str, str]]:
         """(role, text) per term: "steers" for property terms (guidance uses them),
         "selects" for weighted structure terms, "filters" for structure filters."""
