@@ -501,11 +501,6 @@ class Project:
             names = [r[0] for r in db.execute("SELECT name FROM selections ORDER BY id")]
         return [self.selection(n) for n in names]
 
-    def delete_selection(self, name: str) -> None:
-        self._writable()
-        with self._connect() as db:
-            db.execute("DELETE FROM selections WHERE name = ?", (name,))
-
     def gather(self, ids) -> pd.DataFrame:
         """The stored rows of these molecule IDs, in the given order, with the run's name
         and the reward it was made for; IDs of deleted runs are left out."""

@@ -208,6 +208,3 @@ class GPT(nn.Module):
             x = block(x, cache, i)
         cache.length += x.shape[1]
         return self.head(self.ln_f(x[:, -1]))  # (B, V)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
