@@ -1,4 +1,6 @@
 """Grammar-safe decoding: the mask on hand-built prefixes, and decoding with it."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -159,12 +161,22 @@ def test_decoding_with_the_mask_on_the_shipped_model():
 
 
 def test_decode_plan_without_grammar_is_unmasked(tiny_checkpoint):
+    """Without a grammar every token keeps a finite probability at every step; the same
+    plan with the grammar masks tokens from the first one (a SMILES starts with an atom)."""
     ckpt = load_checkpoint(tiny_checkpoint)
     P = ckpt.model.cfg.n_props
     plan = DecodePlan("none", torch.zeros(4, 1, P), torch.zeros(4, 1, P, dtype=torch.bool))
-    out = decode(ckpt.model, plan, ckpt.tokenizer.bos_id, ckpt.tokenizer.eos_id, 30,
-                 torch.Generator().manual_seed(0))
+
+    def run(p, record=False):
+        return decode(ckpt.model, p, ckpt.tokenizer.bos_id, ckpt.tokenizer.eos_id, 30,
+                      torch.Generator().manual_seed(0), record=record)
+
+    out = run(plan)
     assert len(out.sequences) == 4 and out.dists is None
+    free = run(plan, record=True).dists     # one distribution per token drawn
+    assert len(free) == 4 and all(torch.isfinite(d).all() for d in free)
+    masked = run(replace(plan, grammar=SmilesGrammar(ckpt.tokenizer.itos)), record=True).dists
+    assert all(not torch.isfinite(d[0]).all() for d in masked)
 
 
 # ring checks ----------------------------------------------------------------------------

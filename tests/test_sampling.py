@@ -48,13 +48,25 @@ def test_same_seed_same_molecules(ckpt):
     assert a.molecules["smiles"].tolist() != c.molecules["smiles"].tolist()
 
 
-def test_chunking_does_not_change_the_molecules_of_base(ckpt):
-    one = sample(ckpt, REWARD, SampleSettings(method="base", n=12, seed=1, device="cpu"))
-    assert len(one.molecules) == 12
-    small = sample(ckpt, REWARD, SampleSettings(method="base", n=12, seed=1, device="cpu",
-                                                max_rows=5))
-    assert len(small.molecules) == 12
+def test_small_chunks_decode_every_molecule_reproducibly(ckpt, monkeypatch):
+    """max_rows splits the decode into chunks that together give every molecule, the same
+    ones on every run with the seed. The chunks draw from one random stream, so the
+    molecules do depend on the chunking (a dashboard run is reproduced with its
+    first_chunk)."""
+    import engine.sampling.sampler as sampler_mod
 
+    s = SampleSettings(method="base", n=12, seed=1, device="cpu", max_rows=5)
+    sizes, real = [], sampler_mod.decode
+
+    def spy(model, plan, *a, **k):
+        sizes.append(plan.values.shape[0])
+        return real(model, plan, *a, **k)
+
+    monkeypatch.setattr(sampler_mod, "decode", spy)
+    small = sample(ckpt, REWARD, s).molecules
+    monkeypatch.undo()
+    assert sizes == [5, 5, 2] and len(small) == 12
+    assert small["smiles"].tolist() == sample(ckpt, REWARD, s).molecules["smiles"].tolist()
 
 
 @pytest.mark.parametrize("method, max_rows", [("rcfg", 8192), ("base", 5)])
@@ -228,10 +240,29 @@ def test_half_precision_needs_cuda(ckpt):
         sample(ckpt, REWARD, SampleSettings(method="base", n=2, device="cpu", precision="bf16"))
 
 
-def test_user_target_conditions_on_a_subset(ckpt):
+def test_user_target_conditions_on_a_subset(ckpt, monkeypatch):
+    """Every molecule is conditioned on the given property alone, at its value; the other
+    properties are masked out (left for the model to choose)."""
+    import engine.sampling.sampler as sampler_mod
+
+    plans, real = [], sampler_mod.decode
+
+    def spy(model, plan, *a, **k):
+        plans.append(plan)
+        return real(model, plan, *a, **k)
+
+    monkeypatch.setattr(sampler_mod, "decode", spy)
     result = sample(ckpt, REWARD, SampleSettings(method="conditional", n=4, device="cpu",
                                                  target={"tpsa": 60.0}))
     assert len(result.molecules) == 4
+    (plan,) = plans
+    tpsa = PROPERTY_NAMES.index("tpsa")
+    assert plan.mask.shape == (4, 1, len(PROPERTY_NAMES))
+    assert plan.mask[..., tpsa].all() and int(plan.mask.sum()) == 4   # tpsa, nothing else
+    raw = np.full(len(PROPERTY_NAMES), np.nan)
+    raw[tpsa] = 60.0
+    expected = torch.tensor(ckpt.normalize(raw)[tpsa], dtype=torch.float32)
+    assert torch.allclose(plan.values[..., tpsa], expected)
 
 
 def test_cli_sample_writes_csv(tiny_checkpoint, tmp_path, capsys):
