@@ -19,16 +19,23 @@ def test_forward_shapes_and_loss(model):
     assert loss.ndim == 0 and torch.isfinite(loss)
 
 
+def _cached_and_full(model, idx, values, mask):
+    """The logits of `idx` (B, T) decoded token by token with the KV cache, and in one
+    forward pass (both (B, T, V)), and the cache."""
+    full, _ = model(idx, values, mask)
+    cache = model.new_cache(idx.shape[0], "cpu")
+    steps = [model.prefill(values, mask, 1, cache)]
+    steps += [model.decode_step(idx[:, t], cache) for t in range(1, idx.shape[1])]
+    return torch.stack(steps, 1), full, cache
+
+
 def test_kv_cache_matches_full_forward(model):
     values, mask = torch.randn(3, 25), torch.rand(3, 25) < 0.5
     mask[0] = False
     idx = torch.randint(3, 20, (3, 6))
     idx[:, 0] = 1
-    full, _ = model(idx, values, mask)
-    cache = model.new_cache(3, "cpu")
-    steps = [model.prefill(values, mask, 1, cache)]
-    steps += [model.decode_step(idx[:, t], cache) for t in range(1, 6)]
-    torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-5)
+    cached, full, _ = _cached_and_full(model, idx, values, mask)
+    torch.testing.assert_close(cached, full, atol=1e-5, rtol=1e-5)
 
 
 def test_all_false_mask_is_the_null_condition(model):
@@ -62,9 +69,6 @@ def test_kv_cache_grows_past_its_initial_capacity():
     values, mask = torch.randn(2, 25), torch.ones(2, 25, dtype=torch.bool)
     idx = torch.randint(3, 20, (2, 80))
     idx[:, 0] = 1
-    full, _ = model(idx, values, mask)
-    cache = model.new_cache(2, "cpu")
-    steps = [model.prefill(values, mask, 1, cache)]
-    steps += [model.decode_step(idx[:, t], cache) for t in range(1, 80)]
-    torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-5)
+    cached, full, cache = _cached_and_full(model, idx, values, mask)
+    torch.testing.assert_close(cached, full, atol=1e-5, rtol=1e-5)
     assert cache.k[0].shape[2] >= 82 and cache.length == 82
