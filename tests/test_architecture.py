@@ -17,11 +17,11 @@ FRONT = ("engine.cli", "engine.__main__")
 
 
 def layer_of(module: str) -> str | None:
-    """The layer of a project module: its folder under engine/, "front" for the CLI and
-    the app, "base" for the other modules beside the folders (errors, device...); None
+    """The layer of a project module: its folder under engine/, "front" for the CLI (the
+    engine.cli package) and the app, "base" for the other modules beside the folders (errors, device...); None
     outside engine/ and app/."""
     parts = module.split(".")
-    if module in FRONT or parts[0] == "app":
+    if module in FRONT or parts[0] == "app" or module.startswith("engine.cli."):
         return "front"
     if parts[0] != "engine":
         return None

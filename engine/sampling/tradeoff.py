@@ -51,6 +51,20 @@ class Blend:
         """(N,) rewards in [0, 1]; same inputs and errors as `Reward.score`."""
         return self.w * self.a.score(values) + (1.0 - self.w) * self.b.score(values)
 
+    @property
+    def structures(self) -> tuple:
+        """The structure terms of both rewards (see `Reward.structures`)."""
+        return self.a.structures + self.b.structures
+
+    @property
+    def steering(self) -> Blend | None:
+        """The blend of both rewards' steering parts (see `Reward.steering`); None when
+        either has no property term."""
+        if not self.structures:
+            return self
+        a, b = self.a.steering, self.b.steering
+        return None if a is None or b is None else Blend(a, b, self.w)
+
 
 @dataclass(frozen=True)
 class Pair:

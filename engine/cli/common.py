@@ -1,0 +1,191 @@
+"""What the verbs share: the usage error, settings dataclasses from parsed options, the
+progress bar, and the option groups several verbs take (decoding, guidance, output, the
+diversity columns and the alert line)."""
+from __future__ import annotations
+
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from engine.errors import UserError
+from engine.sampling import methods as M
+
+DEFAULT_CACHE = Path.home() / ".cache" / "rcfg-studio"
+
+
+class UsageError(UserError):
+    """Bad command-line input, reported as one line without a traceback."""
+
+
+def from_args(cls, args, **given):
+    """A settings dataclass from the parsed options named like its fields, plus `given`
+    (fields the command works out itself); fields with neither keep their defaults."""
+    taken = {f.name: getattr(args, f.name) for f in fields(cls)
+             if f.name not in given and hasattr(args, f.name)}
+    return cls(**taken, **given)
+
+
+def field_default(cls, name: str):
+    """The default of field `name` of a settings dataclass (what an option defaults to)."""
+    return next(f.default for f in fields(cls) if f.name == name)
+
+
+def progress_bar(label: str):
+    from tqdm import tqdm  # noqa: PLC0415
+
+    state = {}
+
+    def update(done: int, total: int):
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, desc=f"sampling ({label})", unit="mol",
+                                      file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+# the settings `guidance_options` adds, shared by sampling and the distillation teacher
+GUIDANCE_FIELDS = ("advantage", "plausibility", "grammar", "ring_check")
+
+
+def guidance_options(parser, whose: str) -> None:
+    parser.add_argument("--advantage", choices=M.ADVANTAGES, default=M.DEFAULT_ADVANTAGE,
+                        help=f"{whose}RCFG advantage rule: z-scores of the Y_S rewards, or "
+                             "relative (r - mean) / mean (docs/METHOD.md)")
+    parser.add_argument("--plausibility", type=float, default=M.DEFAULT_PLAUSIBILITY,
+                        metavar="ALPHA", help=f"{whose}plausibility constraint for guided "
+                        "methods: keep tokens the base model gives at least ALPHA x its top "
+                        "token's probability (0 = off)")
+    parser.add_argument("--no-grammar", dest="grammar", action="store_false",
+                        help="turn off grammar-safe decoding, ring checks included (for "
+                             "measurement)")
+    parser.add_argument("--no-ring-check", dest="ring_check", action="store_false",
+                        help="keep the grammar but let ring closures through that RDKit "
+                             "cannot kekulize or that overfill an atom (for measurement)")
+
+
+def gamma_options(parser, candidates: bool = True) -> None:
+    gammas = ", ".join(f"{k} {m.default_gamma:g}" for k, m in M.METHODS.items() if m.uses_gamma)
+    low, high = M.GAMMA_RANGE
+    parser.add_argument("--gamma", type=float, help=f"how greedy, {low:g}..{high:g} "
+                        f"(default per method: {gammas})")
+    parser.add_argument("--ys", type=int, default=M.DEFAULT_YS,
+                        help="|Y_S| (K) of RCFG and Q-tilt, 2..64")
+    if candidates:
+        parser.add_argument("--candidates", type=int, metavar="M",
+                            help="decode M candidates per molecule and keep the best by the "
+                                 f"reward, no molecule twice (1..{M.MAX_CANDIDATES}; default "
+                                 f"{M.METHODS[M.DEFAULT_METHOD].default_candidates} for "
+                                 f"{M.DEFAULT_METHOD}, 1 for the others; best-of-N is "
+                                 "--method base --candidates N)")
+
+
+def decoding_options(parser) -> None:
+    """The sampling options that `sample` and `tradeoff` share, besides the guidance ones."""
+    parser.add_argument("--q-weights", choices=M.Q_WEIGHTS, default=M.DEFAULT_Q_WEIGHTS,
+                        help="Q-tilt branch weights: the running posterior, or uniform (the "
+                             "exact-prior estimate)")
+    parser.add_argument("--temperature", type=float, default=M.DEFAULT_TEMPERATURE)
+    parser.add_argument("--top-p", type=float, default=M.DEFAULT_TOP_P)
+    from engine.sampling.sampler import PRECISIONS, SampleSettings  # noqa: PLC0415
+
+    parser.add_argument("--seed", type=int, default=field_default(SampleSettings, "seed"))
+    parser.add_argument("--first-chunk", type=int, metavar="N",
+                        default=field_default(SampleSettings, "first_chunk"),
+                        help="decode the first N molecules on their own (0 = none); the "
+                             "dashboard uses 32, so a seed gives its molecules with 32 here")
+    parser.add_argument("--device", default=field_default(SampleSettings, "device"),
+                        help="auto (CUDA if present), cpu, cuda")
+    parser.add_argument("--precision", choices=tuple(PRECISIONS),
+                        default=field_default(SampleSettings, "precision"),
+                        help="network precision on CUDA (guidance is always fp32)")
+    parser.add_argument("--checkpoint", type=Path,
+                        help="checkpoint folder (default: the shipped one)")
+
+
+def force_option(parser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="replace --out when it exists (refused otherwise)")
+
+
+def diversity_options(parser) -> None:
+    """What `sample` and `score` add after the alert columns (see diversity_columns)."""
+    parser.add_argument("--reference", action="append", metavar="SMILES_OR_FILE",
+                        help="reference molecule(s), repeatable: a SMILES, or a .smi, .csv or "
+                             ".sdf file; adds similarity (max Tanimoto, Morgan r2, 2048 bits) "
+                             "and nearest_reference")
+    parser.add_argument("--cluster", type=float, metavar="DISTANCE",
+                        help="add a Butina `cluster` column at this Tanimoto distance cutoff "
+                             "(0 = largest cluster), e.g. 0.6")
+    parser.add_argument("--pick", type=int, metavar="N",
+                        help="add `diverse_pick`: the order in which RDKit MaxMin picks N "
+                             "diverse valid molecules (blank for the others)")
+
+
+def check_reference_columns(reward, args) -> None:
+    """--reference writes `similarity` and `nearest_reference`: refuse it when the reward's
+    own similarity term writes them."""
+    if reward is not None and args.reference and (
+            {"similarity", "nearest_reference"} & set(reward.columns)):
+        raise UsageError("--reference writes the columns similarity and nearest_reference, "
+                         "which the reward's similarity term already writes; give that term "
+                         "another name (name = \"lead_similarity\") or leave out --reference")
+
+
+def reference_smiles(items: list[str]) -> list[str]:
+    """SMILES given on the command line, or read from the files named there."""
+    from engine.chem.molfile import read_molecules  # noqa: PLC0415
+
+    out = []
+    for item in items:
+        path = Path(item)
+        if path.suffix and path.is_file():
+            good, bad = read_molecules(path.read_bytes(), path.name)
+            if len(bad):
+                rows = ", ".join(str(r) for r in bad["row"])
+                raise UsageError(f"--reference {item}: records {rows} are not valid molecules")
+            out += good["smiles"].tolist()
+        else:
+            out.append(item)
+    return out
+
+
+def diversity_columns(frame, smiles: list[str], args):
+    """The scaffold column, and what --reference, --cluster and --pick ask for."""
+    import pandas as pd  # noqa: PLC0415
+
+    from engine.chem import diversity  # noqa: PLC0415
+
+    frame = frame.assign(scaffold=[diversity.murcko_scaffold(s) for s in smiles])
+    if args.reference:
+        near = diversity.reference_similarity(smiles, reference_smiles(args.reference))
+        frame = frame.assign(similarity=near["similarity"].to_numpy(),
+                             nearest_reference=near["nearest_reference"].to_numpy())
+    if args.cluster is not None:
+        clusters = diversity.butina_clusters(smiles, args.cluster)
+        frame = frame.assign(cluster=pd.array(clusters, dtype="Int64"))
+    if args.pick is not None:
+        order = [None] * len(smiles)
+        for rank, i in enumerate(diversity.pick_diverse(smiles, args.pick), start=1):
+            order[i] = rank
+        frame = frame.assign(diverse_pick=pd.array(order, dtype="Int64"))
+    return frame
+
+
+def alert_line(rates: dict, base: dict | None) -> str:
+    """Alert and flag rates over valid molecules, with the base sample's beside them."""
+    from engine.chem.alerts import FAMILY_LABELS  # noqa: PLC0415
+
+    if rates["any_alert"] is None:
+        return "alerts: no valid molecule"
+
+    def pct(key: str) -> str:
+        shown = f"{rates[key]:.1%}"
+        return shown if base is None or base[key] is None else f"{shown} (base {base[key]:.1%})"
+
+    parts = [f"PAINS/Brenk/NIH alert {pct('any_alert')}", f"any flag {pct('any_flag')}"]
+    parts += [f"{FAMILY_LABELS[c]} {pct(c)}" for c in FAMILY_LABELS]
+    return "share of valid molecules with: " + ", ".join(parts)

@@ -1,0 +1,153 @@
+"""`sample`: molecules from the model, guided by a reward or conditioned on properties, with
+the cost of the run and its standing at matched cost."""
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from engine.cli.common import (UsageError, alert_line, check_reference_columns,
+                               decoding_options, diversity_columns, diversity_options,
+                               force_option, from_args, gamma_options, guidance_options,
+                               progress_bar)
+from engine.output import check_output, timestamped, write_csv
+from engine.sampling import methods as M
+
+LOW_VALIDITY = 0.5   # below this share of valid molecules, `sample` warns
+
+
+def _parse_conditions(items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise UsageError(f"--condition {item!r}: expected NAME=NUMBER, e.g. tpsa=60")
+    return out
+
+
+def run_sample(args) -> int:
+    from engine.chem.alerts import alert_rates, with_alerts  # noqa: PLC0415
+    from engine.chem.rewards import load_reward  # noqa: PLC0415
+    from engine.model.checkpoint import load_checkpoint  # noqa: PLC0415
+    from engine.bench.cost import standing  # noqa: PLC0415
+    from engine.project import Project, run_name  # noqa: PLC0415
+    from engine.sampling.compare import sample_base  # noqa: PLC0415
+    from engine.sampling.sampler import SampleSettings, outside_bank, sample  # noqa: PLC0415
+
+    target = _parse_conditions(args.condition)
+    method = args.method or ("conditional" if target and args.reward is None else
+                             M.DEFAULT_METHOD if args.reward else "base")
+    if args.reward is None and M.METHODS[method].reward == "yes":
+        raise UsageError(f"--method {method} needs --reward FILE_OR_PRESET")
+    if args.reward is None and (args.candidates or 1) > 1:
+        raise UsageError("--candidates needs --reward FILE_OR_PRESET to rank the candidates")
+    if method == "conditional" and not target and args.reward is None:
+        raise UsageError("--method conditional needs --condition NAME=VALUE or --reward")
+    reward = load_reward(args.reward) if args.reward else None
+    check_reference_columns(reward, args)
+    settings = from_args(SampleSettings, args, method=method, target=target or None)
+    for line in _term_lines(reward, settings):
+        print(line, file=sys.stderr)
+    out = check_output(args.out or timestamped("samples"), args.force)   # before any work
+    project = Project.open(args.project) if args.project else None   # refused before work
+    ckpt = load_checkpoint(args.checkpoint)
+    for line in outside_bank(ckpt, target):
+        print(f"warning: {line}", file=sys.stderr)
+    base_mean = None
+    if (method != "base" or settings.candidates > 1) and args.reward and not args.no_reference:
+        ref = sample_base(ckpt, reward, settings, progress=progress_bar("base reference"))
+        base_mean = ref.summary["mean_reward"]
+    result = sample(ckpt, reward, settings, progress=progress_bar(method), base_mean_reward=base_mean)
+    frame = diversity_columns(with_alerts(result.molecules),
+                               result.molecules["smiles"].tolist(), args)
+    if project is not None:   # stored first: the CSV carries the project's IDs and InChIKeys
+        record = project.add_run(
+            frame, name=args.name or run_name(settings.in_use(), reward, ckpt.path),
+            settings=asdict(settings),
+            reward_toml=reward.to_toml() if reward else "",
+            reward_name=reward.name if reward else "", checkpoint=str(ckpt.path),
+            summary=result.summary)
+        frame = project.molecules(record.id).drop(columns="run_id")
+    write_csv(frame, out)
+    print(_summary_line(result.summary, bool(args.reward)))
+    print(_cost_line(result.summary))
+    if reward is not None and (note := standing(settings)):
+        print(note)
+    if result.summary["validity"] < LOW_VALIDITY:
+        print(f"warning: only {result.summary['validity']:.0%} of the molecules are valid; "
+              "the guidance may be too strong (--gamma) or the conditions too far from the "
+              "training data", file=sys.stderr)
+    print(alert_line(alert_rates(frame),
+                      alert_rates(with_alerts(ref.molecules)) if base_mean is not None else None))
+    print(f"wrote {len(frame)} molecules to {out}")
+    if project is not None:
+        print(f"stored as run #{record.number} ({record.name!r}, molecule IDs "
+              f"{record.id}:<row>) in project {project.path}")
+    return 0
+
+
+def _term_lines(reward, settings) -> list[str]:
+    """Which terms steer the guidance and which act by selection (structure terms), with a
+    warning when structure terms have no candidates to choose from."""
+    if reward is None or not reward.structures:
+        return []
+    lines = [f"reward terms: {role}: {text}" for role, text in reward.describe_terms()]
+    if settings.candidates == 1:
+        lines.append("note: structure terms are not functions of the properties, so they "
+                     "only select among candidates; with 1 candidate per molecule they only "
+                     "score: use --candidates 4 or more to act on them")
+    return lines
+
+
+def _summary_line(summary: dict, with_reward: bool) -> str:
+    parts = [f"valid {summary['validity']:.3f}", f"unique {summary['uniqueness']:.3f}",
+             f"novel {summary['novelty']:.3f}"]
+    if with_reward:
+        parts.insert(0, f"mean reward {summary['mean_reward']:.3f}")
+        if summary.get("normalized_score") is not None:
+            parts.insert(1, f"normalized score {summary['normalized_score']:.3f} "
+                            f"(base {summary['base_mean_reward']:.3f}, "
+                            f"r(y*) {summary['r_star']:.3f})")
+    parts.append(f"{summary['wall_time_s']:.1f} s ({summary['molecules_per_s']:.1f} mol/s "
+                 f"on {summary['device']})")
+    return ", ".join(parts)
+
+
+def _cost_line(summary: dict) -> str:
+    """What the run cost: forward rows, and CPU seconds of decoding and scoring."""
+    per = (f", {summary['candidates']} candidates per molecule"
+           if summary["candidates"] > 1 else "")
+    return (f"cost: {summary['forward_rows']:,} forward rows ({summary['forward_rows_per_molecule']}"
+            f" per molecule{per}); CPU {summary['cpu_s']:.1f} s "
+            f"({summary['cpu_ms_per_molecule']:.1f} ms per molecule): decoding "
+            f"{summary['cpu_decode_s']:.1f} s, scoring {summary['cpu_score_s']:.1f} s, the rest "
+            "set-up and likelihood")
+
+
+def sample_options(sa) -> None:
+    sa.add_argument("--n", type=int, default=100)
+    sa.add_argument("--method", choices=tuple(M.METHODS),
+                    help=f"default: {M.DEFAULT_METHOD} with --reward (as in the dashboard), "
+                         "conditional with --condition alone, else base")
+    sa.add_argument("--reward", help="a preset name (see `rewards`) or a reward TOML file")
+    gamma_options(sa)
+    guidance_options(sa, "")
+    sa.add_argument("--condition", action="append", metavar="NAME=VALUE",
+                    help="target property value (repeatable); properties left out are free")
+    decoding_options(sa)
+    sa.add_argument("--no-reference", action="store_true",
+                    help="skip the base-model reference sample (no normalized score)")
+    sa.add_argument("--out", type=Path,
+                    help="output CSV (default: a new samples-DATE-TIME.csv here)")
+    force_option(sa)
+    sa.add_argument("--project", type=Path, metavar="DIR",
+                    help="also store the run in this project folder (created if missing), "
+                         "where the dashboard started with --project DIR lists it")
+    sa.add_argument("--name", help="the run's name in the project (default: method, "
+                                   "reward and settings)")
+    diversity_options(sa)
+    sa.set_defaults(func=run_sample)
