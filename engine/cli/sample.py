@@ -52,6 +52,8 @@ def run_sample(args) -> int:
     settings = from_args(SampleSettings, args, method=method, target=target or None)
     for line in _term_lines(reward, settings):
         print(line, file=sys.stderr)
+    if _library_mode(args):
+        return _run_library(args, reward, settings)
     out = check_output(args.out or timestamped("samples"), args.force)   # before any work
     project = Project.open(args.project) if args.project else None   # refused before work
     ckpt = load_checkpoint(args.checkpoint)
@@ -88,6 +90,70 @@ def run_sample(args) -> int:
         print(f"stored as run #{record.number} ({record.name!r}, molecule IDs "
               f"{record.id}:<row>) in project {project.path}")
     return 0
+
+
+def _library_mode(args) -> bool:
+    """`--out DIR/` (a trailing slash, or a folder that exists), --resume, --shard-size or
+    --dedupe: write a sharded library instead of one CSV."""
+    text = str(args.out) if args.out is not None else ""
+    return bool(args.resume or args.shard_size or args.dedupe or text.endswith(("/", "\\"))
+                or (args.out is not None and Path(args.out).is_dir()))
+
+
+def _run_library(args, reward, settings) -> int:
+    """Sharded sampling (engine/sampling/library.py), one rank of torchrun or alone."""
+    import json  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    import torch  # noqa: PLC0415
+
+    from engine.model.checkpoint import load_checkpoint  # noqa: PLC0415
+    from engine.sampling.library import SHARD_SIZE, dedupe, run_library  # noqa: PLC0415
+
+    if args.out is None:
+        raise UsageError("a library needs --out DIR/ (the folder its shards go to)")
+    if args.project:
+        raise UsageError("--project stores one run of a few thousand molecules; a library "
+                         "goes to --out DIR/ alone")
+    if args.reference or args.cluster is not None or args.pick is not None:
+        raise UsageError("--reference, --cluster and --pick work on one CSV; score the "
+                         "library's shards with `score` instead")
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    barrier = None
+    if world > 1:
+        import torch.distributed as dist  # noqa: PLC0415
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo")
+        barrier = dist.barrier
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(
+            os.environ.get("LOCAL_WORLD_SIZE", world))))
+    ckpt = load_checkpoint(args.checkpoint)
+    bar = progress_bar(f"library, {settings.method}") if rank == 0 else None
+    summary = run_library(ckpt, reward, settings, settings.n, Path(args.out),
+                          args.shard_size or SHARD_SIZE, args.resume, rank, world, bar, barrier)
+    if rank != 0:
+        return 0
+    if args.dedupe:
+        summary["dedupe"] = dedupe(Path(args.out), _plan_of(Path(args.out)))
+    mean = (f", mean reward {summary['mean_reward']:.3f}"
+            if summary.get("mean_reward") is not None else "")
+    extra = (f"; {summary['dedupe']['unique']:,} unique by InChIKey "
+             f"({summary['dedupe']['duplicates_dropped']:,} duplicates dropped) in "
+             f"{Path(args.out) / 'unique'}" if "dedupe" in summary else "")
+    print(f"library {args.out}: {summary['n']:,} molecules in {len(summary['shards'])} shards "
+          f"({summary['shards_written_now']} written now), validity {summary['validity']:.3f}"
+          f"{mean}, CPU {summary['cpu_s']:.0f} s{extra}")
+    print(json.dumps({k: v for k, v in summary.items() if k != "shards"}))
+    return 0
+
+
+def _plan_of(folder: Path):
+    import json  # noqa: PLC0415
+
+    from engine.sampling.library import PLAN_FILE, LibraryPlan  # noqa: PLC0415
+
+    return LibraryPlan(**json.loads((folder / PLAN_FILE).read_text()))
 
 
 def _term_lines(reward, settings) -> list[str]:
@@ -142,7 +208,15 @@ def sample_options(sa) -> None:
     sa.add_argument("--no-reference", action="store_true",
                     help="skip the base-model reference sample (no normalized score)")
     sa.add_argument("--out", type=Path,
-                    help="output CSV (default: a new samples-DATE-TIME.csv here)")
+                    help="output CSV (default: a new samples-DATE-TIME.csv here); DIR/ (a "
+                         "trailing slash) writes a library of parquet shards instead")
+    sa.add_argument("--shard-size", type=int, metavar="N",
+                    help="library: molecules per parquet shard (default 10,000)")
+    sa.add_argument("--resume", action="store_true",
+                    help="library: continue the run in --out DIR/ (same command; no "
+                         "molecule lost or repeated)")
+    sa.add_argument("--dedupe", action="store_true",
+                    help="library: also write DIR/unique/ without repeated InChIKeys")
     force_option(sa)
     sa.add_argument("--project", type=Path, metavar="DIR",
                     help="also store the run in this project folder (created if missing), "
