@@ -22,6 +22,41 @@ def score_molecules(smiles: list[str], reward=None) -> pd.DataFrame:
     return props if reward is None else rescore(props, reward)
 
 
+def score_table(frame: pd.DataFrame, column: str, reward, unreadable: list[str] | None = None,
+                whole_mixture: bool = False, jobs: int | None = 1,
+                progress: bool = False, alerts: bool = True) -> pd.DataFrame:
+    """A chemist's table scored as `score` writes it: the input columns (those this
+    function computes are replaced), `scored_as` (the largest fragment of a salt or
+    mixture, "" when scored whole), `valid`, `invalid_reason`, the 25 properties, the
+    reward's columns, and (`alerts`) the alert and flag columns of what was scored.
+    `unreadable`:
+    per row, why the reader could not read it ("" when it could)."""
+    from engine.chem import alerts as alert_columns  # noqa: PLC0415
+    from engine.chem.properties import invalid_reason, largest_fragment  # noqa: PLC0415
+
+    given = frame[column].astype(str).tolist()
+    unreadable = unreadable if unreadable is not None else [""] * len(given)
+    scored_as = [""] * len(given) if whole_mixture else [largest_fragment(s) for s in given]
+    smiles = [part or whole for part, whole in zip(scored_as, given)]
+    computed = ["scored_as", "valid", "invalid_reason", *PROPERTY_NAMES, *reward.columns,
+                *alert_columns.COLUMNS]
+    # every d_* column goes: those of a previous reward would sit beside this one's
+    replaced = [c for c in frame.columns
+                if (c in computed or str(c).startswith("d_")) and c != column]
+    props = batch_properties(smiles, n_jobs=jobs, progress=progress)
+    props.index = frame.index
+    out = frame.drop(columns=replaced).join(props[["valid", *PROPERTY_NAMES]])
+    reasons = [unread or ("" if ok else invalid_reason(smi))
+               for unread, smi, ok in zip(unreadable, smiles, out["valid"])]
+    out.insert(out.columns.get_loc("valid") + 1, "invalid_reason", reasons)
+    out.insert(out.columns.get_loc("valid"), "scored_as", scored_as)
+    # alerts describe what was scored; the given SMILES stay
+    scored = reward.evaluate(out.assign(**{column: smiles}), column)
+    if alerts:
+        scored = alert_columns.with_alerts(scored, column)
+    return scored.assign(**{column: given})
+
+
 def rescore(frame: pd.DataFrame, reward) -> pd.DataFrame:
     """Replace `reward` and `d_*` columns (and the structure terms' raw columns) for a new
     reward, without re-sampling."""

@@ -30,18 +30,20 @@ def field_default(cls, name: str):
     return next(f.default for f in fields(cls) if f.name == name)
 
 
-def progress_bar(label: str):
+def progress_bar(label: str, verb: str = "sampling"):
+    """`update(done, total)` for a long job: a bar of molecules with molecules/s and the
+    ETA on stderr (`total` None: no ETA)."""
     from tqdm import tqdm  # noqa: PLC0415
 
     state = {}
 
-    def update(done: int, total: int):
+    def update(done: int, total: int | None):
         bar = state.get("bar")
         if bar is None:
-            bar = state["bar"] = tqdm(total=total, desc=f"sampling ({label})", unit="mol",
+            bar = state["bar"] = tqdm(total=total, desc=f"{verb} ({label})", unit="mol",
                                       file=sys.stderr)
         bar.update(done - bar.n)
-        if done >= total:
+        if total is not None and done >= total:
             bar.close()
 
     return update

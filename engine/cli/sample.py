@@ -207,7 +207,7 @@ def sample_options(sa) -> None:
     decoding_options(sa)
     sa.add_argument("--no-reference", action="store_true",
                     help="skip the base-model reference sample (no normalized score)")
-    sa.add_argument("--out", type=Path,
+    sa.add_argument("--out", type=str,   # str: a trailing slash asks for a library
                     help="output CSV (default: a new samples-DATE-TIME.csv here); DIR/ (a "
                          "trailing slash) writes a library of parquet shards instead")
     sa.add_argument("--shard-size", type=int, metavar="N",

@@ -85,6 +85,8 @@ def _atomic_json(path: Path, data: dict) -> None:
 def open_plan(out: Path, plan: LibraryPlan, resume: bool, rank: int = 0) -> None:
     """Create `out` with its plan, or (resume) check that the plan there is the same.
     Raises LibraryError for a folder that holds something else."""
+    if out.exists() and not out.is_dir():
+        raise LibraryError(f"--out {out} is a file; give a folder for the shards (DIR/)")
     file = out / PLAN_FILE
     if file.is_file():
         stored = json.loads(file.read_text())
