@@ -253,3 +253,21 @@ def test_cli_score_writes_structure_columns(tmp_path, capsys):
                  str(tmp_path / "lead.toml"), "--out", str(tmp_path / "o2.csv"),
                  "--reference", BENZENE]) == 2
     assert "which the reward's similarity term already writes" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (ROOT / "assets" / "model" / "model.safetensors").exists(),
+                    reason="needs the shipped model")
+def test_cli_analogues_of_a_lead(tmp_path, capsys):
+    from engine.cli import main
+    from engine.sampling import methods as M
+
+    out = tmp_path / "analogues.csv"
+    assert main(["sample", "--reward", "drug_like", "--analogues-of", PARACETAMOL, "--n", "8",
+                 "--candidates", "4", "--no-reference", "--out", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert set(frame["method"]) == {M.ANALOGUE_METHOD} and set(frame["candidates"]) == {4}
+    assert set(frame["nearest_reference"]) == {PARACETAMOL}
+    d = ((frame["similarity"] - 0.4).clip(upper=0) + (0.8 - frame["similarity"]).clip(upper=0))
+    assert frame["d_similarity"].to_numpy() == pytest.approx((1 + d / 0.1).clip(0, 1), abs=1e-3)
+    err = capsys.readouterr().err
+    assert "selects: similarity: Tanimoto to CC(=O)Nc1ccc(O)cc1 in 0.4-0.8" in err

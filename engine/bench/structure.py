@@ -33,7 +33,6 @@ import pandas as pd
 import torch
 
 from engine.bench.cost import BON_MAX, Scaffolds, at_cost, base_pool, cost_ms, pick, timed
-from engine.chem.properties import PROPERTY_NAMES, batch_properties
 from engine.chem.rewards import Reward
 from engine.chem.scoring import rescore, score_candidates, score_molecules
 from engine.model.checkpoint import load_checkpoint
@@ -43,14 +42,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TASKS = Path(__file__).resolve().parent / "leadopt"
 M_VALUES = (1, 4, 16)
 HIT = 1.0 - 1e-9      # reward 1: every term met
+LOOSE = 0.3           # secondary: every property term met at Tanimoto >= 0.3 (added after
+                      # the first run showed almost no molecule at >= 0.4 by any arm)
 
 
 def lead_target(reward: Reward) -> dict[str, float]:
-    """The first reference molecule's 25 properties with each property term's goal value
-    put in: the profile of the lead as the task wants it changed."""
+    """The first reference molecule's profile with the task's goals put in."""
     lead = next(t for t in reward.structures if t.structure == "similarity").references[0]
-    values = batch_properties([lead], n_jobs=1).iloc[0]
-    return {**{p: float(values[p]) for p in PROPERTY_NAMES}, **reward.goal_values()}
+    return reward.lead_profile(lead)
 
 
 def arms(reward: Reward) -> dict[str, dict]:
@@ -64,9 +63,16 @@ def cell(kept: pd.DataFrame, reward: Reward, scaffolds: Scaffolds, cpu: float) -
         kept["smiles"].tolist(), reward)
     valid = full["valid"].to_numpy(bool)
     hit = full["reward"].to_numpy(np.float64) >= HIT
+    props_met = np.ones(len(full), bool)
+    for p in reward.properties:
+        props_met &= full[f"d_{p}"].to_numpy(np.float64) >= HIT
+    loose = props_met & (full["similarity"].to_numpy(np.float64) >= LOOSE)
     n = len(full)
     share = float(hit.mean())
     return {"n": n, "hit_share": share, "hit_se": float(np.sqrt(share * (1 - share) / n)),
+            "loose_share": float(loose.mean()),
+            "loose_scaffolds": scaffolds.good(full.assign(reward=loose.astype(float))),
+            "properties_met": float(props_met.mean()),
             "hit_scaffolds": scaffolds.good(full.assign(reward=hit.astype(float))),
             "mean_reward": float(full["reward"].mean()),
             "mean_similarity": float(full["similarity"].mean()),
@@ -104,36 +110,35 @@ def run_task(ckpt, reward: Reward, n: int, seed: int, pool: pd.DataFrame, decode
             out = cell(pick(result.candidates, n, m_max, m), reward, scaffolds,
                        cost_ms(m, arm_decode, c["candidate_ms"], c["full_ms"]))
             out["best_of_n_at_cpu"] = {k: at_cost(curve, out["cpu_ms"], k) for k in
-                                       ("hit_share", "hit_scaffolds", "mean_reward")}
+                                       ("hit_share", "hit_scaffolds", "mean_reward",
+                                        "loose_share", "loose_scaffolds")}
             cells[str(m)] = out
         row["arms"][name] = {"decode_ms": arm_decode, "cells": cells}
     return row
 
 
 def markdown(results: dict) -> str:
-    head = ("| task | arm | M | CPU ms/mol | meet all terms ± SE | scaffolds among them | "
-            "best-of-N at same CPU: share / scaffolds | mean reward | mean similarity | "
-            "validity | uniqueness |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    head = ("| task | arm | M | CPU ms/mol | all terms (Tanimoto >= 0.4) ± SE | scaffolds | "
+            "properties met, Tanimoto >= 0.3 | scaffolds | best-of-N at same CPU: >= 0.4 / "
+            ">= 0.3 share (scaffolds) | mean reward | mean Tanimoto | validity | uniqueness |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
+
+    def line(task, arm, m, c, bon=""):
+        return (f"| {task} | {arm} | {m} | {c['cpu_ms']:.1f} | {c['hit_share']:.3f} ± "
+                f"{c['hit_se']:.3f} | {c['hit_scaffolds']} | {c['loose_share']:.3f} | "
+                f"{c['loose_scaffolds']} | {bon} | {c['mean_reward']:.3f} | "
+                f"{c['mean_similarity']:.3f} | {c['validity']:.3f} | {c['uniqueness']:.3f} |")
+
     for key, row in results["tasks"].items():
-        base = row["best_of_n"][0]
-        lines.append(f"| {key} | base model | 1 | {base['cpu_ms']:.1f} | {base['hit_share']:.3f}"
-                     f" ± {base['hit_se']:.3f} | {base['hit_scaffolds']} | | "
-                     f"{base['mean_reward']:.3f} | {base['mean_similarity']:.3f} | "
-                     f"{base['validity']:.3f} | {base['uniqueness']:.3f} |")
+        lines.append(line(key, "base model", 1, row["best_of_n"][0]))
         for name, arm in row.get("arms", {}).items():
             for m, c in arm["cells"].items():
                 b = c["best_of_n_at_cpu"]
-                lines.append(
-                    f"| {key} | {name} | {m} | {c['cpu_ms']:.1f} | {c['hit_share']:.3f} ± "
-                    f"{c['hit_se']:.3f} | {c['hit_scaffolds']} | {b['hit_share']:.3f} / "
-                    f"{b['hit_scaffolds']:.0f} | {c['mean_reward']:.3f} | "
-                    f"{c['mean_similarity']:.3f} | {c['validity']:.3f} | {c['uniqueness']:.3f} |")
+                lines.append(line(key, name, m, c, f"{b['hit_share']:.3f} / "
+                                  f"{b['loose_share']:.3f} ({b['loose_scaffolds']:.0f})"))
         last = row["best_of_n"][-1]
-        lines.append(f"| {key} | best-of-{last['N']} | | {last['cpu_ms']:.1f} | "
-                     f"{last['hit_share']:.3f} ± {last['hit_se']:.3f} | {last['hit_scaffolds']} "
-                     f"| | {last['mean_reward']:.3f} | {last['mean_similarity']:.3f} | "
-                     f"{last['validity']:.3f} | {last['uniqueness']:.3f} |")
+        lines.append(line(key, f"best-of-{last['N']}", "", last))
     return "\n".join(lines) + "\n"
 
 

@@ -210,6 +210,19 @@ class Reward:
                 "range": lambda t: (t.low + t.high) / 2}
         return {t.property: float(pick[t.goal](t)) for t in self.terms}
 
+    def lead_profile(self, smiles: str) -> dict[str, float]:
+        """The 25 properties of the molecule `smiles` with each property term's goal value
+        put in: the lead's profile as this reward wants it changed, a target for the
+        conditional model (measured in BENCHMARKS.md, lead optimization). Raises
+        RewardError when `smiles` is not a valid molecule."""
+        from engine.chem.properties import batch_properties  # noqa: PLC0415
+
+        values = batch_properties([smiles], n_jobs=1).iloc[0]
+        if not values["valid"]:
+            raise RewardError(f"lead {smiles!r} is not a valid molecule (RDKit cannot parse "
+                              "it)")
+        return {**{p: float(values[p]) for p in PROPERTY_NAMES}, **self.goal_values()}
+
     def analogues_of(self, smiles: str, name: str | None = None, low: float = 0.4,
                      high: float = 0.8, ramp: float = 0.1) -> Reward:
         """This reward's property terms plus a similarity window (Tanimoto `low`-`high`:

@@ -39,15 +39,20 @@ def run_sample(args) -> int:
     from engine.sampling.sampler import SampleSettings, outside_bank, sample  # noqa: PLC0415
 
     target = _parse_conditions(args.condition)
+    lead = _analogue_reward(args) if args.analogues_of else None
+    if lead is not None:   # the lead's profile with the reward's goals, then --condition
+        target = {**lead.lead_profile(args.analogues_of), **target}
+        args.method = args.method or M.ANALOGUE_METHOD
+        args.candidates = args.candidates or M.ANALOGUE_CANDIDATES
     method = args.method or ("conditional" if target and args.reward is None else
                              M.DEFAULT_METHOD if args.reward else "base")
-    if args.reward is None and M.METHODS[method].reward == "yes":
+    if args.reward is None and lead is None and M.METHODS[method].reward == "yes":
         raise UsageError(f"--method {method} needs --reward FILE_OR_PRESET")
-    if args.reward is None and (args.candidates or 1) > 1:
+    if args.reward is None and lead is None and (args.candidates or 1) > 1:
         raise UsageError("--candidates needs --reward FILE_OR_PRESET to rank the candidates")
     if method == "conditional" and not target and args.reward is None:
         raise UsageError("--method conditional needs --condition NAME=VALUE or --reward")
-    reward = load_reward(args.reward) if args.reward else None
+    reward = lead or (load_reward(args.reward) if args.reward else None)
     check_reference_columns(reward, args)
     settings = from_args(SampleSettings, args, method=method, target=target or None)
     for line in _term_lines(reward, settings):
@@ -60,7 +65,7 @@ def run_sample(args) -> int:
     for line in outside_bank(ckpt, target):
         print(f"warning: {line}", file=sys.stderr)
     base_mean = None
-    if (method != "base" or settings.candidates > 1) and args.reward and not args.no_reference:
+    if (method != "base" or settings.candidates > 1) and reward is not None and not args.no_reference:
         ref = sample_base(ckpt, reward, settings, progress=progress_bar("base reference"))
         base_mean = ref.summary["mean_reward"]
     result = sample(ckpt, reward, settings, progress=progress_bar(method), base_mean_reward=base_mean)
@@ -75,7 +80,7 @@ def run_sample(args) -> int:
             summary=result.summary)
         frame = project.molecules(record.id).drop(columns="run_id")
     write_csv(frame, out)
-    print(_summary_line(result.summary, bool(args.reward)))
+    print(_summary_line(result.summary, reward is not None))
     print(_cost_line(result.summary))
     if reward is not None and (note := standing(settings)):
         print(note)
@@ -90,6 +95,20 @@ def run_sample(args) -> int:
         print(f"stored as run #{record.number} ({record.name!r}, molecule IDs "
               f"{record.id}:<row>) in project {project.path}")
     return 0
+
+
+def _analogue_reward(args):
+    """--analogues-of SMILES: the reward's property terms (if any) plus a Tanimoto window
+    0.4-0.8 to the lead (`Reward.analogues_of`)."""
+    from engine.chem.rewards import Reward, load_reward  # noqa: PLC0415
+    from engine.chem.structure_terms import StructureTerm  # noqa: PLC0415
+
+    lead = args.analogues_of
+    if args.reward:
+        return load_reward(args.reward).analogues_of(lead)
+    window = StructureTerm("similarity", goal="range", low=0.4, high=0.8, ramp=0.1,
+                           references=(lead,))
+    return Reward(name=f"Analogues of {lead}", terms=(), structures=(window,))
 
 
 def _library_mode(args) -> bool:
@@ -202,6 +221,11 @@ def sample_options(sa) -> None:
     sa.add_argument("--reward", help="a preset name (see `rewards`) or a reward TOML file")
     gamma_options(sa)
     guidance_options(sa, "")
+    sa.add_argument("--analogues-of", metavar="SMILES",
+                    help="lead optimization: add a Tanimoto window 0.4-0.8 to this molecule to "
+                         f"the reward, condition on its profile with the reward's goals put in, "
+                         f"and keep the best of {M.ANALOGUE_CANDIDATES} candidates (unless "
+                         "--method / --candidates say otherwise)")
     sa.add_argument("--condition", action="append", metavar="NAME=VALUE",
                     help="target property value (repeatable); properties left out are free")
     decoding_options(sa)

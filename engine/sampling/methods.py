@@ -14,6 +14,10 @@ from dataclasses import dataclass
 ADVANTAGES = ("z", "relative")          # RCFG weights: z-scores or (r - mean) / mean
 Q_WEIGHTS = ("posterior", "prior")      # Q-tilt branch weights: running posterior or uniform
 
+# "Make analogues" / `sample --analogues-of`: the conditional model on the lead's profile
+# (with the reward's goals put in), keeping the best of this many candidates (lead
+# optimization benchmark, BENCHMARKS.md: the only arm that reached the similarity window)
+ANALOGUE_METHOD, ANALOGUE_CANDIDATES = "conditional", 16
 DEFAULT_METHOD = "tilted"               # what a reward gets when no method is named
 DEFAULT_CANDIDATES = 4                  # the default method's candidates per molecule
 DEFAULT_GAMMA = 1.0                     # RCFG, Q-tilt and CFG
