@@ -23,6 +23,7 @@ from engine.sampling.sampler import SETTING_COLUMNS, SampleSettings
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 FIXTURE_SMILES = Path(__file__).parent / "data" / "smiles.csv"
+CURVES = sorted(f"rw::plot::{p}" for p in load_reward("cns_penetrant").properties)
 BAD_BOUNDS = """name = "broken"
 [[terms]]
 property = "qed"
@@ -104,7 +105,8 @@ def test_explore_defaults(app):
                for m in app.markdown)
     assert "Generate" in [b.label for b in app.button]
     assert app.info and "Generate" in app.info[0].value
-    assert len(app.get("plotly_chart")) == 5  # one desirability curve per CNS term
+    # one desirability curve per term of the preset, and nothing else before a Generate
+    assert sorted(c.key for c in app.get("plotly_chart")) == CURVES
 
 
 def test_generate_draws_the_run(app):
@@ -119,7 +121,8 @@ def test_generate_draws_the_run(app):
     assert next(m for m in app.metric if m.label == "Uniqueness").delta.startswith("novelty")
     # the tiny test model writes no valid SMILES: the run is flagged, with what to change
     assert any("are valid" in w.value and "plausibility" in w.value for w in app.warning)
-    assert len(app.get("plotly_chart")) == 6  # 5 reward curves + the reward distribution
+    charts = sorted(c.key for c in app.get("plotly_chart"))
+    assert charts == sorted([*CURVES, "dist::plot"])   # the curves and the distribution
     # the finished Generate leaves its phase log (the live chart of molecules is gone)
     log = " ".join(c.value for c in app.caption)
     assert all(p in log for p in ("Decoding", "Keeping the best candidate",
@@ -467,41 +470,37 @@ def test_the_reward_in_use_comes_back_in_a_new_session(app, project_folder):
     third.run()
     assert not third.exception and third.session_state[REWARD].key == "cns_penetrant"
 
-def test_stored_runs_can_be_renamed_and_deleted(tiny_checkpoint, monkeypatch,
-                                                project_folder):
-    monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.run()
-    at.number_input(key="s::n").set_value(4)
-    at.checkbox(key="s::fix_seed").check().run()    # the same base molecules for both runs
-    at.button(key="s::generate").click().run()
-    at.text_input(key="project::name").set_value("first try")
-    next(b for b in at.button if b.label == "Rename").click().run()
-    assert not at.exception, at.exception
+def test_stored_runs_can_be_renamed_and_deleted(app, project_folder):
+    app.number_input(key="s::n").set_value(4)
+    app.checkbox(key="s::fix_seed").check().run()   # the same base molecules for both runs
+    app.button(key="s::generate").click().run()
+    app.text_input(key="project::name").set_value("first try")
+    next(b for b in app.button if b.label == "Rename").click().run()
+    assert not app.exception, app.exception
     from engine.project import Project  # noqa: PLC0415
 
     stored = Project.open(project_folder).runs()
     assert [r.name for r in stored if r.kind == "generated"] == ["first try"]
     assert [r.kind for r in stored] == ["base", "generated"]
-    at.slider(key=f"s::gamma::{M.DEFAULT_METHOD}").set_value(2.0).run()
-    at.button(key="s::generate").click().run()              # the same base molecules:
+    app.slider(key=f"s::gamma::{M.DEFAULT_METHOD}").set_value(2.0).run()
+    app.button(key="s::generate").click().run()             # the same base molecules:
     stored = Project.open(project_folder).runs()            # stored once, IDs 2, 3
     assert [(r.id, r.kind) for r in stored] == [(1, "base"), (2, "generated"), (3, "generated")]
     # the base set takes no run number: the chemist's first run is #1
     assert [r.number for r in stored] == [None, 1, 2]
-    assert [r.label[:3] for r in at.session_state[state.RUNS]] == ["#1 ", "#2 "]
+    assert [r.label[:3] for r in app.session_state[state.RUNS]] == ["#1 ", "#2 "]
     assert stored[2].settings["base_run"] == 1
-    assert stored[2].reward_name == at.session_state[state.RUNS][1].reward.name   # for export
-    at.session_state["project::run"] = at.session_state[state.RUNS][1].id
-    at.checkbox(key="project::confirm").check().run()
-    next(b for b in at.button if b.label == "Delete run").click().run()
-    assert at.session_state[state.RUNS][0].label.endswith("first try")
-    delete = next(b for b in at.button if b.label == "Delete run")
+    assert stored[2].reward_name == app.session_state[state.RUNS][1].reward.name   # for export
+    app.session_state["project::run"] = app.session_state[state.RUNS][1].id
+    app.checkbox(key="project::confirm").check().run()
+    next(b for b in app.button if b.label == "Delete run").click().run()
+    assert app.session_state[state.RUNS][0].label.endswith("first try")
+    delete = next(b for b in app.button if b.label == "Delete run")
     assert delete.disabled                                   # needs the confirmation
-    at.checkbox(key="project::confirm").check().run()
-    next(b for b in at.button if b.label == "Delete run").click().run()
-    assert not at.exception, at.exception
-    assert at.session_state[state.RUNS] == [] and Project.open(project_folder).runs() == []
+    app.checkbox(key="project::confirm").check().run()
+    next(b for b in app.button if b.label == "Delete run").click().run()
+    assert not app.exception, app.exception
+    assert app.session_state[state.RUNS] == [] and Project.open(project_folder).runs() == []
 
 
 def test_the_sidebar_opens_and_creates_projects_beside_this_one(app, tiny_checkpoint,
@@ -520,31 +519,24 @@ def test_the_sidebar_opens_and_creates_projects_beside_this_one(app, tiny_checkp
     app.selectbox(key="project::pick").select(str(project_folder.resolve())).run()
     assert [r.number for r in app.session_state[state.RUNS]] == [run.number]
 
-def test_a_run_stored_from_the_terminal_appears_without_a_reload(
-        tiny_checkpoint, monkeypatch, project_folder):
+def test_a_run_stored_from_the_terminal_appears_without_a_reload(app, tiny_checkpoint,
+                                                                 project_folder):
     from engine.cli import main  # noqa: PLC0415
 
-    monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.run()
-    assert at.session_state[state.RUNS] == []
+    assert app.session_state[state.RUNS] == []
     assert main(["sample", "--checkpoint", str(tiny_checkpoint), "--n", "3", "--device",
                  "cpu", "--out", str(project_folder.parent / "t.csv"), "--project",
                  str(project_folder), "--name", "from the terminal"]) == 0
-    at.run()
-    assert [r.name for r in at.session_state[state.RUNS]] == ["from the terminal"]
+    app.run()
+    assert [r.name for r in app.session_state[state.RUNS]] == ["from the terminal"]
 
 
-def test_exports_carry_provenance_best_first(tiny_checkpoint, monkeypatch, project_folder):
+def test_exports_carry_provenance_best_first(app, tiny_checkpoint, project_folder):
     """IDs, InChIKeys, the reward a molecule was made for and the one it is scored with;
     best first; file names give project, reward and run."""
-    from app import project  # noqa: PLC0415
     from app.components.export import file_stem, sorted_by_reward  # noqa: PLC0415
 
-    monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.run()
-    run = inject_run(at, tiny_checkpoint)
+    run = inject_run(app, tiny_checkpoint)
     project.save_run(run)                      # as a Generate does: into $RCFG_PROJECT
     qed = load_reward("qed_high")
     out = sorted_by_reward(export_table(run.molecules, run, qed))
@@ -580,17 +572,13 @@ def test_a_new_generate_draws_a_new_seed_unless_one_is_fixed(app):
     assert again.molecules["smiles"].tolist() == second.molecules["smiles"].tolist()
 
 
-def test_a_restarted_server_reuses_the_stored_base_set(tiny_checkpoint, monkeypatch,
-                                                       project_folder):
+def test_a_restarted_server_reuses_the_stored_base_set(app, project_folder):
     from app import resources  # noqa: PLC0415
     from engine.project import Project  # noqa: PLC0415
 
-    monkeypatch.setenv("RCFG_CHECKPOINT", str(tiny_checkpoint))
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.run()
-    at.number_input(key="s::n").set_value(5)
-    at.checkbox(key="s::fix_seed").check().run()
-    first = generated(at)
+    app.number_input(key="s::n").set_value(5)
+    app.checkbox(key="s::fix_seed").check().run()
+    first = generated(app)
     resources._base_sets.clear()     # what a restart forgets: the process's base sets
     again = AppTest.from_file(APP, default_timeout=90)
     again.run()
