@@ -204,7 +204,9 @@ def estimate(s: SampleSettings, ckpt_key: str) -> None:
         st.caption(text)
 
 
-def _progress_bar(bar, what: str):
+def progress_bar(bar, what: str):
+    """A `progress(done, total)` callback that fills the Streamlit progress `bar` with
+    "`what`: done / total molecules"."""
     last = [-1]
 
     def update(done: int, total: int) -> None:
@@ -235,7 +237,7 @@ class _Live:
         self.status.update(label=f"{text}…", expanded=True, state="running")
 
     def progress(self, what: str):
-        return _progress_bar(self.bar, what)
+        return progress_bar(self.bar, what)
 
     def preview(self, frame: pd.DataFrame) -> None:
         valid = frame["valid"].astype(bool)

@@ -70,7 +70,7 @@ def _run(ckpt, ckpt_key: str, reward, sidebar, settings, make_pair, weights) -> 
     """Sample the base set of the sidebar's settings (cached; Generate compares with the
     same one) and the trade-off with `settings`; keep both for the page."""
     bar = st.progress(0.0, text="Starting…")
-    progress = sampling._progress_bar  # the sidebar's Generate bar, same wording
+    progress = sampling.progress_bar  # the sidebar's Generate bar, same wording
     try:
         pair = make_pair()
         base, _ = resources.base_set(ckpt, ckpt_key, sidebar, reward,
