@@ -8,7 +8,8 @@ import torch
 
 from engine.chem.rewards import Reward, Term
 from engine.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-from engine.sampling.decoder import DecodePlan, decode, pad_sequences
+from engine.model.likelihood import pad_sequences
+from engine.sampling.decoder import DecodePlan, decode
 from engine.train.distill import distill_loss, distill_step, teacher_batch
 from engine.sampling.sampler import bank_rewards
 from engine.train.finetune import FinetuneConfig, FinetuneError, StepContext, finetune

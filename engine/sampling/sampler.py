@@ -16,7 +16,8 @@ from engine.device import cpu_seconds, pick_device
 from engine.errors import UserError
 from engine.sampling import guidance
 from engine.sampling import methods as M
-from engine.sampling.decoder import DecodePlan, base_log_likelihood, decode
+from engine.model.likelihood import base_log_likelihood
+from engine.sampling.decoder import DecodePlan, decode
 from engine.sampling.grammar import SmilesGrammar
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}

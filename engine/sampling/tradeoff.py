@@ -23,7 +23,8 @@ from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import Reward, RewardError
 from engine.chem.scoring import score_molecules
 from engine.sampling import methods as M
-from engine.sampling.decoder import DecodePlan, base_log_likelihood
+from engine.model.likelihood import base_log_likelihood
+from engine.sampling.decoder import DecodePlan
 from engine.sampling.sampler import (SETTING_COLUMNS, SampleSettings, SamplingError,
                                      bank_rewards, build_plan, decode_molecules,
                                      prepare_device, target_vector)

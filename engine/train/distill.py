@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.sampling.decoder import decode, null_logits, pad_sequences
+from engine.model.likelihood import null_logits, pad_sequences
+from engine.sampling.decoder import decode
 from engine.sampling.sampler import build_plan
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from engine.sampling.decoder import decode, pad_sequences, token_logprobs
+from engine.model.likelihood import pad_sequences, token_logprobs
+from engine.sampling.decoder import decode
 from engine.sampling.sampler import build_plan
 
 
