@@ -227,12 +227,12 @@ def test_two_writers_at_once_get_distinct_runs(tmp_path):
 
 # one sampling setting changed from the defaults at a time, with what the name then says
 ONE_CHANGE = [
-    ({"method": "qtilt"}, None, "qtilt, Veber rules (graded), n=256"),
+    ({"method": "qtilt"}, None, "qtilt, Veber rules (graded), n=100"),
     ({"gamma": 0.1 * 6}, None, "γ=0.6"),                  # no float noise in the name
     ({"ys": 32}, None, "|Y_S|=32"),
     ({"candidates": 2}, None, "candidates=2"),
-    ({"method": "base", "candidates": 5}, None, "best-of-5, Veber rules (graded), n=256"),
-    ({"method": "rcfg", "gamma": 16.0}, None, "rcfg, Veber rules (graded), n=256 (γ=16)"),
+    ({"method": "base", "candidates": 5}, None, "best-of-5, Veber rules (graded), n=100"),
+    ({"method": "rcfg", "gamma": 16.0}, None, "rcfg, Veber rules (graded), n=100 (γ=16)"),
     ({"advantage": "relative"}, None, "advantage=relative"),
     ({"plausibility": 0.0}, None, "α=0"),
     ({"q_weights": "prior"}, None, "Q weights=prior"),
@@ -240,7 +240,7 @@ ONE_CHANGE = [
     ({"temperature": 0.7}, None, "T=0.7"),
     ({"top_p": 0.9}, None, "top-p=0.9"),
     ({"seed": 1}, None, "seed=1"),
-    ({"n": 100}, None, "n=100"),
+    ({"n": 50}, None, "n=50"),
     ({"precision": "bf16"}, None, "precision=bf16"),
     ({"method": "conditional", "target": {"tpsa": 60.0}}, None, "tpsa=60"),
     ({}, "/tmp/runs/distilled", "model=runs/distilled"),
@@ -252,7 +252,7 @@ ONE_CHANGE = [
 def test_a_run_name_names_the_setting_that_differs(change, checkpoint, shown):
     reward = load_reward("veber")
     default = run_name(SampleSettings(), reward, SHIPPED_MODEL)
-    assert default == "tilted, Veber rules (graded), n=256"   # the defaults: short
+    assert default == "tilted, Veber rules (graded), n=100"   # the defaults: short
     name = run_name(SampleSettings(**change), reward, checkpoint)
     assert name != default and shown in name
 

@@ -331,7 +331,7 @@ def test_settings_a_method_ignores_do_not_name_its_runs():
 
     base = SampleSettings(method="base", gamma=3.0, ys=8, advantage="relative",
                           plausibility=0.0, q_weights="prior", temperature=0.8)
-    assert run_name(base.in_use()) == "base, n=256 (T=0.8)"
+    assert run_name(base.in_use()) == "base, n=100 (T=0.8)"
     rcfg = SampleSettings(method="rcfg", gamma=3.0, ys=8, advantage="relative",
                           q_weights="prior")
     assert "Q weights" not in run_name(rcfg.in_use())

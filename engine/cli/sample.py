@@ -8,8 +8,8 @@ from pathlib import Path
 
 from engine.cli.common import (UsageError, alert_line, check_reference_columns,
                                decoding_options, diversity_columns, diversity_options,
-                               force_option, from_args, gamma_options, guidance_options,
-                               progress_bar)
+                               field_default, force_option, from_args, gamma_options,
+                               guidance_options, progress_bar)
 from engine.output import check_output, timestamped, write_csv
 from engine.sampling import methods as M
 
@@ -214,7 +214,9 @@ def _cost_line(summary: dict) -> str:
 
 
 def sample_options(sa) -> None:
-    sa.add_argument("--n", type=int, default=100)
+    from engine.sampling.sampler import SampleSettings  # noqa: PLC0415
+
+    sa.add_argument("--n", type=int, default=field_default(SampleSettings, "n"))
     sa.add_argument("--method", choices=tuple(M.METHODS),
                     help=f"default: {M.DEFAULT_METHOD} with --reward (as in the dashboard), "
                          "conditional with --condition alone, else base")

@@ -69,7 +69,7 @@ class SampleSettings:
     method: str = M.DEFAULT_METHOD
     gamma: float | None = None          # how greedy; None: the method's default
     ys: int = M.DEFAULT_YS              # K = |Y_S| (RCFG, Q-tilt)
-    n: int = 256                        # output molecules
+    n: int = 100                        # output molecules (the dashboard asks DASHBOARD_N)
     # molecules decoded per output molecule, the best by the reward kept (1 = no selection;
     # the base model with N candidates is best-of-N); None: the method's default
     candidates: int | None = None
