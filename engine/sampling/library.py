@@ -10,7 +10,7 @@ and refuses a folder made with other settings. `library.json` holds the plan (se
 reward, checkpoint, n, shard size, seed); `manifest.json`, written at the end, lists the
 shards with their counts and sums the summary: validity, mean reward, CPU seconds, and
 alert rates over a seeded subset of at most ALERT_SAMPLE valid molecules. Memory stays at
-one shard. `dedupe` drops molecules whose InChIKey an earlier shard (or row) already had,
+one shard, and the decoder works on MAX_ROWS rows at a time. `dedupe` drops molecules whose InChIKey an earlier shard (or row) already had,
 writing `unique/shard-*.parquet` and the counts.
 """
 from __future__ import annotations
@@ -32,6 +32,9 @@ from engine.sampling.sampler import SampleSettings, sample
 SHARD_SIZE = 10_000
 PLAN_FILE, MANIFEST_FILE, UNIQUE_DIR = "library.json", "manifest.json", "unique"
 ALERT_SAMPLE = 10_000
+# forward rows decoded at once: the KV cache of 8,192 rows (the sampler's default) takes
+# about 3 GB; 2,048 keeps a library run near 1 GB (BENCHMARKS.md, libraries)
+MAX_ROWS = 2048
 
 
 class LibraryError(UserError):
@@ -246,7 +249,8 @@ def run_library(ckpt, reward, settings: SampleSettings, n: int, out: Path,
     """The whole library run for one rank; rank 0 writes the manifest after `barrier()`
     (torchrun) and returns it, other ranks return None."""
     plan = LibraryPlan(n=n, shard_size=shard_size,
-                       settings={**asdict(settings), "n": shard_size},
+                       settings={**asdict(settings), "n": shard_size,
+                                 "max_rows": min(settings.max_rows, MAX_ROWS)},
                        reward_toml=reward.to_toml() if reward is not None else "",
                        checkpoint=str(ckpt.path))
     if rank == 0:
