@@ -271,3 +271,20 @@ def test_cli_analogues_of_a_lead(tmp_path, capsys):
     assert frame["d_similarity"].to_numpy() == pytest.approx((1 + d / 0.1).clip(0, 1), abs=1e-3)
     err = capsys.readouterr().err
     assert "selects: similarity: Tanimoto to CC(=O)Nc1ccc(O)cc1 in 0.4-0.8" in err
+
+
+def test_analogues_of_a_lead_keeps_property_terms_and_replaces_the_window():
+    base = Reward.from_toml(LEAD_TOML)
+    made = base.analogues_of(PHENACETIN)
+    assert made.terms == base.terms and made.name == f"Analogues of {PHENACETIN}"
+    window = [t for t in made.structures if t.structure == "similarity"]
+    assert len(window) == 1 and window[0].references == (PHENACETIN,)
+    assert (window[0].goal, window[0].low, window[0].high) == ("range", 0.4, 0.8)
+    assert [t.structure for t in made.structures] == ["substructure", "similarity"]
+    profile = made.lead_profile(PHENACETIN)
+    assert profile["tpsa"] == 65.0                          # the middle of the 40-90 window
+    assert profile["mw"] == pytest.approx(179.219, abs=1e-3)  # the lead's own, kept
+    with pytest.raises(RewardError, match="not a valid molecule"):
+        made.lead_profile("C1CC")
+    with pytest.raises(RewardError, match="cannot parse"):
+        base.analogues_of("C1CC")
