@@ -59,6 +59,9 @@ class FinetuneConfig:
     ring_check: bool = True       # with it, ring closures RDKit could not make a molecule of
     teacher_keep: str = "all"     # "valid": drop teacher molecules RDKit rejects (distill)
     beta: float = 0.05            # KL weight to the starting policy (rl)
+    # 1.0, not the sampler's defaults (methods.DEFAULT_TEMPERATURE / DEFAULT_TOP_P), on
+    # purpose: the student learns the teacher's whole distribution and RL's policy gradient
+    # needs samples from the policy itself, neither truncated
     temperature: float = 1.0
     top_p: float = 1.0
     eval_every: int = 10          # policy samples scored every this many steps (and at 0)
