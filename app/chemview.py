@@ -25,8 +25,10 @@ def smarts_matches(smiles: tuple[str, ...], smarts: str) -> list[bool]:
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
-def mol_svg(smiles: str, smarts: str = "", width: int = 260, height: int = 190) -> str:
-    """An SVG drawing; atoms and bonds of every SMARTS match highlighted."""
+def mol_svg(smiles: str, smarts: str | tuple[str, ...] = "", width: int = 260,
+            height: int = 190) -> str:
+    """An SVG drawing; atoms and bonds of every match of the SMARTS (one, or a tuple)
+    highlighted."""
     return structures.mol_svg(smiles, smarts, width, height)
 
 

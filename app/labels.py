@@ -75,3 +75,10 @@ SHORT = {"mw": "MW", "logp": "cLogP", "tpsa": "TPSA", "hbd": "HBD", "hba": "HBA"
 
 def short(column: str) -> str:
     return SHORT.get(column, column.replace("_", " "))
+
+
+def literal(text: str) -> str:
+    """`text` shown as written in Streamlit markdown: SMILES and SMARTS hold characters it
+    reads as markup ([N+](=O) would be a link, $ opens math, * emphasis, :x[...] a
+    directive); what needs a bracket, a dollar or an asterisk is escaped."""
+    return "".join(f"\\{c}" if c in "\\`*_[]$" else c for c in str(text))

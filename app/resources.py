@@ -3,6 +3,7 @@ tables once per checkpoint. A checkpoint is identified by its folder and the mod
 time of its weights, so a checkpoint refreshed by a running training is picked up."""
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections import OrderedDict
@@ -16,10 +17,11 @@ import torch
 
 from app import project
 from engine.chem.properties import PROPERTY_NAMES
+from engine.chem.structure_terms import structure_values
 from engine.device import pick_device
 from engine.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from engine.sampling.compare import base_key, sample_base
-from engine.sampling.sampler import SampleSettings
+from engine.sampling.sampler import SampleSettings, reward_ceiling
 from engine.train.runfolder import CONFIG_FILE, WEIGHTS_FILE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,6 +106,40 @@ def bank_quantiles(_ckpt, key: str) -> pd.DataFrame:
     p50, p90): the starting bounds of a newly included reward term."""
     bank = _ckpt.bank[list(PROPERTY_NAMES)]
     return bank.quantile([0.1, 0.5, 0.9]).set_axis(["p10", "p50", "p90"])
+
+
+def _raw_identity(term) -> str:
+    """What a structure term's raw columns depend on (its name, kind and references,
+    patterns or families; not its goal, window, weight or mode)."""
+    return json.dumps([term.name, term.structure, term.references, term.smarts, term.match,
+                       term.families])
+
+
+@st.cache_data(max_entries=32, show_spinner="Scoring the prior bank's molecules for the "
+                                            "structure term (once per reference set, SMARTS "
+                                            "or alert families)…")
+def _bank_raw(_ckpt, key: str, identity: str, _term) -> pd.DataFrame:
+    return structure_values(_ckpt.bank["smiles"].tolist(), [_term])
+
+
+def bank_structure_values(ckpt, key: str, term) -> pd.DataFrame:
+    """The raw columns of one structure term over the prior bank's molecules, computed
+    once per checkpoint and per what they depend on (so moving a similarity window or a
+    weight costs nothing). Alert terms take about a minute the first time (RDKit's
+    FilterCatalog on the shipped model's 20,000 molecules)."""
+    return _bank_raw(ckpt, key, _raw_identity(term), term)
+
+
+def reward_ceiling_of(ckpt, key: str, reward) -> float:
+    """r(y*) of `reward` (engine.sampling.sampler.reward_ceiling): for structure terms
+    from the bank's raw columns cached per term, so an edit of a window, weight or mode
+    re-scores at once."""
+    if not reward.structures:
+        return reward_ceiling(ckpt, reward)
+    bank = ckpt.bank.drop(columns=["smiles"])
+    raw = pd.concat([bank_structure_values(ckpt, key, t) for t in reward.structures], axis=1)
+    raw.index = bank.index
+    return float(reward.score(pd.concat([bank, raw], axis=1)).max())
 
 
 @st.cache_resource

@@ -482,6 +482,45 @@ def test_editor_round_trip_keeps_the_reward_in_use(browser_page, app_url):
     assert_fields_are(page, veber)
 
 
+def test_structure_terms_in_the_editor(browser_page, app_url):
+    """A similarity term and a forbidden SMARTS typed in the Structure section: a bad
+    pattern is named beside its box and refused; the SMARTS shows as written (not as a
+    link); the terms come back after another page; a Generate with 4 candidates says the
+    structure terms chose among them."""
+    page = browser_page
+    rerun(page, lambda: page.goto(app_url))
+    page.get_by_role("button", name="Generate").wait_for()
+    section = page.get_by_text("Structure", exact=True)
+    scroll_to(page, section)
+    section.click()
+    rerun(page, page.get_by_text("Similarity to reference molecules").click)
+    refs = page.get_by_label("Reference SMILES, one per line", exact=True).first
+    refs.fill("CC(=O)Nc1ccc(O)cc1")
+    rerun(page, lambda: refs.press("Control+Enter"))
+    page.get_by_text("largest Tanimoto to the references").wait_for()
+    rerun(page, page.get_by_text("Forbidden substructures (SMARTS)").click)
+    smarts = page.get_by_label("SMARTS, one per line", exact=True)
+    smarts.fill("[N+](=O)[O-]\nc1ccc(")
+    rerun(page, lambda: smarts.press("Control+Enter"))
+    beside = page.get_by_text("Forbidden substructures (SMARTS): 'c1ccc(' is not a valid")
+    assert beside.count() == 2            # the editor's error, and again beside the box
+    assert smarts.input_value() == "[N+](=O)[O-]\nc1ccc("     # kept, to be fixed
+    smarts.fill("[N+](=O)[O-]")
+    rerun(page, lambda: smarts.press("Control+Enter"))
+    assert beside.count() == 0
+    roles = page.get_by_text("Filter (reward 0 when failed)")
+    assert "must not contain [N+](=O)[O-]" in roles.inner_text()
+    assert roles.locator("a").count() == 0          # a SMARTS is not a markdown link
+    in_use = reward_in_use(page)
+    assert [t.get("structure") for t in in_use["terms"][-2:]] == ["similarity", "substructure"]
+    visit_runs_and_back(page)
+    assert page.get_by_label("SMARTS, one per line", exact=True).input_value() == "[N+](=O)[O-]"
+    set_number(page, "Molecules", 12)
+    generate(page, timeout_s=RERUN_TIMEOUT_S)
+    page.get_by_text("forbidden_substructure chose the best of 4 candidates per molecule"
+                     ).wait_for()
+
+
 def test_a_run_stopped_in_the_browser_resumes_where_it_stopped(browser_page, tiny_checkpoint,
                                                                tmp_path, monkeypatch):
     """An RL run started from the Runs form, stopped mid-way with Stop (it saves every

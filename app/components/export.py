@@ -1,7 +1,9 @@
 """Selection bar: how many molecules are selected, CSV / SDF downloads of the selection or
 of the whole run (with your own molecules when shown; SDF in 2D, or 3D on request), clear. One row per molecule, best
 first by the current reward: SMILES, source (the run, or your file) and name, reward,
-similarity to the references, the molecule's ID (`<run>:<row>`) and InChIKey, the 25
+the raw values of the reward's structure terms (similarity and nearest reference, required
+and forbidden substructures, alert counts), similarity to the filter bar's references, the
+molecule's ID (`<run>:<row>`) and InChIKey, the 25
 properties, per-term desirabilities, alerts and flags, scaffold, the run's method and
 settings, the reward it was generated for and the one it is scored with. File names give
 the project, the reward and the run(s); invalid rows enter the All exports only on
@@ -23,11 +25,13 @@ from engine.sampling.sampler import SETTING_COLUMNS
 
 
 def export_table(frame: pd.DataFrame, run: state.Run, reward) -> pd.DataFrame:
-    """The spreadsheet layout: identity, reward and similarity to the references (when set)
-    first, then raw values, desirabilities, alerts, flags and scaffold, then how the
-    molecule was made."""
+    """The spreadsheet layout: identity, reward, the reward's structure columns and
+    similarity to the bar's references (when set) first, then raw values, desirabilities,
+    alerts, flags and scaffold, then how the molecule was made."""
     d_cols = [c for c in frame.columns if c.startswith("d_")]
-    similarity = [c for c in ("similarity", "nearest_reference") if c in frame]
+    raw = [c for c in reward.columns if c != "reward" and not c.startswith("d_")]
+    similarity = [c for c in dict.fromkeys((*raw, *filters.PLAIN, *filters.RENAMED))
+                  if c in frame]
     if "source" not in frame:
         frame = frame.assign(source=run.label)
     wanted = (*SETTING_COLUMNS, "nll", "name", *ALERT_COLUMNS, "scaffold")
@@ -68,15 +72,16 @@ def selected_table(reward, chosen: set[str], runs: list[state.Run]) -> pd.DataFr
     """The molecules of IDs `chosen` (the selection) among `runs` and your uploaded sets,
     re-scored for `reward`, each with the run (or file) it was picked from and the reward
     that run was made for, best first."""
-    parts = [export_table(filters.with_similarity(results.molecules(r, reward)), r, reward)
-             for r in runs]
+    parts = [export_table(filters.with_similarity(results.molecules(r, reward), reward), r,
+                          reward) for r in runs]
     if not parts:
         return pd.DataFrame()
     for set_id, filename in project.imported_sets().items():   # your files, any of them
         if any(m.startswith(f"{set_id}:") for m in chosen):
             mine = own.molecules_of(set_id, filename, reward)
             if mine is not None:
-                parts.append(export_table(filters.with_similarity(mine), runs[0], reward))
+                parts.append(export_table(filters.with_similarity(mine, reward), runs[0],
+                                          reward))
     table = pd.concat(parts, ignore_index=True)
     return sorted_by_reward(table[table["id"].isin(chosen)].drop_duplicates("id"))
 

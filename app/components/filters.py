@@ -1,7 +1,11 @@
 """The bar above the result views: hide molecules with alerts or flags, similarity to the
 chemist's reference molecules (with a minimum), range filters on any reward, desirability or
 property column, and "pick N diverse" from what is shown into the selection. Every view
-below the bar shows the same filtered molecules."""
+below the bar shows the same filtered molecules.
+
+The bar's references write `similarity` and `nearest_reference`, unless the reward's own
+similarity term writes those columns: then they write `ref_similarity` and `ref_nearest`
+(`columns`), so a reward term's values are never overwritten and both reach the exports."""
 from __future__ import annotations
 
 import pandas as pd
@@ -15,6 +19,9 @@ from engine.chem.properties import PROPERTY_NAMES
 ss = st.session_state
 HIDE, REFS, MIN_SIM = "filters::hide", "filters::refs", "filters::min_sim"
 PICK_N, PICKED, RANGES = "filters::pick_n", "filters::picked", "filters::ranges"
+PLAIN, RENAMED = ("similarity", "nearest_reference"), ("ref_similarity", "ref_nearest")
+LABELS = {"similarity": "Similarity to a reference",
+          "ref_similarity": "Similarity to the bar's references"}
 
 
 def references() -> list[str]:
@@ -27,18 +34,25 @@ def _similarity(smiles: tuple[str, ...], refs: tuple[str, ...]) -> pd.DataFrame:
     return reference_similarity(smiles, refs)
 
 
-def with_similarity(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with `similarity` and `nearest_reference` columns when references are set
-    and all parse; unchanged otherwise (the bar shows why)."""
-    refs = tuple(references())
-    if not refs:
+def columns(reward) -> tuple[str, str] | None:
+    """The bar's (similarity, nearest reference) columns: PLAIN, or RENAMED when the
+    reward's terms write a PLAIN column; None in the odd case that they write both pairs."""
+    taken = set(reward.columns)
+    return next((pair for pair in (PLAIN, RENAMED) if not taken & set(pair)), None)
+
+
+def with_similarity(frame: pd.DataFrame, reward) -> pd.DataFrame:
+    """`frame` with the bar's similarity columns (`columns`) when references are set and
+    all parse; unchanged otherwise (the bar shows why)."""
+    refs, names = tuple(references()), columns(reward)
+    if not refs or names is None:
         return frame
     try:
         table = _similarity(tuple(frame["smiles"]), refs)
     except SimilarityError:
         return frame
-    table.index = frame.index
-    return pd.concat([frame.drop(columns=list(table.columns), errors="ignore"), table], axis=1)
+    table = table.set_axis(list(names), axis=1).set_axis(frame.index)
+    return pd.concat([frame.drop(columns=list(names), errors="ignore"), table], axis=1)
 
 
 def _pick(smiles: list[str], ids: list[str]) -> None:
@@ -49,14 +63,23 @@ def _pick(smiles: list[str], ids: list[str]) -> None:
     ss[PICKED] = len(picked)
 
 
-def reference_input() -> None:
+def reference_input(reward) -> None:
     """The popover where the chemist pastes reference SMILES."""
     with st.popover("Reference molecules", icon=":material/compare_arrows:"):
         st.text_area("Reference SMILES, one per line", key=REFS, height=140,
                      persist_state="session",
                      placeholder="your lead or known actives, e.g.\nCN1CCC[C@H]1c1cccnc1",
                      help="Each molecule gets its largest Tanimoto similarity (Morgan radius "
-                          "2, 2048 bits) to these, and the nearest one.")
+                          "2, 2048 bits) to these, and the nearest one. They only filter and "
+                          "sort; the reward's own references are in its Structure section.")
+        names = columns(reward)
+        if names is None:
+            st.caption("The reward's terms already write both similarity column pairs: "
+                       "these references are not used.")
+        elif names == RENAMED:
+            st.caption("The reward has a similarity term, which writes `similarity` and "
+                       "`nearest_reference`; these references write `ref_similarity` and "
+                       "`ref_nearest` (table, molecules, exports).")
 
 
 def _range_key(column: str) -> str:
@@ -66,10 +89,12 @@ def _range_key(column: str) -> str:
 def range_input(frame: pd.DataFrame) -> None:
     """The popover with a range slider for each column the chemist picks (reward,
     desirabilities, properties, similarity), bounded by the values in `frame`."""
-    columns = [c for c in ("reward", "similarity", *(c for c in frame if c.startswith("d_")),
-                           *PROPERTY_NAMES) if c in frame]
+    shown = [c for c in ("reward", "similarity", "ref_similarity", *structure_columns(frame),
+                         *(c for c in frame if c.startswith("d_")), *PROPERTY_NAMES)
+             if c in frame]
     with st.popover("Range filters", icon=":material/tune:"):
-        picked = st.multiselect("Filter on", columns, key=RANGES, persist_state="session",
+        picked = st.multiselect("Filter on", list(dict.fromkeys(shown)), key=RANGES,
+                                persist_state="session",
                                 format_func=_column_label, placeholder="choose columns")
         for column in picked:
             values = frame[column].dropna()
@@ -86,8 +111,14 @@ def range_input(frame: pd.DataFrame) -> None:
                       step=labels.STEPS.get(column, (high - low) / 100))
 
 
+def structure_columns(frame: pd.DataFrame) -> list[str]:
+    """The numeric raw columns of the reward's structure terms in `frame` (each has a
+    `d_<name>` beside it and is not a property)."""
+    return [c for c in frame if f"d_{c}" in frame and c not in PROPERTY_NAMES]
+
+
 def _column_label(column: str) -> str:
-    return "Similarity to a reference" if column == "similarity" else labels.label(column)
+    return LABELS.get(column) or labels.label(column)
 
 
 def _in_ranges(frame: pd.DataFrame) -> pd.Series:
@@ -101,7 +132,8 @@ def _in_ranges(frame: pd.DataFrame) -> pd.Series:
     return keep
 
 
-def render(frame: pd.DataFrame, run_label: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+def render(frame: pd.DataFrame, run_label: str,
+           reward) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Draw the bar (under `reference_input`); "Add N diverse" picks among the rows whose
     `source` is `run_label` (the run shown). Returns (the frame with similarity columns,
     the molecules shown)."""
@@ -111,8 +143,9 @@ def render(frame: pd.DataFrame, run_label: str = "") -> tuple[pd.DataFrame, pd.D
             reference_similarity([], refs)   # checks the references alone
         except SimilarityError as exc:
             st.error(str(exc), icon=":material/error:")
-    annotated = with_similarity(frame)
-    has_sim = "similarity" in annotated
+    annotated = with_similarity(frame, reward)
+    sim = (columns(reward) or PLAIN)[0] if refs else "similarity"
+    has_sim = sim in annotated
     hide_col, sim_col, n_col, button_col = st.columns([3, 2, 1, 1.6],
                                                       vertical_alignment="bottom")
     hide = hide_col.multiselect(
@@ -125,8 +158,9 @@ def render(frame: pd.DataFrame, run_label: str = "") -> tuple[pd.DataFrame, pd.D
     ss.setdefault(MIN_SIM, 0.0)
     min_sim = sim_col.slider("Minimum similarity", 0.0, 1.0, step=0.05,
                              key=MIN_SIM, disabled=not has_sim, persist_state="session",
-                             help="Largest Tanimoto similarity to a reference molecule; "
-                                  "needs reference molecules (the button above).")
+                             help="Largest Tanimoto similarity to a reference molecule: "
+                                  "the bar's references (the button above) when set, else "
+                                  "the reward's similarity term's.")
     shown = annotated
     n_flagged = n_far = 0
     if hide:
@@ -134,7 +168,7 @@ def render(frame: pd.DataFrame, run_label: str = "") -> tuple[pd.DataFrame, pd.D
         n_flagged = int(out.sum())
         shown = shown[~out]
     if has_sim and min_sim > 0:
-        near = shown["similarity"].fillna(-1) >= min_sim
+        near = shown[sim].fillna(-1) >= min_sim
         n_far = int((~near).sum())
         shown = shown[near]
     in_range = _in_ranges(shown)

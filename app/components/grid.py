@@ -1,6 +1,8 @@
 """The molecule grid: RDKit drawings of the valid molecules with reward, key properties,
-similarity to the references and a badge naming any alerts or flags; sortable, paged,
-SMARTS-filtered with highlighted matches, each with a select checkbox."""
+similarity to the references and a badge naming any alerts or flags or a failed structure
+term; sortable, paged, SMARTS-filtered with highlighted matches (without a filter, the
+reward's required and forbidden SMARTS are highlighted), each with a select checkbox and
+"Make analogues"."""
 from __future__ import annotations
 
 import math
@@ -9,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app import chemview, labels, state
+from app.components import analogues, filters, structure_editor
 from engine.chem.alerts import FAMILY_COLUMNS, FAMILY_SHORT
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.structures import SmartsError
@@ -30,13 +33,14 @@ def _key_properties(reward) -> list[str]:
     return props[:4]
 
 
-def _card(row, smarts: str, shown: list[str], size: tuple[int, int]) -> None:
+def _card(row, smarts, shown: list[str], size: tuple[int, int], reward) -> None:
     smiles = row["smiles"]
     with st.container(border=True):
         st.image(chemview.mol_svg(smiles, smarts, *size), width="stretch")
         facts = " · ".join(f"{labels.short(p)} {labels.fmt(p, row[p])}" for p in shown)
-        if pd.notna(row.get("similarity")):
-            facts += f" · sim {row['similarity']:.2f}"
+        for column, short in (("similarity", "sim"), ("ref_similarity", "ref sim")):
+            if pd.notna(row.get(column)):
+                facts += f" · {short} {row[column]:.2f}"
         st.markdown(f"**reward {row['reward']:.3f}**  \n:small[{facts}]")
         if isinstance(row.get("name"), str):   # one of your own molecules
             st.caption(f"yours: {row['name'] or row['source']}")
@@ -45,15 +49,23 @@ def _card(row, smarts: str, shown: list[str], size: tuple[int, int]) -> None:
         if families:
             st.badge(", ".join(families), icon=":material/warning:", color="red",
                      help=row["alerts"])
+        failed = [t for t in reward.structures if t.structure != "similarity"
+                  and row.get(f"d_{t.name}") == 0]
+        if failed:
+            st.badge("fails " + ", ".join(t.name for t in failed), icon=":material/block:",
+                     color="orange",
+                     help="; ".join(labels.literal(t.describe()) for t in failed))
         key = f"grid::sel::{row['id']}"
         ss[key] = row["id"] in state.selection()
-        st.checkbox("select", key=key, on_change=_toggle, args=(row["id"], key),
-                    help=f"{smiles} (ID {row['id']})")
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.checkbox("select", key=key, on_change=_toggle, args=(row["id"], key),
+                        help=f"{smiles} (ID {row['id']})")
+            analogues.button(row, key=f"grid::analogues::{row['id']}", label="Analogues",
+                             kind="tertiary")
 
 
 def _sort_label(column: str) -> str:
-    special = {"nll": "NLL (base model)", "similarity": "Similarity to a reference",
-               NONE: "nothing"}
+    special = {"nll": "NLL (base model)", **filters.LABELS, NONE: "nothing"}
     return special.get(column) or labels.label(column)
 
 
@@ -63,8 +75,10 @@ def _select_all(ids: list[str]) -> None:
 
 def render(frame, reward) -> None:
     mols = frame[frame["valid"]].drop_duplicates("smiles")
-    sort_options = ["reward", *(["similarity"] if "similarity" in frame else []),
-                    *[f"d_{p}" for p in reward.properties], *PROPERTY_NAMES, "nll"]
+    extra = [c for c in ("similarity", "ref_similarity", *filters.structure_columns(frame))
+             if c in frame]
+    sort_options = list(dict.fromkeys(["reward", *extra, *[f"d_{p}" for p in reward.properties],
+                                       *PROPERTY_NAMES, "nll"]))
     if ss.get("grid::sort") not in sort_options:
         ss["grid::sort"] = "reward"
     if ss.get("grid::then") not in (NONE, *sort_options):
@@ -92,6 +106,14 @@ def render(frame, reward) -> None:
         else:
             st.caption(f"{sum(keep)} of {len(mols)} molecules contain `{smarts}`.")
             mols = mols[keep]
+    highlight = smarts or structure_editor.smarts_of(reward)
+    if highlight and not smarts:
+        st.caption("Highlighted: the reward's SMARTS, "
+                   + "; ".join(f"{'required' if goal == 'require' else 'forbidden'} "
+                               + ", ".join(f"`{p}`" for p in found)
+                               for goal in ("require", "forbid")
+                               if (found := structure_editor.smarts_of(reward, goal)))
+                   + ". A SMARTS filter highlights its own matches instead.")
     if mols.empty:
         st.info("No valid molecules to show." if not smarts else "No molecule matches.")
         return
@@ -112,4 +134,4 @@ def render(frame, reward) -> None:
     for start in range(0, len(rows), columns):
         for col, row in zip(st.columns(columns), rows[start:start + columns]):
             with col:
-                _card(row, smarts, shown, size)
+                _card(row, highlight, shown, size, reward)

@@ -8,12 +8,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import labels, state
+from app import labels, resources, state
 from engine.chem.alerts import alert_rates, batch_alerts
 from engine.chem.diversity import murcko_scaffold, unique_scaffolds
 from engine.chem.scoring import rescore, summarize
 from engine.bench.cost import standing
-from engine.sampling.sampler import SampleSettings, reward_ceiling
+from engine.sampling.sampler import SampleSettings
 
 PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 BASE_COLOR = "#7f7f7f"
@@ -31,9 +31,17 @@ def _checks(run_id: str, which: str, _run) -> pd.DataFrame:
     return checks
 
 
+def _stale(run: state.Run, reward) -> list[str]:
+    """Raw columns of the structure terms of the reward the run was sampled for that the
+    current reward does not write: they would pass for the current reward's values."""
+    made_for = run.reward.structures if run.reward is not None else ()
+    return [c for t in made_for for c in t.columns if c not in reward.columns]
+
+
 @st.cache_data(max_entries=128, show_spinner=False)
 def _rescored(run_id: str, which: str, reward_toml: str, _run, _reward):
     frame = _run.molecules if which == "molecules" else _run.base
+    frame = frame.drop(columns=_stale(_run, _reward), errors="ignore")
     return pd.concat([rescore(frame, _reward), _checks(run_id, which, _run)], axis=1)
 
 
@@ -50,7 +58,8 @@ def base_molecules(run: state.Run, reward):
 @st.cache_data(max_entries=128, show_spinner=False)
 def _summary(run_id: str, reward_toml: str, _run, _reward) -> dict:
     base_mean = float(base_molecules(_run, _reward)["reward"].mean())
-    r_star = reward_ceiling(_run.ckpt, _reward)
+    r_star = resources.reward_ceiling_of(
+        _run.ckpt, resources.checkpoint_key(_run.ckpt.path), _reward)
     bank = set(_run.ckpt.bank["smiles"])
     out = summarize(molecules(_run, _reward), bank, r_star, base_mean)
     base = summarize(base_molecules(_run, _reward), bank, r_star, base_mean)
@@ -146,7 +155,22 @@ def metrics(run: state.Run, reward) -> None:
     note = _standing(json.dumps(run.settings, sort_keys=True, default=str))
     if cost or note:
         st.caption(" ".join(x for x in (cost, note and f"At equal cost, in the {note}.") if x))
+    roles(run)
     checks(run, reward)
+
+
+def roles(run: state.Run) -> None:
+    """How the run's own reward acted: which terms steered, which chose among candidates."""
+    made_for = run.reward
+    if made_for is None or not made_for.structures:
+        return
+    steered = ", ".join(labels.short(p) for p in made_for.properties) or "nothing"
+    chosen = ", ".join(f"`{t.name}`" for t in made_for.structures)
+    m = run.settings.get("candidates") or 1
+    how = (f"chose the best of {m} candidates per molecule" if m > 1 else
+           "only scored the molecules (1 candidate per molecule: nothing to choose)")
+    st.caption(f"Sampled for “{labels.literal(made_for.name)}”: guidance steered by "
+               f"{steered}; the structure terms {chosen} {how}.")
 
 
 def _rate(value) -> str:

@@ -1,4 +1,6 @@
-"""The reward editor: presets, one row per property, TOML upload/download.
+"""The reward editor: presets, one row per property, the structure terms (similarity to
+references, required and forbidden SMARTS, alert families: `structure_editor`, its draft
+in `structure_draft`), TOML upload/download.
 
 Source of truth is a draft (plain dict, every property, included or not) kept in session
 state; widgets mirror it and write back through callbacks, which rebuild the engine's
@@ -17,6 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import labels, project, resources
+from app.components import structure_draft, structure_editor
 from engine.chem.pareto import goal_distance
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import AGGREGATES, GOALS, Reward, RewardError, Term, list_presets
@@ -27,6 +30,7 @@ DRAFT, REWARD, ERROR = "rw::draft", "rw::reward", "rw::error"
 PRESET, AGG, NAME = "rw::preset", "rw::aggregate", "rw::name"
 PRESET_USED = "rw::preset_used"   # the preset in use; PRESET is its widget, which pages drop
 TOML, UPLOAD = "rw::toml", "rw::upload"
+NOTE = "rw::note"   # a one-time note above the editor (what Make analogues did)
 STORED, KEPT = "rw::stored", "reward in use"   # the record last kept, its project key
 FIELDS = ("on", "goal", "low", "high", "ramp", "weight")
 FALLBACK = Reward("QED", (Term("qed", "maximize", 0.3, 0.9),),
@@ -70,9 +74,16 @@ def _load(reward: Reward, preset: str, quantiles) -> None:
         terms[t.property].update(on=True, goal=t.goal, low=t.low, high=t.high, weight=t.weight,
                                  ramp=t.ramp if t.ramp is not None else terms[t.property]["ramp"])
     meta = {k: v for k, v in reward.to_dict().items() if k != "terms"}
-    ss[DRAFT] = {**meta, "order": list(reward.properties), "terms": terms, "key": reward.key}
+    ss[DRAFT] = {**meta, "order": list(reward.properties), "terms": terms, "key": reward.key,
+                 "structures": structure_draft.draft(reward.structures)}
     ss[REWARD], ss[ERROR], ss[PRESET_USED] = reward, None, preset
+    ss.pop(structure_editor.PENDING, None)
     _push(overwrite=True)
+
+
+def use(reward: Reward, quantiles) -> None:
+    """Make `reward` (built elsewhere: Make analogues) the reward in use, as Custom."""
+    _load(reward, CUSTOM, quantiles)
 
 
 def _push(overwrite: bool) -> None:
@@ -84,6 +95,9 @@ def _push(overwrite: bool) -> None:
     values = {PRESET: ss[PRESET_USED], AGG: draft["aggregate"], NAME: draft["name"]}
     for prop, term in draft["terms"].items():
         values.update({_key(prop, f): term[f] for f in FIELDS})
+    pending = ss.get(structure_editor.PENDING, set())
+    values.update({k: v for k, v in structure_draft.widget_values(draft["structures"]).items()
+                   if k not in pending})
     values.update({key: value for key, value in ((TOML, ss[REWARD].to_toml()),)
                    if overwrite or key not in ss})
     for key, value in values.items():
@@ -101,6 +115,7 @@ def _draft_dict(draft: dict) -> dict:
             term["ramp"] = t["ramp"]
         terms.append(term)
     keep = ("name", "description", "aggregate", "out_of_support", "source", "rationale")
+    terms += structure_draft.term_dicts(draft["structures"])
     return {**{k: draft[k] for k in keep}, "terms": terms}
 
 
@@ -111,7 +126,7 @@ def _in_editor_terms(message: str) -> str:
     found = re.match(r"term \d+: (\w+)", message)
     if found and found.group(1) in labels.LABELS:
         return labels.LABELS[found.group(1)] + message[found.end():]
-    return message
+    return structure_draft.in_editor(message, ss[DRAFT]["structures"])
 
 
 def _rebuild() -> bool:
@@ -122,13 +137,14 @@ def _rebuild() -> bool:
         ss[ERROR] = _in_editor_terms(str(exc))
         return False
     ss[REWARD], ss[ERROR], ss[TOML] = reward, None, reward.to_toml()
+    ss.pop(structure_editor.PENDING, None)
     return True
 
 
-def _edited(change) -> None:
+def _edited(change) -> bool:
     """The user changed the reward by hand (`change` edits the draft): it is no longer the
     preset. An edit that makes the reward invalid is undone (the fields, name and preset go
-    back to the reward in use) and ERROR says why."""
+    back to the reward in use) and ERROR says why. Returns whether it applied."""
     before, preset = copy.deepcopy(ss[DRAFT]), ss[PRESET_USED]
     change(ss[DRAFT])
     draft = ss[DRAFT]
@@ -138,6 +154,8 @@ def _edited(change) -> None:
         draft["key"] = ""
     if not _rebuild():
         ss[DRAFT], ss[PRESET_USED] = before, preset
+        return False
+    return True
 
 
 def _on_term(prop: str, field: str) -> None:
@@ -325,11 +343,16 @@ def render(ckpt, ckpt_key: str) -> Reward:
                       "assets/rewards; editing any term switches to Custom (ML: the reward "
                       "r(y)).")
     reward = current()
+    if ss.get(NOTE):
+        st.success(ss.pop(NOTE), icon=":material/hub:")
     if reward.description:
-        st.caption(reward.description)
+        st.caption(labels.literal(reward.description))
+    structure_editor.roles(reward)
     if ss[ERROR]:
-        st.error(f"{ss[ERROR]}\n\nNot applied: the previous valid reward "
-                 f"**{reward.name}** is still in use, and the fields show it.",
+        kept = (" The text you typed stays in its box, to be fixed." if
+                ss.get(structure_editor.PENDING) else " The fields show it.")
+        st.error(f"{labels.literal(ss[ERROR])}\n\nNot applied: the previous valid reward "
+                 f"**{labels.literal(reward.name)}** is still in use.{kept}",
                  icon=":material/error:")
     st.radio("Aggregate", AGGREGATES, key=AGG, horizontal=True, on_change=_on_aggregate,
              format_func={"mean": "weighted mean", "geometric": "weighted geometric mean"}.get,
@@ -344,6 +367,12 @@ def render(ckpt, ckpt_key: str) -> Reward:
         with st.expander(title, expanded=n_on > 0, key=f"rw::group::{group}"):
             for prop in props:
                 _term_row(prop, hist, ckpt, ckpt_key)
+    n_on = structure_draft.count(draft["structures"])
+    with st.expander(f"Structure · {n_on} in reward" if n_on else "Structure",
+                     expanded=n_on > 0, key="rw::group::Structure",
+                     icon=":material/hub:"):
+        structure_editor.render(draft["structures"], ckpt, ckpt_key, reward, _edited,
+                                ss[ERROR])
     with st.expander("Reward file (TOML)", icon=":material/description:"):
         st.file_uploader("Upload a reward file", type=["toml"], key=UPLOAD,
                          on_change=_on_upload, args=(quantiles,))

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app import labels, project, resources, state
-from app.components import results
+from app.components import analogues, results
 from engine.chem.scoring import rescore, summarize
 from engine.sampling import methods as M
 from engine.sampling.sampler import FIRST_CHUNK, SampleSettings, sample
@@ -41,11 +41,22 @@ def new_seed() -> None:
         ss[SEED] = secrets.randbelow(2**31)
 
 
+def structure_note(reward, s: SampleSettings) -> None:
+    """Structure terms act only by choosing among candidates: say so when there is one."""
+    if reward.structures and s.candidates == 1:
+        names = ", ".join(t.name for t in reward.structures)
+        st.warning(f"The reward's structure terms ({names}) act only by choosing among the "
+                   "candidates per molecule: with 1 they score the molecules but choose "
+                   "nothing. Raise Candidates per molecule (4 or more).",
+                   icon=":material/filter_alt:")
+
+
 def controls() -> SampleSettings:
     """The sampling widgets (they survive page switches); returns the settings."""
     method = st.selectbox("Method", list(labels.METHODS), format_func=labels.METHODS.get,
                           key="s::method", help=labels.METHOD_HELP, persist_state="session")
     spec = M.METHODS[method]
+    target = analogues.lead_target(method)
     # each method keeps its own γ and candidates: their scales and defaults differ
     tilted = spec.rows == "drawn"
     gamma = st.slider("γ, guidance strength", 0.0, M.GAMMA_RANGE[1] if tilted else 8.0,
@@ -128,7 +139,8 @@ def controls() -> SampleSettings:
                           candidates=int(candidates),
                           temperature=float(temperature), top_p=float(top_p), seed=int(seed),
                           advantage=advantage, plausibility=float(plausibility),
-                          grammar=bool(grammar), ring_check=bool(ring_check and grammar))
+                          grammar=bool(grammar), ring_check=bool(ring_check and grammar),
+                          target=target)
 
 
 def rates() -> tuple[dict, str]:

@@ -1,11 +1,13 @@
-"""Every molecule of the run: structure, reward, similarity to the references, alerts, raw
-properties beside per-term desirabilities, flags and scaffold, with row selection mirrored
-both ways with the shared selection."""
+"""Every molecule of the run: structure, reward, the reward's structure columns and
+similarity to the references, alerts, raw properties beside per-term desirabilities, flags
+and scaffold, with row selection mirrored both ways with the shared selection, and "Make
+analogues" of one molecule below it."""
 from __future__ import annotations
 
 import streamlit as st
 
 from app import chemview, labels, state
+from app.components import analogues, filters
 from engine.chem.alerts import FAMILY_COLUMNS, FAMILY_LABELS
 from engine.chem.properties import PROPERTY_NAMES
 
@@ -23,7 +25,7 @@ def _on_select() -> None:
     state.select(chosen)
 
 
-def _column_config(columns) -> dict:
+def _column_config(columns, structure: dict[str, str]) -> dict:
     config = {"smiles": st.column_config.TextColumn("smiles", width="medium", pinned=True),
               "reward": st.column_config.ProgressColumn("reward", min_value=0.0, max_value=1.0,
                                                         format="%.3f", pinned=True),
@@ -37,14 +39,23 @@ def _column_config(columns) -> dict:
     config["similarity"] = st.column_config.ProgressColumn(
         "similarity", min_value=0.0, max_value=1.0, format="%.2f",
         help="Largest Tanimoto similarity (Morgan radius 2, 2048 bits) to a reference")
+    config["ref_similarity"] = st.column_config.ProgressColumn(
+        "ref_similarity", min_value=0.0, max_value=1.0, format="%.2f",
+        help="Largest Tanimoto similarity to the filter bar's references (the reward's "
+             "similarity term writes `similarity`)")
     config["nearest_image"] = st.column_config.ImageColumn("nearest reference",
                                                            width=IMAGE_WIDTH)
+    config["ref_nearest_image"] = st.column_config.ImageColumn("ref_nearest",
+                                                               width=IMAGE_WIDTH)
     config["alerts"] = st.column_config.TextColumn("alerts", width="medium",
                                                    help="What matched, by family")
     for c in FAMILY_COLUMNS:
         config[c] = st.column_config.CheckboxColumn(c, help=FAMILY_LABELS[c])
     for c in columns:
-        if c.startswith("d_"):
+        if c in structure and c not in config:
+            config[c] = st.column_config.NumberColumn(c, format="%.2f",
+                                                      help=structure[c])
+        elif c.startswith("d_"):
             config[c] = st.column_config.NumberColumn(c, format="%.3f", help=labels.label(c))
         elif c in PROPERTY_NAMES:
             fmt = "%d" if c in labels.COUNTS else "%.2f"
@@ -52,19 +63,27 @@ def _column_config(columns) -> dict:
     return config
 
 
-def render(frame) -> None:
-    by = ["similarity", "reward"] if "similarity" in frame else ["reward"]
+def render(frame, reward) -> None:
+    # the bar's references first when set (what the chemist just asked about)
+    first = next((c for c in ("ref_similarity", "similarity") if c in frame), None)
+    by = [first, "reward"] if first else ["reward"]
     table = frame.sort_values(by, ascending=False, kind="stable").reset_index(drop=True)
     table["structure"] = [chemview.mol_image(s) if v else None
                           for s, v in zip(table["smiles"], table["valid"])]
     similarity = []
-    if "similarity" in table:
-        table["nearest_image"] = [chemview.mol_image(s) for s in table["nearest_reference"]]
-        similarity = ["similarity", "nearest_image"]
+    # the bar's references first, as the rows are sorted
+    for value, nearest, image in (("ref_similarity", "ref_nearest", "ref_nearest_image"),
+                                  ("similarity", "nearest_reference", "nearest_image")):
+        if value in table:
+            table[image] = [chemview.mol_image(s) for s in table[nearest]]
+            similarity += [value, image]
+    structure = {t.name: t.describe() for t in reward.structures
+                 if t.name in table and t.name not in similarity}
     d_cols = [c for c in table.columns if c.startswith("d_")]
     mine = ["source", "name"] if "name" in table else []
-    columns = ["smiles", "structure", *mine, "reward", *similarity, "alerts", "valid",
-               *d_cols, *PROPERTY_NAMES, *FAMILY_COLUMNS, "scaffold", "nll", "id", "inchikey"]
+    columns = ["smiles", "structure", *mine, "reward", *similarity, *structure, "alerts",
+               "valid", *d_cols, *PROPERTY_NAMES, *FAMILY_COLUMNS, "scaffold", "nll", "id",
+               "inchikey"]
     ss[ROWS] = table["id"].tolist()
     chosen = state.selection()
     wanted = [i for i, s in enumerate(ss[ROWS]) if s in chosen]
@@ -73,7 +92,9 @@ def render(frame) -> None:
         ss[KEY] = {"selection": {"rows": wanted}}
     st.dataframe(table[columns], key=KEY, on_select=_on_select, selection_mode="multi-row",
                  hide_index=True, height=HEIGHT, row_height=ROW_HEIGHT,
-                 column_config=_column_config(columns), placeholder="–")
-    order = "most similar first" if similarity else "best reward first"
+                 column_config=_column_config(columns, structure), placeholder="–")
+    order = (f"most similar first ({filters.LABELS.get(first, first).lower()})" if first
+             else "best reward first")
     st.caption(f"{len(table)} molecules, {order}; {len(wanted)} rows selected. Click a "
                "header to sort; tick rows to add them to the selection, untick to remove.")
+    analogues.picker(table, key="table::lead")

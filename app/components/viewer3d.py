@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import chemview, state
+from app.components import analogues
 
 ss = st.session_state
 TOP = 25
@@ -32,6 +33,8 @@ def render(frame) -> None:
     draw, view = st.columns([1, 2])
     draw.image(chemview.mol_svg(smiles, width=320, height=260), width="stretch")
     draw.code(smiles, language=None, wrap_lines=True)
+    with draw:
+        analogues.button(mols[mols["smiles"] == smiles].iloc[0], key="3d::analogues")
     with view:
         if block is None:
             st.warning(note, icon=":material/view_in_ar:")

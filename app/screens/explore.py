@@ -23,6 +23,7 @@ reward_editor.ensure(ckpt, ckpt_key)
 with st.sidebar:
     st.subheader("Sampling")
     settings = sampling.controls()
+    sampling.structure_note(reward_editor.current(), settings)
     estimate = st.empty()
     with estimate.container():
         sampling.estimate(settings, ckpt_key)
@@ -68,9 +69,9 @@ with right:
     beside = own.beside(results.molecules(run, reward), run.label, reward)
     with st.container(horizontal=True):
         own.render(results.molecules(run, reward), reward)
-        filters.reference_input()
-        filters.range_input(filters.with_similarity(beside))
-    frame, shown = filters.render(beside, run.label)
+        filters.reference_input(reward)
+        filters.range_input(filters.with_similarity(beside, reward))
+    frame, shown = filters.render(beside, run.label, reward)
     export.render(run, frame, reward)
     tabs = st.tabs(VIEWS, key="explore::view", on_change="rerun")
     views = {"Distribution": lambda: results.distribution(run, reward, own.shown(reward)),
@@ -78,7 +79,7 @@ with right:
              "Molecules": lambda: grid.render(shown, reward),
              "Scaffolds": lambda: scaffolds.render(shown),
              "3D": lambda: viewer3d.render(shown),
-             "Table": lambda: table.render(shown),
+             "Table": lambda: table.render(shown, reward),
              "History": lambda: history.render(reward)}
     for name, tab in zip(VIEWS, tabs):
         if tab.open:

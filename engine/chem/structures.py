@@ -58,8 +58,10 @@ def has_substructure(smiles: Sequence[str], smarts: str) -> list[bool]:
     return [m is not None and m.HasSubstructMatch(pattern) for m in map(_mol, smiles)]
 
 
-def mol_svg(smiles: str, smarts: str = "", width: int = 260, height: int = 190) -> str:
-    """An SVG drawing of the molecule; atoms and bonds of every SMARTS match highlighted.
+def mol_svg(smiles: str, smarts: str | Sequence[str] = "", width: int = 260,
+            height: int = 190) -> str:
+    """An SVG drawing of the molecule; atoms and bonds of every match of the SMARTS (one
+    pattern, or several: a reward's required and forbidden groups) highlighted.
 
     An invalid SMILES gives an empty drawing of the same size; an invalid SMARTS (when not
     empty) raises SmartsError."""
@@ -69,8 +71,10 @@ def mol_svg(smiles: str, smarts: str = "", width: int = 260, height: int = 190) 
         drawer.FinishDrawing()
         return drawer.GetDrawingText()
     atoms, bonds = set(), set()
-    if smarts:
-        pattern = smarts_pattern(smarts)
+    for text in ([smarts] if isinstance(smarts, str) else smarts):
+        if not text:
+            continue
+        pattern = smarts_pattern(text)
         for match in mol.GetSubstructMatches(pattern):
             atoms.update(match)
             for bond in pattern.GetBonds():
