@@ -15,6 +15,7 @@ from app.components.reward_editor import ERROR, REWARD
 from engine.chem.diversity import reference_similarity
 from engine.chem.rewards import Reward
 from engine.model.checkpoint import load_checkpoint
+from engine.sampling import methods as M
 from engine.sampling.sampler import reward_ceiling
 from tests.test_app import app, inject_run, metric, show  # noqa: F401  (app is a fixture)
 
@@ -135,33 +136,36 @@ def test_make_analogues_from_a_card_builds_the_reward_and_offers_the_lead(app,
     card.click().run()
     assert not app.exception, app.exception
     molecule_id = card.key.removeprefix("grid::analogues::")
-    row = run.molecules.set_index("id").loc[molecule_id]
+    smiles = run.molecules.set_index("id").loc[molecule_id, "smiles"]
     reward = app.session_state[REWARD]
+    # the engine's analogue reward (as `sample --analogues-of`), named after the molecule
+    assert reward == previous.analogues_of(smiles, name=reward.name)
     assert reward.name.startswith(f"Analogues of {molecule_id}")
-    assert reward.terms == previous.terms and reward.aggregate == previous.aggregate
+    assert reward.terms == previous.terms
     (term,) = reward.structures
-    assert term.references == (row["smiles"],) and term.goal == "range"
+    assert term.references == (smiles,) and term.goal == "range"
     assert (term.low, term.high, term.ramp) == (0.4, 0.8, 0.1)
-    assert term.weight == sum(t.weight for t in previous.terms)   # half the reward
     assert app.selectbox(key="rw::preset").value == "Custom"
+    assert app.toggle(key=SIM + "on").value                  # the editor shows the term
+    assert app.text_area(key=SIM + "references").value == smiles
     assert any(reward.name in s.value for s in app.success)
-    # the lead's profile is offered as a target: the reward's properties moved into their
-    # windows, then the core ones as the lead has them
-    target = app.session_state[analogues.LEAD]["target"]
-    assert list(target)[:len(reward.properties)] == list(reward.properties)
-    assert len(target) == analogues.MAX_TARGET
-    tpsa = next(t for t in reward.terms if t.property == "tpsa")
-    assert tpsa.low <= target["tpsa"] <= tpsa.high
+    # the lead's profile is offered as a target; aiming switches to the analogue recipe
+    lead = app.session_state[analogues.LEAD]
+    assert lead["target"] == reward.lead_profile(smiles) and len(lead["target"]) == 25
     app.button(key="s::aim").click().run()
-    assert app.selectbox(key="s::method").value == "conditional"
-    assert app.number_input(key="s::candidates::conditional").value >= 4
+    assert app.selectbox(key="s::method").value == M.ANALOGUE_METHOD
+    assert (app.number_input(key=f"s::candidates::{M.ANALOGUE_METHOD}").value
+            == M.ANALOGUE_CANDIDATES)
     assert app.checkbox(key=analogues.AIM).value
-    app.number_input(key="s::n").set_value(8)
+    app.number_input(key="s::n").set_value(4)
+    app.number_input(key=f"s::candidates::{M.ANALOGUE_METHOD}").set_value(2)
     app.button(key="s::generate").click().run(timeout=120)
     assert not app.exception, app.exception
     made = app.session_state[state.RUNS][-1]
-    assert made.settings["target"] == target and made.reward == reward
-    assert f"Analogues of {molecule_id}" in made.name and "tpsa=" in made.name
+    assert made.settings["target"] == lead["target"] and made.reward == reward
+    # the run names its lead (a 25-value target is cut to the project's 200 characters)
+    assert made.name.startswith(f"conditional, Analogues of {molecule_id}")
+    assert len(made.name) <= 200 and "mw=" in made.name
 
 
 def test_make_analogues_from_the_table(app, tiny_checkpoint):

@@ -1,37 +1,31 @@
 """Lead optimization in one click: "Make analogues" of a molecule (from a card of the grid,
-the table or the 3D view) makes a new reward the one in use: the current property terms
-and non-similarity structure terms, plus a similarity term with that molecule as the only
-reference (window 0.4-0.8, ramp 0.1: analogues, not copies), weighted as much as the
-property terms together (at weight 1 among five property terms, a molecule unlike the lead
-would lose a sixth of its reward and still rank high), named after the molecule. Its
-property profile is then offered as a target in the sidebar (`lead_target`), so
-a Conditional or CFG run can aim at it; the run's name carries the reward's name, and so
-names its lead."""
+the table or the 3D view) makes the reward in use `Reward.analogues_of` that molecule (the
+current terms plus a Tanimoto window 0.4-0.8 to it: analogues, not copies), named after it,
+and offers the molecule's profile as the target of a Conditional run (`Reward.lead_profile`:
+its 25 properties with each property term's goal value put in, and
+`methods.ANALOGUE_CANDIDATES` candidates per molecule: the recipe measured in BENCHMARKS.md,
+"Lead optimization with structure terms", and the CLI's `sample --analogues-of`). The run's
+name carries the reward's name, and so names its lead."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app import chemview, labels, resources, state
 from app.components import reward_editor
-from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import Reward
-from engine.chem.structure_terms import StructureTerm
 from engine.sampling import methods as M
+from engine.sampling.sampler import outside_bank
 
 ss = st.session_state
-WINDOW, RAMP = (0.4, 0.8), 0.1
-# the target's properties besides the reward's own: size, lipophilicity, polarity, shape
-CORE = ("mw", "logp", "tpsa", "hbd", "hba", "rotatable_bonds", "rings", "aromatic_rings")
-# at most this many target values: each is written into the run's name, which a project
-# keeps to 200 characters (engine.project.MAX_NAME)
-MAX_TARGET = 6
 SHORT_SMILES = 20   # a lead's SMILES longer than this is left out of the reward's name
-# the lead of the last "Make analogues" (id, smiles, target profile) and whether a
-# target-aiming method aims at its profile
+# the lead of the last "Make analogues" (id, smiles, the reward's goal values, the target
+# profile) and whether a target-aiming method aims at its profile
 LEAD, AIM = "s::lead", "s::aim_at_lead"
 AIMING = ("target", "null+target")   # condition rows of the methods that take a target
+HELP = ("A new reward: the current terms plus a similarity window (Tanimoto 0.4-0.8: "
+        "analogues, not copies) to this molecule; its property profile is offered as a "
+        "target under Sampling.")
 
 
 def lead_name(row: dict) -> str:
@@ -41,46 +35,8 @@ def lead_name(row: dict) -> str:
 
 
 def reward_for(row: dict, current: Reward) -> Reward:
-    """The analogue reward of the molecule `row` (needs `id` and `smiles`) from `current`:
-    its property terms and its structure terms other than similarity, plus the similarity
-    window to the molecule."""
-    weight = sum(t.weight for t in current.terms) or 1.0
-    similarity = StructureTerm("similarity", "range", low=WINDOW[0], high=WINDOW[1],
-                               ramp=RAMP, weight=weight, references=(row["smiles"],))
-    kept = tuple(t for t in current.structures if t.structure != "similarity")
-    return Reward(name=f"Analogues of {lead_name(row)}", terms=current.terms,
-                  aggregate=current.aggregate, structures=(similarity, *kept),
-                  description=f"Tanimoto {WINDOW[0]:g}-{WINDOW[1]:g} to molecule {row['id']} "
-                              f"({row['smiles']}), weighted as the property terms of "
-                              f"“{current.name}” together.")
-
-
-def _rounded(prop: str, value: float) -> float:
-    """A target value as a chemist writes it (counts whole, MW and TPSA to 0.1)."""
-    if prop in labels.COUNTS:
-        return float(round(value))
-    return round(float(value), 1 if prop in ("mw", "tpsa", "molar_refractivity",
-                                             "bertz_complexity") else 2)
-
-
-def target_profile(row: dict, reward: Reward) -> dict[str, float]:
-    """The molecule's profile as a target: the properties of the reward's terms, each moved
-    to the nearest value that meets its term in full, then the CORE ones as they are (at
-    most MAX_TARGET values)."""
-    out = {}
-    for term in reward.terms:
-        value = float(row[term.property])
-        if term.goal == "maximize":
-            value = max(value, term.high)
-        elif term.goal == "minimize":
-            value = min(value, term.low)
-        else:
-            value = float(np.clip(value, term.low, term.high))
-        out[term.property] = _rounded(term.property, value)
-    for prop in CORE:
-        if prop not in out and pd.notna(row.get(prop)):
-            out[prop] = _rounded(prop, row[prop])
-    return dict(list(out.items())[:MAX_TARGET])
+    """The analogue reward of the molecule `row` (needs `id` and `smiles`) from `current`."""
+    return current.analogues_of(row["smiles"], name=f"Analogues of {lead_name(row)}")
 
 
 def make(row: dict) -> None:
@@ -89,28 +45,24 @@ def make(row: dict) -> None:
     quantiles = resources.bank_quantiles(resources.load_model(ckpt_key), ckpt_key)
     reward = reward_for(row, reward_editor.current())
     reward_editor.use(reward, quantiles)
-    ss[LEAD] = {"id": row["id"], "smiles": row["smiles"],
-                         "target": target_profile(row, reward)}
+    ss[LEAD] = {"id": row["id"], "smiles": row["smiles"], "goals": reward.goal_values(),
+                "target": reward.lead_profile(row["smiles"])}
     st.toast(f"Reward “{reward.name}” in use; the lead's profile is offered under "
              "Sampling.", icon=":material/hub:")
     ss[reward_editor.NOTE] = (
-        f"Reward **{labels.literal(reward.name)}** in use: the property terms, plus Tanimoto "
-        f"{WINDOW[0]:g}-{WINDOW[1]:g} to this molecule weighted as they are together. Its "
-        "property profile is offered as a target under Sampling.")
+        f"Reward **{labels.literal(reward.name)}** in use: the terms of the reward before, "
+        "plus a Tanimoto window 0.4-0.8 to this molecule. Its property profile is offered as "
+        "a target under Sampling.")
 
 
 def payload(row) -> dict:
-    """What `make` needs of a table row: ID, SMILES and the properties."""
-    return {"id": row["id"], "smiles": row["smiles"],
-            **{p: float(row[p]) for p in PROPERTY_NAMES if pd.notna(row.get(p))}}
+    """What `make` needs of a table row: its ID and SMILES."""
+    return {"id": row["id"], "smiles": row["smiles"]}
 
 
 def button(row, key: str, label: str = "Make analogues", kind: str = "secondary") -> None:
     st.button(label, key=key, on_click=make, args=(payload(row),), icon=":material/hub:",
-              type=kind,
-              help="A new reward: this molecule as the similarity reference (window "
-                   f"{WINDOW[0]:g}-{WINDOW[1]:g}: analogues, not copies) plus the current "
-                   "property terms; its property profile is offered as a target.")
+              type=kind, help=HELP)
 
 
 def picker(frame: pd.DataFrame, key: str) -> None:
@@ -133,11 +85,11 @@ def picker(frame: pd.DataFrame, key: str) -> None:
 
 
 def _aim() -> None:
-    """Aim at the lead: Conditional on its profile, at least the default method's number of
-    candidates (the analogue reward's similarity acts only by choosing among them)."""
-    ss["s::method"] = "conditional"
-    candidates = "s::candidates::conditional"
-    ss[candidates] = max(int(ss.get(candidates, 1)), M.DEFAULT_CANDIDATES)
+    """Aim at the lead: the analogue method on its profile, with at least
+    ANALOGUE_CANDIDATES candidates (the similarity acts only by choosing among them)."""
+    ss["s::method"] = M.ANALOGUE_METHOD
+    candidates = f"s::candidates::{M.ANALOGUE_METHOD}"
+    ss[candidates] = max(int(ss.get(candidates, 1)), M.ANALOGUE_CANDIDATES)
     ss[AIM] = True
 
 
@@ -151,7 +103,10 @@ def lead_target(method: str) -> dict[str, float] | None:
     lead = ss.get(LEAD)
     if not lead:
         return None
-    profile = ", ".join(f"{labels.short(p)} {v:g}" for p, v in lead["target"].items())
+    goals = ", ".join(f"{labels.short(p)} {v:g}" for p, v in lead["goals"].items())
+    profile = (f"its {len(lead['target'])} properties with the reward's goals put in "
+               f"({goals})" if goals else f"its {len(lead['target'])} properties")
+    analogue = labels.METHODS[M.ANALOGUE_METHOD]
     target = None
     with st.container(border=True):
         st.image(chemview.mol_svg(lead["smiles"], "", 240, 140), width="stretch")
@@ -159,19 +114,23 @@ def lead_target(method: str) -> dict[str, float] | None:
         if M.METHODS[method].rows in AIMING:
             ss.setdefault(AIM, True)
             if st.checkbox("Aim at the lead's property profile", key=AIM,
-                           help="The molecules are conditioned on this profile instead of "
-                                "the prior bank's best one (the properties of the reward's "
-                                "terms moved into their windows, the others as the lead has "
-                                "them); the run's name lists it."):
+                           help="The molecules are conditioned on the lead's profile instead "
+                                "of the prior bank's best one; the run's name lists it."):
                 target = lead["target"]
-            st.caption(f"Target: {profile}.")
+                st.caption(f"Target: {profile}.")
+                ckpt = resources.load_model(resources.checkpoint_key(ss[state.CHECKPOINT]))
+                for line in outside_bank(ckpt, target):
+                    st.caption(f":orange[{line}]")
         else:
-            st.caption(f"Its property profile ({profile}) can be the target of Conditional "
-                       f"or CFG; {labels.METHODS[method]} draws profiles by the reward.")
-            st.button("Aim at it: Conditional", key="s::aim", on_click=_aim,
+            st.caption(f"Its profile ({profile}) can be the target of the conditional "
+                       f"methods; {labels.METHODS[method]} draws profiles by the reward and "
+                       "reaches a similarity window far less often (BENCHMARKS.md, lead "
+                       "optimization).")
+            st.button("Condition on the lead's profile", key="s::aim", on_click=_aim,
                       icon=":material/my_location:", width="stretch",
-                      help="Switch to Conditional on the lead's profile, with "
-                           f"{M.DEFAULT_CANDIDATES} candidates per molecule or more.")
+                      help=f"Switch the method to “{analogue}”, which then conditions on "
+                           f"the lead's profile instead of y*, with {M.ANALOGUE_CANDIDATES} "
+                           "candidates per molecule or more.")
         st.button("Forget the lead", key="s::forget_lead", on_click=_forget_lead,
                   type="tertiary", icon=":material/close:")
     return target
