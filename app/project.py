@@ -22,7 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.chem.rewards import Reward
-from engine.project import (MAX_NAME, Project, ProjectError, checkpoint_id, run_name,
+from engine.project import (Project, ProjectError, checkpoint_id, fit_name, run_name,
                             split_id)
 from engine.sampling.sampler import SampleSettings
 
@@ -118,12 +118,6 @@ def writable() -> Project:
     return current()
 
 
-def _fits(name: str) -> str:
-    """`name` cut to the project's MAX_NAME characters: a run's name lists every target
-    value, and a lead's 25-property profile (Make analogues) runs past it."""
-    return name if len(name) <= MAX_NAME else name[:MAX_NAME - 1] + "…"
-
-
 def save_run(run) -> None:
     """Store a finished run and its base set (once: a later run compared with the very same
     base molecules points to the stored set); the run's molecules then carry their project
@@ -132,10 +126,10 @@ def save_run(run) -> None:
     reward = run.reward
     toml, reward_name = (reward.to_toml(), reward.name) if reward is not None else ("", "")
     settings = SampleSettings.from_stored(run.settings)
-    name = _fits(run_name(settings.in_use(), reward, run.checkpoint))
+    name = run_name(settings.in_use(), reward, run.checkpoint)
     base_id = stored_base(run.checkpoint, run.settings, run.base["smiles"])
     if base_id is None:
-        base_id = project.add_run(run.base, name=_fits(f"base set for {name}"), kind="base",
+        base_id = project.add_run(run.base, name=fit_name(f"base set for {name}"), kind="base",
                                   settings=run.settings, reward_toml=toml,
                                   reward_name=reward_name, checkpoint=run.checkpoint).id
     record = project.add_run(run.molecules, name=name,

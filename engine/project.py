@@ -166,6 +166,10 @@ def _checkpoint_name(checkpoint) -> str | None:
     return "/".join(path.parts[-2:])
 
 
+TARGET_SHOWN = 4     # a target of more properties is named by its size and a digest
+REWARD_SHOWN = 80    # a longer reward name is cut in a run's name
+
+
 def run_name(settings, reward=None, checkpoint=None) -> str:
     """A run's name: method, reward, n, then every sampling setting that differs from the
     defaults (`settings` is a settings dataclass), a target's values and the checkpoint
@@ -179,15 +183,30 @@ def run_name(settings, reward=None, checkpoint=None) -> str:
                and getattr(settings, f.name) != (f.default if default is None
                                                  else getattr(default, f.name))]
     target = getattr(settings, "target", None) or {}
-    changed += [f"{key}={_shown(float(value))}" for key, value in target.items()]
+    if len(target) <= TARGET_SHOWN:
+        changed += [f"{key}={_shown(float(value))}" for key, value in target.items()]
+    else:   # a whole profile (a lead's): its size and a digest keep names short and distinct
+        digest = hashlib.sha1(json.dumps(sorted((k, float(v)) for k, v in target.items()))
+                              .encode()).hexdigest()[:6]
+        changed.append(f"target of {len(target)} properties #{digest}")
     if (model := _checkpoint_name(checkpoint)) is not None:
         changed.append(f"model={model}")
     method = settings.method
     if method == "base" and getattr(settings, "candidates", 1) > 1:
         method = f"best-of-{settings.candidates}"
         changed = [c for c in changed if not c.startswith("candidates=")]
-    head = f"{method}, {reward.name}" if reward is not None else method
-    return f"{head}, n={settings.n}" + (f" ({', '.join(changed)})" if changed else "")
+    if reward is None:
+        head = method
+    else:
+        shown = reward.name if len(reward.name) <= REWARD_SHOWN else (
+            reward.name[:REWARD_SHOWN - 1] + "…")
+        head = f"{method}, {shown}"
+    return fit_name(f"{head}, n={settings.n}" + (f" ({', '.join(changed)})" if changed else ""))
+
+
+def fit_name(name: str) -> str:
+    """`name` cut to MAX_NAME characters (the last one an ellipsis) when longer."""
+    return name if len(name) <= MAX_NAME else name[:MAX_NAME - 1] + "…"
 
 
 def _now() -> str:

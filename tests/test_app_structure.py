@@ -165,7 +165,7 @@ def test_make_analogues_from_a_card_builds_the_reward_and_offers_the_lead(app,
     assert made.settings["target"] == lead["target"] and made.reward == reward
     # the run names its lead (a 25-value target is cut to the project's 200 characters)
     assert made.name.startswith(f"conditional, Analogues of {molecule_id}")
-    assert len(made.name) <= 200 and "mw=" in made.name
+    assert len(made.name) <= 200 and "target of 25 properties #" in made.name
 
 
 def test_make_analogues_from_the_table(app, tiny_checkpoint):

@@ -336,3 +336,16 @@ def test_cli_sample_csv_carries_the_project_ids_and_inchikeys(tiny_checkpoint, t
     assert written["id"].tolist() == stored["id"].tolist() == [f"{record.id}:{i}"
                                                                for i in range(4)]
     assert written["inchikey"].tolist() == stored["inchikey"].tolist()
+
+
+def test_a_run_name_with_a_whole_profile_as_target_fits_and_stays_distinct():
+    from engine.chem.rewards import load_reward
+    from engine.project import MAX_NAME
+
+    reward = load_reward("cns_penetrant").analogues_of("CC(=O)Nc1ccc(O)cc1")
+    profile = reward.lead_profile("CC(=O)Nc1ccc(O)cc1")
+    names = {run_name(SampleSettings(method="conditional", target={**profile, "mw": mw},
+                                     candidates=16), reward)
+             for mw in (250.0, 251.0)}
+    assert len(names) == 2 and all(len(n) <= MAX_NAME for n in names)
+    assert all("target of 25 properties #" in n for n in names)

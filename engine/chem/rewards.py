@@ -211,17 +211,23 @@ class Reward:
         return {t.property: float(pick[t.goal](t)) for t in self.terms}
 
     def lead_profile(self, smiles: str) -> dict[str, float]:
-        """The 25 properties of the molecule `smiles` with each property term's goal value
-        put in: the lead's profile as this reward wants it changed, a target for the
-        conditional model (measured in BENCHMARKS.md, lead optimization). Raises
-        RewardError when `smiles` is not a valid molecule."""
+        """The 25 properties of the molecule `smiles`, with each property term the lead
+        does not meet set to that term's goal value (`goal_values`); a term it meets keeps
+        the lead's own value. The lead's profile as this reward wants it changed: a target
+        for the conditional model (BENCHMARKS.md, lead optimization). Raises RewardError
+        when `smiles` is not a valid molecule."""
         from engine.chem.properties import batch_properties  # noqa: PLC0415
 
         values = batch_properties([smiles], n_jobs=1).iloc[0]
         if not values["valid"]:
             raise RewardError(f"lead {smiles!r} is not a valid molecule (RDKit cannot parse "
                               "it)")
-        return {**{p: float(values[p]) for p in PROPERTY_NAMES}, **self.goal_values()}
+        profile = {p: float(values[p]) for p in PROPERTY_NAMES}
+        goals = self.goal_values()
+        for t in self.terms:
+            if float(t.desirability(np.array([profile[t.property]]))[0]) < 1.0:
+                profile[t.property] = goals[t.property]
+        return profile
 
     def analogues_of(self, smiles: str, name: str | None = None, low: float = 0.4,
                      high: float = 0.8, ramp: float = 0.1) -> Reward:
@@ -283,8 +289,11 @@ class Reward:
         """(rewards (N,), structure desirabilities (N, n_structures))."""
         d = self.desirabilities(values)
         w = [t.weight for t in self.terms]
-        ds = (np.stack([t.desirability(raw[t.name]) for t in self.structures], axis=1)
-              if self.structures else np.empty((len(d), 0)))
+        if raw is None:   # the bound: every structure term met
+            ds = np.ones((len(d), len(self.structures)))
+        else:
+            ds = (np.stack([t.desirability(raw[t.name]) for t in self.structures], axis=1)
+                  if self.structures else np.empty((len(d), 0)))
         weighted = [j for j, t in enumerate(self.structures) if t.weighted]
         filters = [j for j, t in enumerate(self.structures) if not t.weighted]
         d = np.concatenate([d, ds[:, weighted]], axis=1)
@@ -303,6 +312,13 @@ class Reward:
             invalid |= raw[[t.name for t in self.structures]].isna().to_numpy().any(axis=1)
         r = np.where(invalid, 0.0, r)
         return np.clip(r, 0.0, 1.0), ds
+
+    def score_bound(self, values) -> np.ndarray:
+        """(N,) an upper bound of `score` from the properties alone: the reward with every
+        structure term met (desirability 1, filters passing). Equal to `score` for a
+        reward without structure terms; takes a property array or table like
+        `desirabilities`."""
+        return self._score(values, None)[0]
 
     def score(self, values) -> np.ndarray:
         """(N,) rewards in [0, 1]. Invalid rows score 0: any NaN property, or `valid` False
