@@ -9,7 +9,8 @@ k mod N = r), writes the same shards. A shard is written to a temporary file and
 and refuses a folder made with other settings. `library.json` holds the plan (settings,
 reward, checkpoint, n, shard size, seed); `manifest.json`, written at the end, lists the
 shards with their counts and sums the summary: validity, mean reward, CPU seconds, and
-alert rates over a seeded subset of at most ALERT_SAMPLE valid molecules. Memory stays at
+alert rates over a seeded subset of at most ALERT_SAMPLE valid molecules (about 30 ms
+each). Memory stays at
 one shard, and the decoder works on MAX_ROWS rows at a time. `dedupe` drops molecules whose InChIKey an earlier shard (or row) already had,
 writing `unique/shard-*.parquet` and the counts.
 """
@@ -31,10 +32,10 @@ from engine.sampling.sampler import SampleSettings, sample
 
 SHARD_SIZE = 10_000
 PLAN_FILE, MANIFEST_FILE, UNIQUE_DIR = "library.json", "manifest.json", "unique"
-ALERT_SAMPLE = 10_000
-# forward rows decoded at once: the KV cache of 8,192 rows (the sampler's default) takes
-# about 3 GB; 2,048 keeps a library run near 1 GB (BENCHMARKS.md, libraries)
-MAX_ROWS = 2048
+ALERT_SAMPLE = 2_000
+# forward rows decoded at once: with the sampler's default of 8,192 a library run held
+# 3.2 GB; with 1,024 decoding stays near 1.3 GB and a run peaks at 1.9-2.1 GB (BENCHMARKS.md)
+MAX_ROWS = 1024
 
 
 class LibraryError(UserError):
