@@ -14,15 +14,12 @@ import streamlit as st
 from app import labels, project, resources, state
 from app.components import analogues, results
 from engine.chem.scoring import rescore, summarize
+from engine.sampling import estimate as E
 from engine.sampling import methods as M
 from engine.sampling.sampler import FIRST_CHUNK, SampleSettings, sample
 
 ss = st.session_state
 RATES = "s::rows_per_s"  # {"guided": .., "base": ..} forward rows/s measured this session
-# Before any measurement on this machine: CPU rates of the shipped model on an idle 2-core
-# machine, scoring included (scripts/bench_app.py, BENCHMARKS.md "Dashboard"). Wide guided
-# batches run more rows/s than the 1-row base set. No GPU default: GPUs vary too much.
-DEFAULT_CPU_RATES = {"guided": 370.0, "base": 95.0}
 WARN_SECONDS = 120.0
 PREVIEW_EVERY = 0.75   # seconds between redraws of the molecules finished so far
 TIMING = "s::timing"   # the last Generate's times: first molecules drawn, total, estimate
@@ -150,7 +147,7 @@ def rates() -> tuple[dict, str]:
     device = resources.device_label()
     stored = json.loads(project.current().value(f"rates:{device}") or "{}")
     session = ss.get(RATES, {})
-    typical = {} if device.startswith("GPU") else DEFAULT_CPU_RATES
+    typical = {} if device.startswith("GPU") else E.TYPICAL_CPU_RATES
     source = ("measured on this session's runs" if session else
               "measured on this machine's last runs" if stored else "typical for a 2-core CPU")
     return {**typical, **stored, **session}, source
@@ -165,25 +162,9 @@ def _measured(kind: str, rows_per_s: float) -> None:
     project.current().set_value(key, json.dumps({**stored, kind: rows_per_s}))
 
 
-def _kind(s: SampleSettings) -> str:
-    """Which measured rate times `s`: one-row methods (base, conditional, reward-tilted)
-    decode and score a candidate per row; wide guided batches run more rows/s."""
-    return "base" if s.spec.rows_per_candidate(s.ys) == 1 else "guided"
-
-
 def _own_base(s: SampleSettings) -> bool:
     """A plain base-model run is its own comparison set."""
     return s.method == "base" and s.candidates == 1
-
-
-def estimate_seconds(s: SampleSettings, needs_base: bool, rates: dict) -> float | None:
-    """Seconds a Generate takes at `rates` (forward rows/s, "guided" and "base"), the base
-    comparison set included when `needs_base`; None while a needed rate is unknown."""
-    kind = _kind(s)
-    base_rows = s.n if needs_base else 0
-    if kind not in rates or (base_rows and "base" not in rates):
-        return None
-    return s.rows_per_molecule * s.n / rates[kind] + base_rows / rates.get("base", 1.0)
 
 
 def _needs_base(s: SampleSettings, ckpt_key: str) -> bool:
@@ -202,8 +183,8 @@ def estimate(s: SampleSettings, ckpt_key: str) -> None:
              ("" if seed_fixed() else " for the new seed")) if needs_base else ""
     picks = f" ({s.candidates} candidates each, the best kept)" if s.candidates > 1 else ""
     cost = (f"the model runs {s.rows_per_molecule}× per molecule{picks}{extra}: "
-            f"{s.rows_per_molecule * s.n + (s.n if needs_base else 0):,} forward rows")
-    seconds = estimate_seconds(s, needs_base, known)
+            f"{E.forward_rows(s, needs_base):,} forward rows")
+    seconds = E.seconds(s, known, needs_base)
     if seconds is None:
         st.caption(f"{s.n:,} molecules; {cost}. The time is measured on the first run.")
         return
@@ -285,7 +266,7 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
     s = replace(s, first_chunk=FIRST_CHUNK)   # the first molecules show within seconds
     own = _own_base(s)   # the base set is the run itself: its phases and molecules show
     needs_base = not resources.has_base_set(ckpt_key, s)
-    estimated = estimate_seconds(s, needs_base and not own, rates()[0])
+    estimated = E.seconds(s, rates()[0], needs_base and not own)
     cached = (None if needs_base else
               rescore(resources.base_set(ckpt, ckpt_key, s, reward)[0], reward))
     base_mean = None if cached is None else float(cached["reward"].mean())
@@ -295,7 +276,7 @@ def generate(ckpt, ckpt_key: str, reward, s: SampleSettings) -> state.Run:
                         base_mean_reward=base_mean, phase=live.phase, preview=live.preview,
                         preview_every=PREVIEW_EVERY)
         molecules, summary = result.molecules, dict(result.summary)
-        _measured(_kind(s), s.n * s.rows_per_molecule / max(summary["wall_time_s"], 1e-6))
+        _measured(E.rate_kind(s), E.forward_rows(s) / max(summary["wall_time_s"], 1e-6))
     if needs_base and not own:
         live.phase("Base model comparison set (once for these settings)")
     base, base_summary = resources.base_set(

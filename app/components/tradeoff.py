@@ -17,6 +17,7 @@ from app import labels, messages, resources
 from app.components import reward_editor, sampling
 from engine.errors import UserError
 from engine.output import csv_text
+from engine.sampling import estimate as E
 from engine.sampling.tradeoff import (METHODS, WEIGHTS, conflicting_terms, reward_pair,
                                       term_pair, weightings)
 from engine.sampling.tradeoff import tradeoff as sample_tradeoff
@@ -252,9 +253,9 @@ def render(ckpt, ckpt_key: str, reward, settings) -> None:
         s = replace(settings, n=int(n), candidates=1)   # the explorer keeps every molecule
         allowed = s.method in METHODS
         if allowed:
-            rows = len(weights) * s.n * s.rows_per_molecule
-            rates = sampling.rates()[0]
-            when = f", about {rows / rates['guided']:.0f} s" if "guided" in rates else ""
+            rows = len(weights) * E.forward_rows(s)
+            seconds = E.seconds(s, sampling.rates()[0])
+            when = f", about {len(weights) * seconds:.0f} s" if seconds is not None else ""
             batches = ("one batch" if rows <= s.max_rows else
                        f"batches of at most {s.max_rows:,}")
             st.caption(f"w on A = {', '.join(f'{w:g}' for w in weights)}: "
