@@ -24,6 +24,7 @@ import streamlit as st
 from engine.chem.rewards import Reward
 from engine.project import (Project, ProjectError, checkpoint_id, fit_name, run_name,
                             split_id)
+from engine.sampling.compare import BASE_KEYS
 from engine.sampling.sampler import SampleSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,10 +143,6 @@ def save_run(run) -> None:
     run.project_id = record.id
 
 
-# what a base set depends on (engine.sampling.compare.base_key, by setting name)
-BASE_KEYS = ("n", "seed", "temperature", "top_p", "grammar", "ring_check")
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def _weights_id(folder: str, stamp: float) -> str:
     """The stored identity of a checkpoint's weights, hashed once per weights file (`stamp`
@@ -161,17 +158,9 @@ def stored_base(checkpoint, settings: dict, smiles=None) -> int | None:
     weights = folder / "model.safetensors"
     if not weights.is_file():
         return None
-    wanted = {k: settings.get(k) for k in BASE_KEYS}
-    identity = _weights_id(str(folder), weights.stat().st_mtime)
-    project = current()
-    for record in reversed(project.runs()):
-        if (record.kind == "base" and record.checkpoint_id == identity
-                and checkpoint_folder(record.checkpoint) == folder
-                and {k: record.settings.get(k) for k in BASE_KEYS} == wanted
-                and (smiles is None
-                     or project.molecules(record.id)["smiles"].tolist() == list(smiles))):
-            return record.id
-    return None
+    return current().find_base(_weights_id(str(folder), weights.stat().st_mtime), settings,
+                               BASE_KEYS, smiles,
+                               same_folder=lambda stored: checkpoint_folder(stored) == folder)
 
 
 def checkpoint_folder(checkpoint) -> Path:

@@ -414,6 +414,26 @@ class Project:
         with self._connect() as db:
             return {r[0] for r in db.execute("SELECT id FROM runs WHERE kind = ?", (kind,))}
 
+    def find_base(self, checkpoint_id: str, settings: dict, keys, smiles=None,
+                  same_folder=None) -> int | None:
+        """The ID of the newest stored base set made by the weights `checkpoint_id` (see
+        `checkpoint_id`) whose settings agree with `settings` on `keys` (what a comparison
+        set depends on: engine.sampling.compare.BASE_KEYS) and, when given, holding these
+        very `smiles` in order, so a set is stored once and found again after a restart;
+        `same_folder(stored checkpoint)` may also require the folder it came from. None
+        when there is none, or `checkpoint_id` is "" (no weights to identify)."""
+        if not checkpoint_id:
+            return None
+        wanted = {k: settings.get(k) for k in keys}
+        for record in reversed(self.runs()):
+            if (record.kind == "base" and record.checkpoint_id == checkpoint_id
+                    and (same_folder is None or same_folder(record.checkpoint))
+                    and {k: record.settings.get(k) for k in keys} == wanted
+                    and (smiles is None
+                         or self.molecules(record.id)["smiles"].tolist() == list(smiles))):
+                return record.id
+        return None
+
     def run(self, run_id: int) -> RunRecord:
         with self._connect() as db:
             row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?",

@@ -66,6 +66,34 @@ def test_rename_delete_and_ids_are_never_reused(tmp_path):
         project.molecules(b.id)
 
 
+def test_a_stored_base_set_is_found_by_its_weights_settings_and_molecules(tmp_path):
+    """One comparison set is stored once: the newest base set of the same weights, the same
+    BASE_KEYS settings and (when asked) the same molecules is found again."""
+    from engine.sampling.compare import BASE_KEYS  # noqa: PLC0415
+
+    model = str(ROOT / "assets" / "model")
+    project = Project.open(tmp_path)
+    settings = {"method": "rcfg", "n": 4, "seed": 1, "temperature": 1.0, "top_p": 0.95,
+                "grammar": True, "ring_check": True}
+    older = project.add_run(_frame(), name="older", kind="base", settings=settings,
+                            checkpoint=model)
+    newer = project.add_run(_frame(), name="newer", kind="base", settings=settings,
+                            checkpoint=model)
+    project.add_run(_frame(), name="generated", settings=settings, checkpoint=model)
+    ident = newer.checkpoint_id
+    other_method = {**settings, "method": "tilted", "gamma": 16.0}  # not what a set depends on
+    assert project.find_base(ident, other_method, BASE_KEYS) == newer.id
+    assert project.find_base(ident, {**settings, "seed": 2}, BASE_KEYS) is None
+    assert project.find_base("0" * 16, settings, BASE_KEYS) is None      # other weights
+    assert project.find_base("", settings, BASE_KEYS) is None            # no weights at all
+    assert project.find_base(ident, settings, BASE_KEYS, smiles=SMILES) == newer.id
+    assert project.find_base(ident, settings, BASE_KEYS, smiles=SMILES[::-1]) is None
+    assert project.find_base(ident, settings, BASE_KEYS,
+                             same_folder=lambda folder: folder != model) is None
+    project.delete_run(newer.id)
+    assert project.find_base(ident, settings, BASE_KEYS) == older.id
+
+
 def test_selections_keep_order_and_provenance(tmp_path):
     project = Project.open(tmp_path)
     a = project.add_run(_frame(), name="run a", reward_name="CNS")

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from engine.sampling.sampler import SampleResult, SampleSettings, sample
 
+# what a comparison set depends on, by setting name (the reward is not among them: the set
+# is re-scored for any reward); a project finds a stored set by them (Project.find_base)
+BASE_KEYS = ("n", "seed", "temperature", "top_p", "grammar", "ring_check")
+
 
 def base_settings(s: SampleSettings) -> SampleSettings:
     """The base comparison set's settings for request `s`: the base model, one candidate,
@@ -20,10 +24,9 @@ def base_settings(s: SampleSettings) -> SampleSettings:
 
 
 def base_key(s: SampleSettings) -> tuple:
-    """What the comparison set of `s` depends on (a cache key; the reward is not in it:
-    the set is re-scored for any reward)."""
+    """What the comparison set of `s` depends on (a cache key): its BASE_KEYS."""
     b = base_settings(s)
-    return (b.n, b.seed, b.temperature, b.top_p, b.grammar, b.ring_check)
+    return tuple(getattr(b, k) for k in BASE_KEYS)
 
 
 def sample_base(ckpt, reward, s: SampleSettings, **kwargs) -> SampleResult:
