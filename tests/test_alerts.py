@@ -74,6 +74,23 @@ def test_with_alerts_replaces_old_columns_and_keeps_the_index():
     assert out.loc[3, "alerts"].startswith("PAINS") and "stale" not in set(out["alerts"])
 
 
+def test_with_checks_adds_the_alerts_and_the_scaffold_of_the_given_smiles():
+    """The one table of checks the dashboard (runs, own molecules) and the CLI add."""
+    frame = pd.DataFrame({"smiles": [ASPIRIN, "CCO", "nope"], "scaffold": ["stale"] * 3},
+                         index=[4, 5, 6])
+    out = alerts.with_checks(frame)
+    assert list(out.columns) == ["smiles", *alerts.CHECK_COLUMNS]
+    assert list(alerts.CHECK_COLUMNS) == [*alerts.COLUMNS, "scaffold"]
+    assert list(out.index) == [4, 5, 6]
+    assert out["scaffold"].tolist()[:2] == ["c1ccccc1", ""]      # acyclic: ""
+    assert pd.isna(out.loc[6, "scaffold"])                           # invalid: missing
+    assert out.loc[6, list(alerts.FAMILY_COLUMNS)].isna().all()
+    fragment = alerts.with_checks(frame[["smiles"]].assign(smiles="CCO.c1ccccc1"),
+                                  smiles=["c1ccccc1"] * 3)    # what was scored, not the given
+    assert set(fragment["scaffold"]) == {"c1ccccc1"}
+    assert (fragment["smiles"] == "CCO.c1ccccc1").all()
+
+
 def test_rates_are_over_valid_molecules_only():
     frame = alerts.with_alerts(pd.DataFrame({"smiles": [RHODANINE, ASPIRIN, "C1CCCCCC1",
                                                         "xx"]}))

@@ -14,8 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from app import messages, project
-from engine.chem.alerts import batch_alerts
-from engine.chem.diversity import murcko_scaffold
+from engine.chem.alerts import with_checks
 from engine.chem.molfile import MoleculeFileError, read_molecules
 from engine.chem.scoring import rescore, score_molecules
 from engine.project import ProjectError
@@ -29,11 +28,7 @@ def _checked(data: bytes, filename: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(properties, alerts, flags and scaffold of the readable molecules; invalid records).
     Raises MoleculeFileError when the file cannot be read at all."""
     good, bad = read_molecules(data, filename)
-    table = score_molecules(good["smiles"].tolist())
-    checks = batch_alerts(table["smiles"].tolist())
-    checks.insert(len(checks.columns) - 1, "scaffold",
-                  [murcko_scaffold(s) for s in table["smiles"]])
-    table = pd.concat([table, checks], axis=1)
+    table = with_checks(score_molecules(good["smiles"].tolist()))
     table.insert(1, "name", good["name"].to_numpy())
     return table, bad
 

@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import labels, resources, state
-from engine.chem.alerts import alert_rates, batch_alerts
-from engine.chem.diversity import murcko_scaffold, unique_scaffolds
+from engine.chem.alerts import CHECK_COLUMNS, alert_rates, with_checks
+from engine.chem.diversity import unique_scaffolds
 from engine.chem.scoring import rescore, summarize
 from engine.bench.cost import standing
 from engine.sampling.sampler import SampleSettings
@@ -24,11 +24,7 @@ def _checks(run_id: str, which: str, _run) -> pd.DataFrame:
     """Alert and flag columns and the Bemis-Murcko scaffold of a run's molecules: they do
     not depend on the reward, so they are computed once per run."""
     frame = _run.molecules if which == "molecules" else _run.base
-    checks = batch_alerts(frame["smiles"].tolist())
-    checks.insert(len(checks.columns) - 1, "scaffold",
-                  [murcko_scaffold(s) for s in frame["smiles"]])
-    checks.index = frame.index
-    return checks
+    return with_checks(frame[["smiles"]])[list(CHECK_COLUMNS)]
 
 
 def _stale(run: state.Run, reward) -> list[str]:

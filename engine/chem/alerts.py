@@ -27,6 +27,7 @@ from rdkit.Chem.FilterCatalog import (
     SmartsMatcher,
 )
 
+from engine.chem.diversity import murcko_scaffold
 from engine.chem.properties import MAX_HEAVY_ATOMS, largest_ring_size, to_mol
 
 CATALOGS = {"pains": "PAINS", "brenk": "BRENK", "nih": "NIH",   # column suffix -> RDKit name
@@ -46,6 +47,7 @@ ALERT_COLUMNS = (*CORE_ALERTS, "alert_nibr",
 FLAG_COLUMNS = ("flag_unassigned_stereo", "flag_charged", "flag_long_chain", "flag_large_ring")
 FAMILY_COLUMNS = ALERT_COLUMNS + FLAG_COLUMNS
 COLUMNS = (*FAMILY_COLUMNS, "alerts")   # what `batch_alerts` adds, in this order
+CHECK_COLUMNS = (*COLUMNS, "scaffold")   # what `with_checks` adds, in this order
 CHEMBL_SHORT = {"alert_glaxo": "Glaxo", "alert_dundee": "Dundee", "alert_bms": "BMS",
                 "alert_surechembl": "SureChEMBL", "alert_mlsmr": "MLSMR",
                 "alert_inpharmatica": "Inpharmatica", "alert_lint": "LINT"}
@@ -169,6 +171,19 @@ def with_alerts(frame: pd.DataFrame, smiles_column: str = "smiles") -> pd.DataFr
     flags = batch_alerts(kept[smiles_column].tolist())
     flags.index = kept.index
     return pd.concat([kept, flags], axis=1)
+
+
+def with_checks(frame: pd.DataFrame, smiles: Sequence[str] | None = None) -> pd.DataFrame:
+    """`frame` with what a chemist checks whatever the reward, CHECK_COLUMNS: the alert
+    COLUMNS and the Bemis-Murcko `scaffold` ("" acyclic, None invalid), of `smiles` (one
+    per row; default: the frame's `smiles` column), added after its own columns and
+    replacing any it already has. Never raises on a bad molecule."""
+    smiles = frame["smiles"].tolist() if smiles is None else list(smiles)
+    checks = batch_alerts(smiles)
+    checks["scaffold"] = [murcko_scaffold(s) for s in smiles]
+    checks.index = frame.index
+    kept = frame.drop(columns=[c for c in CHECK_COLUMNS if c in frame.columns])
+    return pd.concat([kept, checks], axis=1)
 
 
 def alert_rates(frame: pd.DataFrame) -> dict[str, float | None]:

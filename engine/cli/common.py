@@ -114,7 +114,8 @@ def force_option(parser) -> None:
 
 
 def diversity_options(parser) -> None:
-    """What `sample` and `score` add after the alert columns (see diversity_columns)."""
+    """What `sample` and `score` add after the alert columns and the scaffold (see
+    diversity_columns)."""
     parser.add_argument("--reference", action="append", metavar="SMILES_OR_FILE",
                         help="reference molecule(s), repeatable: a SMILES, or a .smi, .csv or "
                              ".sdf file; adds similarity (max Tanimoto, Morgan r2, 2048 bits) "
@@ -156,12 +157,11 @@ def reference_smiles(items: list[str]) -> list[str]:
 
 
 def diversity_columns(frame, smiles: list[str], args):
-    """The scaffold column, and what --reference, --cluster and --pick ask for."""
+    """What --reference, --cluster and --pick ask for."""
     import pandas as pd  # noqa: PLC0415
 
     from engine.chem import diversity  # noqa: PLC0415
 
-    frame = frame.assign(scaffold=[diversity.murcko_scaffold(s) for s in smiles])
     if args.reference:
         near = diversity.reference_similarity(smiles, reference_smiles(args.reference))
         frame = frame.assign(similarity=near["similarity"].to_numpy(),

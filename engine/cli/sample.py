@@ -30,7 +30,7 @@ def _parse_conditions(items: list[str]) -> dict[str, float]:
 
 
 def run_sample(args) -> int:
-    from engine.chem.alerts import alert_rates, with_alerts  # noqa: PLC0415
+    from engine.chem.alerts import alert_rates, with_alerts, with_checks  # noqa: PLC0415
     from engine.chem.rewards import load_reward  # noqa: PLC0415
     from engine.model.checkpoint import load_checkpoint  # noqa: PLC0415
     from engine.bench.cost import standing  # noqa: PLC0415
@@ -69,7 +69,7 @@ def run_sample(args) -> int:
         ref = sample_base(ckpt, reward, settings, progress=progress_bar("base reference"))
         base_mean = ref.summary["mean_reward"]
     result = sample(ckpt, reward, settings, progress=progress_bar(method), base_mean_reward=base_mean)
-    frame = diversity_columns(with_alerts(result.molecules),
+    frame = diversity_columns(with_checks(result.molecules),
                                result.molecules["smiles"].tolist(), args)
     if project is not None:   # stored first: the CSV carries the project's IDs and InChIKeys
         record = project.add_run(

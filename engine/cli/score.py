@@ -25,15 +25,16 @@ def run_score(args) -> int:
     table = read_smiles_table(args.input, args.smiles_column)  # DataError: why not
     frame, column = table.frame, table.column
     computed = ["scored_as", "valid", "invalid_reason", *PROPERTY_NAMES, *reward.columns,
-                *alerts.COLUMNS]
+                *alerts.CHECK_COLUMNS]
     replaced = [c for c in frame.columns
                 if (c in computed or str(c).startswith("d_")) and c != column]
     if replaced:
         print(f"note: recomputing the input's columns {', '.join(replaced)}", file=sys.stderr)
     scored = score_table(frame, column, reward, table.unreadable, args.whole_mixture,
-                         args.jobs, progress=sys.stderr.isatty())
+                         args.jobs, progress=sys.stderr.isatty(), alerts=False)
+    # the checks describe what was scored; the given SMILES stay
     smiles = [part or whole for part, whole in zip(scored["scored_as"], scored[column])]
-    scored = diversity_columns(scored, smiles, args)
+    scored = diversity_columns(alerts.with_checks(scored, smiles), smiles, args)
     write_csv(scored, out)
     print(f"{reward.name}: {len(scored):,} molecules, {int(scored['valid'].sum()):,} valid, "
           f"mean reward {scored['reward'].mean() if len(scored) else 0.0:.3f} "
