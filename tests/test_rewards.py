@@ -325,3 +325,32 @@ def test_cli_rewards_lists_every_preset(capsys):
     for reward in list_presets():
         assert reward.key in out and reward.name in out
     assert "24 presets" in out
+
+
+def test_term_table_keeps_the_term_keys_and_a_ramp_only_for_a_range():
+    """The reward editor's fields become a [[terms]] table by the engine's own schema."""
+    from engine.chem.rewards import TERM_KEYS, term_table  # noqa: PLC0415
+
+    fields = {"on": True, "property": "logp", "goal": "maximize", "low": 1.0, "high": 3.0,
+              "ramp": 0.5, "weight": 2.0}
+    table = term_table(fields)
+    assert table == {"property": "logp", "goal": "maximize", "low": 1.0, "high": 3.0,
+                     "weight": 2.0}
+    assert Term(**table) == Term("logp", "maximize", 1.0, 3.0, weight=2.0)
+    ranged = term_table({**fields, "goal": "range"})
+    assert list(ranged) == list(TERM_KEYS) and ranged["ramp"] == 0.5
+    with pytest.raises(RewardError, match="low .* must be below high"):
+        Term(**term_table({**fields, "low": 4.0}))
+
+
+def test_support_is_the_share_of_finite_values_at_desirability_one():
+    from engine.chem.rewards import MET_BY_ALL, MET_BY_FEW, support  # noqa: PLC0415
+    from engine.chem.structure_terms import StructureTerm  # noqa: PLC0415
+
+    term = Term("logp", "maximize", 1.0, 3.0)
+    assert support(term, [0.0, 2.0, 3.0, 4.0, NAN]) == (0.5, 2)     # NaN left out
+    assert support(Term("logp", "range", 1.0, 3.0, 0.5), [0.9, 1.0, 3.0, 3.2]) == (0.5, 2)
+    assert support(term, [NAN, NAN]) is None
+    alerts = StructureTerm("alerts", families=("pains",))
+    assert support(alerts, [0.0, 0.0, 2.0, 1.0]) == (0.5, 2)         # no alert meets it
+    assert 0 < MET_BY_FEW < MET_BY_ALL < 1

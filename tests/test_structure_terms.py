@@ -288,3 +288,28 @@ def test_analogues_of_a_lead_keeps_property_terms_and_replaces_the_window():
         made.lead_profile("C1CC")
     with pytest.raises(RewardError, match="cannot parse"):
         base.analogues_of("C1CC")
+
+
+def test_structure_table_leaves_out_what_the_kind_goal_and_mode_do_not_use():
+    """The reward editor's slot fields become a reward-file table by the engine's schema."""
+    from engine.chem.structure_terms import (DEFAULT_WEIGHT, WINDOW,  # noqa: PLC0415
+                                             structure_table)
+
+    fields = {"on": True, "name": "similarity", "references": [PARACETAMOL],
+              "goal": "maximize", **WINDOW, "weight": DEFAULT_WEIGHT, "smarts": ["c"]}
+    table = structure_table("similarity", fields)
+    assert table == {"structure": "similarity", "goal": "maximize",
+                     "references": [PARACETAMOL], "low": 0.4, "high": 0.8, "weight": 1.0}
+    assert structure_table("similarity", {**fields, "goal": "range"})["ramp"] == 0.1
+    forbid = {"name": "forbidden_substructure", "smarts": [NITROBENZENE], "match": "any",
+              "mode": "filter", "weight": 2.0, "goal": "forbid"}
+    assert structure_table("substructure", forbid) == {
+        "structure": "substructure", "name": "forbidden_substructure", "goal": "forbid",
+        "smarts": [NITROBENZENE], "match": "any", "mode": "filter"}       # no weight
+    assert structure_table("substructure", {**forbid, "mode": "term"})["weight"] == 2.0
+    alerts = structure_table("alerts", {"name": "n_alerts", "families": ["pains"],
+                                        "mode": "filter"})
+    assert alerts == {"structure": "alerts", "families": ["pains"], "mode": "filter"}
+    for kind, raw in (("similarity", fields), ("substructure", forbid),
+                      ("alerts", {"families": ["pains"], "mode": "term", "weight": 3.0})):
+        assert StructureTerm.from_dict(structure_table(kind, raw)).structure == kind

@@ -19,20 +19,19 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import labels, project, resources
-from app.components import structure_draft, structure_editor
-from engine.chem.pareto import goal_distance
+from app.components import structure_draft, structure_editor, term_support
 from engine.chem.properties import PROPERTY_NAMES
-from engine.chem.rewards import AGGREGATES, GOALS, Reward, RewardError, Term, list_presets
+from engine.chem.rewards import (AGGREGATES, DEFAULT_WEIGHT, GOALS, REWARD_KEYS, TERM_KEYS,
+                                 Reward, RewardError, Term, list_presets, support, term_table)
 
 CUSTOM = "Custom"
-SUPPORT_LOW, SUPPORT_HIGH = 0.01, 0.99   # shares of the prior bank that meet a term
 DRAFT, REWARD, ERROR = "rw::draft", "rw::reward", "rw::error"
 PRESET, AGG, NAME = "rw::preset", "rw::aggregate", "rw::name"
 PRESET_USED = "rw::preset_used"   # the preset in use; PRESET is its widget, which pages drop
 TOML, UPLOAD = "rw::toml", "rw::upload"
 NOTE = "rw::note"   # a one-time note above the editor (what Make analogues did)
 STORED, KEPT = "rw::stored", "reward in use"   # the record last kept, its project key
-FIELDS = ("on", "goal", "low", "high", "ramp", "weight")
+FIELDS = ("on", *(k for k in TERM_KEYS if k != "property"))   # a draft term's fields
 FALLBACK = Reward("QED", (Term("qed", "maximize", 0.3, 0.9),),
                   description="Fallback used when no reward preset is installed.")
 ss = st.session_state
@@ -58,8 +57,8 @@ def _fresh_term(prop: str, q) -> dict:
     low = _clean(np.floor(q.loc["p10", prop] / step) * step)
     high = _clean(np.ceil(q.loc["p90", prop] / step) * step)
     high = high if high > low else _clean(low + step)
-    return {"on": False, "goal": "maximize", "low": low, "high": high,
-            "ramp": _clean(max(step, (high - low) / 4)), "weight": 1.0}
+    return {"on": False, "goal": GOALS[0], "low": low, "high": high,
+            "ramp": _clean(max(step, (high - low) / 4)), "weight": DEFAULT_WEIGHT}
 
 
 def _clean(x: float) -> float:
@@ -106,17 +105,9 @@ def _push(overwrite: bool) -> None:
 
 
 def _draft_dict(draft: dict) -> dict:
-    terms = []
-    for prop in draft["order"]:
-        t = draft["terms"][prop]
-        term = {"property": prop, "goal": t["goal"], "low": t["low"], "high": t["high"],
-                "weight": t["weight"]}
-        if t["goal"] == "range":
-            term["ramp"] = t["ramp"]
-        terms.append(term)
-    keep = ("name", "description", "aggregate", "out_of_support", "source", "rationale")
+    terms = [term_table({"property": prop, **draft["terms"][prop]}) for prop in draft["order"]]
     terms += structure_draft.term_dicts(draft["structures"])
-    return {**{k: draft[k] for k in keep}, "terms": terms}
+    return {**{k: draft[k] for k in REWARD_KEYS if k != "terms"}, "terms": terms}
 
 
 def _in_editor_terms(message: str) -> str:
@@ -253,12 +244,18 @@ def _shape(goal: str) -> str:
                      "desirability d = 1 inside, 0 beyond the ramp)."}[goal]
 
 
+def _term(prop: str, goal: str, low: float, high: float, ramp: float) -> Term:
+    """The term a row's fields make; RewardError when they are invalid."""
+    return Term(**term_table({"property": prop, "goal": goal, "low": low, "high": high,
+                              "ramp": ramp}))
+
+
 @st.cache_data(max_entries=512, show_spinner=False)
 def _curve(prop: str, goal: str, low: float, high: float, ramp: float, centres: np.ndarray,
            counts: np.ndarray) -> dict:
     """The term's desirability over the prior bank's histogram of its property (a plotly
     figure as a dict); RewardError when the bounds are invalid."""
-    t = Term(prop, goal, low, high, ramp if goal == "range" else None)
+    t = _term(prop, goal, low, high, ramp)
     pad = (t.ramp or 0.0) + 0.15 * (t.high - t.low)
     x = np.linspace(min(centres.min(), t.low - pad), max(centres.max(), t.high + pad), 240)
     width = centres[1] - centres[0] if len(centres) > 1 else 1.0
@@ -280,12 +277,11 @@ def _met_share(prop: str, goal: str, low: float, high: float, ramp: float, ckpt_
     """Share of the prior bank whose value already gives this term desirability 1; None
     when the bounds are invalid or the bank has no value."""
     try:
-        term = Term(prop, goal, low, high, ramp if goal == "range" else None)
+        term = _term(prop, goal, low, high, ramp)
     except RewardError:
         return None
-    values = _ckpt.bank[prop].to_numpy(dtype=float)
-    values = values[np.isfinite(values)]
-    return float((goal_distance(term, values) == 0).mean()) if len(values) else None
+    found = support(term, _ckpt.bank[prop].to_numpy(dtype=float))
+    return None if found is None else found[0]
 
 
 def _support(share: float | None) -> None:
@@ -293,16 +289,13 @@ def _support(share: float | None) -> None:
     extremes (issue: a term nothing meets cannot be reached; one all meet does nothing)."""
     if share is None:
         return
-    if share < SUPPORT_LOW:
-        st.warning(f"{share:.1%} of the prior bank meets this term: outside what this model "
-                   "has seen, guidance will struggle (prior bank: the model's sample of "
-                   "training molecules).", icon=":material/explore_off:")
-    elif share > SUPPORT_HIGH:
-        st.warning(f"{share:.1%} of the prior bank already meets this term: it changes "
-                   "nothing.", icon=":material/block:")
-    else:
-        st.caption(f"{share:.1%} of the prior bank already meets this term (d = 1): the "
-                   "share of training molecules that fully meet it.")
+    term_support.note(
+        share,
+        few=f"{share:.1%} of the prior bank meets this term: outside what this model has "
+            "seen, guidance will struggle (prior bank: the model's sample of training "
+            "molecules).",
+        some=f"{share:.1%} of the prior bank already meets this term (d = 1): the share of "
+             "training molecules that fully meet it.")
 
 
 def _term_row(prop: str, hist: dict, ckpt, ckpt_key: str) -> None:

@@ -9,22 +9,26 @@ from __future__ import annotations
 import copy
 import re
 
-from engine.chem.structure_terms import DEFAULT_NAMES
+from engine.chem.structure_terms import (DEFAULT_FAMILIES, DEFAULT_MODES, DEFAULT_NAMES,
+                                         DEFAULT_WEIGHT, MATCHES, WINDOW, structure_table)
 
 SLOTS = ("similarity", "require", "forbid", "alerts")
+KINDS = {"similarity": "similarity", "require": "substructure", "forbid": "substructure",
+         "alerts": "alerts"}
 TITLES = {"similarity": "Similarity to reference molecules",
           "require": "Required substructures (SMARTS)",
           "forbid": "Forbidden substructures (SMARTS)",
           "alerts": "Structural alert penalty"}
 DEFAULTS = {
-    "similarity": {"on": False, "name": "similarity", "references": "", "goal": "range",
-                   "low": 0.4, "high": 0.8, "ramp": 0.1, "weight": 1.0},
-    "require": {"on": False, "name": "required_substructure", "smarts": "", "match": "all",
-                "mode": "filter", "weight": 1.0},
+    "similarity": {"on": False, "name": DEFAULT_NAMES["similarity"], "references": "",
+                   "goal": "range", **WINDOW, "weight": DEFAULT_WEIGHT},
+    "require": {"on": False, "name": "required_substructure", "smarts": "",
+                "match": MATCHES[0], "mode": DEFAULT_MODES["substructure"],
+                "weight": DEFAULT_WEIGHT},
     "forbid": {"on": False, "name": "forbidden_substructure", "smarts": "", "match": "any",
-               "mode": "filter", "weight": 1.0},
-    "alerts": {"on": False, "name": "n_alerts", "families": ["pains", "brenk", "nih"],
-               "mode": "filter", "weight": 1.0},
+               "mode": DEFAULT_MODES["substructure"], "weight": DEFAULT_WEIGHT},
+    "alerts": {"on": False, "name": DEFAULT_NAMES["alerts"], "families": list(DEFAULT_FAMILIES),
+               "mode": DEFAULT_MODES["alerts"], "weight": DEFAULT_WEIGHT},
 }
 TEXT = {"similarity": "references", "require": "smarts", "forbid": "smarts"}
 
@@ -83,25 +87,14 @@ def term_dicts(structures: dict) -> list[dict]:
     for slot in SLOTS:
         if not active(structures, slot):
             continue
-        s = structures[slot]
-        kind = "substructure" if slot in ("require", "forbid") else slot
-        term = {"structure": kind}
-        if s["name"] != DEFAULT_NAMES[kind]:
-            term["name"] = s["name"]
+        fields = dict(structures[slot])
         if slot == "similarity":
-            term.update(goal=s["goal"], references=lines(s["references"]), low=s["low"],
-                        high=s["high"], weight=s["weight"])
-            if s["goal"] == "range":
-                term["ramp"] = s["ramp"]
+            fields["references"] = lines(fields["references"])
+        elif slot == "alerts":
+            fields["families"] = list(fields["families"])
         else:
-            term["mode"] = s["mode"]
-            if slot == "alerts":
-                term["families"] = list(s["families"])
-            else:
-                term.update(goal=slot, smarts=lines(s["smarts"]), match=s["match"])
-            if s["mode"] == "term":
-                term["weight"] = s["weight"]
-        out.append(term)
+            fields.update(goal=slot, smarts=lines(fields["smarts"]))
+        out.append(structure_table(KINDS[slot], fields))
     return out + copy.deepcopy(structures["extra"])
 
 

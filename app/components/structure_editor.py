@@ -13,19 +13,24 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import chemview, labels, resources
+from app.components import term_support
 from app.components.structure_draft import SLOTS, TEXT, TITLES, key, lines
 from engine.chem.molfile import FORMATS, MoleculeFileError, read_molecules
-from engine.chem.structure_terms import DEFAULT_NAMES, FAMILIES, FAMILY_NAMES
+from engine.chem.rewards import support
+from engine.chem.structure_terms import (DEFAULT_NAMES, FAMILIES, FAMILY_NAMES, GOALS,
+                                         MATCHES, MODES, SIMILARITY_RANGE)
 
 ss = st.session_state
 PENDING = "rw::st::pending"   # widget keys holding refused text, kept for fixing
 NOTE = "rw::st::upload_note"  # what an upload of references left out
 CARDS = 6                     # reference drawings shown (two a row); the rest are counted
-BINS = np.linspace(0.0, 1.0, 51)
-SUPPORT_LOW, SUPPORT_HIGH = 0.01, 0.99
+BINS = np.linspace(*SIMILARITY_RANGE, 51)
 GOAL_LABELS = {"maximize": "more similar", "minimize": "less similar",
                "range": "window (analogues, not copies)"}
 MODE_LABELS = {"filter": "filter (reward 0 when it fails)", "term": "weighted term"}
+MATCH_LABELS = {"all": "all patterns", "any": "any pattern"}
+assert set(GOAL_LABELS) == set(GOALS["similarity"]) and set(MODE_LABELS) == set(MODES)
+assert set(MATCH_LABELS) == set(MATCHES)
 
 
 def _refused(slot: str, error: str | None) -> None:
@@ -88,7 +93,7 @@ def _cards(refs: list[str]) -> None:
 def _figure(values: np.ndarray, term) -> dict:
     counts, _ = np.histogram(values[np.isfinite(values)], bins=BINS)
     centres = (BINS[:-1] + BINS[1:]) / 2
-    x = np.linspace(0.0, 1.0, 201)
+    x = np.linspace(*SIMILARITY_RANGE, 201)
     fig = go.Figure([
         go.Bar(x=centres, y=counts / max(counts.max(), 1), width=BINS[1] - BINS[0],
                name="prior bank", marker_color="rgba(120,130,150,0.35)"),
@@ -97,7 +102,7 @@ def _figure(values: np.ndarray, term) -> dict:
     ])
     fig.update_layout(height=130, margin={"l": 0, "r": 0, "t": 4, "b": 0}, showlegend=False,
                       bargap=0, yaxis={"range": [0, 1.05], "showticklabels": False},
-                      xaxis={"range": [0, 1], "tickfont": {"size": 10},
+                      xaxis={"range": list(SIMILARITY_RANGE), "tickfont": {"size": 10},
                              "title": {"text": "largest Tanimoto to the references",
                                        "font": {"size": 10}}})
     return fig.to_dict()
@@ -109,10 +114,9 @@ def _term(reward, name: str):
 
 def _bank_share(ckpt, ckpt_key: str, term) -> tuple[np.ndarray, float, int]:
     """(raw values over the prior bank, share and number of its molecules with
-    desirability 1)."""
+    desirability 1: none when no value is known)."""
     values = resources.bank_structure_values(ckpt, ckpt_key, term)[term.name].to_numpy(float)
-    met = int((term.desirability(values[np.isfinite(values)]) == 1).sum())
-    return values, met / max(len(values), 1), met
+    return values, *(support(term, values) or (0.0, 0))
 
 
 def _similarity(ckpt, ckpt_key: str, reward, s: dict, edited, error) -> None:
@@ -133,7 +137,7 @@ def _similarity(ckpt, ckpt_key: str, reward, s: dict, edited, error) -> None:
                 "one.", icon=":material/info:")
         return
     _cards(refs)
-    st.radio("Goal", tuple(GOAL_LABELS), key=key("similarity", "goal"), horizontal=True,
+    st.radio("Goal", GOALS["similarity"], key=key("similarity", "goal"), horizontal=True,
              format_func=GOAL_LABELS.get, on_change=_on, args=("similarity", "goal", edited),
              label_visibility="collapsed",
              help="Window: full credit inside [low, high], fading over the ramp outside "
@@ -141,7 +145,7 @@ def _similarity(ckpt, ckpt_key: str, reward, s: dict, edited, error) -> None:
                   "full credit at or above high. Less similar: the reverse.")
     ranged = s["goal"] == "range"
     cols = st.columns([2.4, 1, 1] if ranged else [2.4, 1])
-    cols[0].slider("Window (low, high)" if ranged else "From low to high", 0.0, 1.0,
+    cols[0].slider("Window (low, high)" if ranged else "From low to high", *SIMILARITY_RANGE,
                    key=key("similarity", "window"), step=0.01, on_change=_on,
                    args=("similarity", "window", edited),
                    help="Tanimoto similarity: 0 shares nothing, 1 is the same fingerprint.")
@@ -156,19 +160,15 @@ def _similarity(ckpt, ckpt_key: str, reward, s: dict, edited, error) -> None:
     values, share, met = _bank_share(ckpt, ckpt_key, term)
     st.plotly_chart(_figure(values, term), key="rw::st::plot::similarity",
                     config={"staticPlot": True})
-    if share < SUPPORT_LOW:
-        st.warning(f"{met:,} of the prior bank's {len(values):,} molecules ({share:.1%}) meet "
-                   "this term: guidance cannot steer by similarity (only choosing among the "
-                   "candidates per molecule does), so few molecules will reach it. Widen the "
-                   "window, raise the candidates, or aim a Conditional run at the lead's "
-                   "property profile (Make analogues offers it).",
-                   icon=":material/explore_off:")
-    elif share > SUPPORT_HIGH:
-        st.warning(f"{share:.1%} of the prior bank already meets this term: it changes "
-                   "nothing.", icon=":material/block:")
-    else:
-        st.caption(f"{share:.1%} of the prior bank (the model's {len(values):,} training "
-                   "molecules) already meets this term (d = 1).")
+    term_support.note(
+        share,
+        few=f"{met:,} of the prior bank's {len(values):,} molecules ({share:.1%}) meet this "
+            "term: guidance cannot steer by similarity (only choosing among the candidates "
+            "per molecule does), so few molecules will reach it. Widen the window, raise the "
+            "candidates, or aim a Conditional run at the lead's property profile (Make "
+            "analogues offers it).",
+        some=f"{share:.1%} of the prior bank (the model's {len(values):,} training "
+             "molecules) already meets this term (d = 1).")
 
 
 def _substructure(ckpt, ckpt_key: str, reward, slot: str, s: dict, edited, error) -> None:
@@ -194,12 +194,11 @@ def _substructure(ckpt, ckpt_key: str, reward, slot: str, s: dict, edited, error
 def _mode_row(slot: str, s: dict, edited, match: bool = False) -> None:
     cols = st.columns([1, 1.4, 0.8] if match else [1.4, 0.8])
     if match:
-        cols[0].radio("Match", ("all", "any"), key=key(slot, "match"), on_change=_on,
-                      args=(slot, "match", edited),
-                      format_func={"all": "all patterns", "any": "any pattern"}.get,
+        cols[0].radio("Match", MATCHES, key=key(slot, "match"), on_change=_on,
+                      args=(slot, "match", edited), format_func=MATCH_LABELS.get,
                       help="Require: all patterns or at least one. Forbid with 'any': no "
                            "pattern may match; with 'all': not all of them together.")
-    cols[-2].radio("Mode", tuple(MODE_LABELS), key=key(slot, "mode"), on_change=_on,
+    cols[-2].radio("Mode", MODES, key=key(slot, "mode"), on_change=_on,
                    args=(slot, "mode", edited), format_func=MODE_LABELS.get,
                    help="Filter: a molecule that fails scores 0. Weighted term: it loses this "
                         "term's share of the reward (d = 1 passes, 0 fails).")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from engine.bench.presets import DEFAULT_BANK, README, load_bank, write_table
-from engine.chem.pareto import goal_distance
 from engine.chem.properties import batch_properties
-from engine.chem.rewards import PRESET_DIR, Reward, list_presets, load_reward
+from engine.chem.rewards import (MET_BY_ALL, PRESET_DIR, Reward, list_presets, load_reward,
+                                 support)
 
 DRUGS = PRESET_DIR / "known_drugs.csv"
 START, END = "<!-- drug-table:start -->", "<!-- drug-table:end -->"
@@ -26,7 +25,6 @@ DRUG_PRESETS = ("cns_penetrant", "herg_safe", "drug_like", "lipinski", "veber",
                 "oral_bioavailability", "pfizer_3_75", "qed_high")
 CLASS_PRESETS = {"kinase_inhibitor_like": ("imatinib", "gefitinib"),
                  "antibacterial_like": ("ciprofloxacin",)}
-MET_BY_ALL = 0.99    # share of the bank at d = 1 from which a term changes nothing there
 
 
 def drug_scores(drugs: pd.DataFrame, keys) -> pd.DataFrame:
@@ -40,10 +38,10 @@ def met_by_bank(presets: list[Reward], bank: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for reward in presets:
         for term in reward.terms:
-            values = bank[term.property].to_numpy(dtype=float)
-            share = float((goal_distance(term, values[np.isfinite(values)]) == 0).mean())
-            if share >= MET_BY_ALL:
-                rows.append({"preset": reward.key, "property": term.property, "share": share})
+            found = support(term, bank[term.property].to_numpy(dtype=float))
+            if found is not None and found[0] >= MET_BY_ALL:
+                rows.append({"preset": reward.key, "property": term.property,
+                             "share": found[0]})
     return pd.DataFrame(rows, columns=["preset", "property", "share"])
 
 

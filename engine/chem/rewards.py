@@ -20,7 +20,8 @@ import pandas as pd
 
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.reward_io import RewardError, dump_toml, parse_toml
-from engine.chem.structure_terms import StructureTerm, check_names, structure_values
+from engine.chem.structure_terms import (DEFAULT_WEIGHT, WINDOW, StructureTerm, check_names,
+                                         structure_values)
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "assets" / "rewards"
 GOALS = ("maximize", "minimize", "range")
@@ -33,6 +34,9 @@ REWARD_KEYS = ("name", "description", "aggregate", "out_of_support", "source", "
                "terms")
 MAX_FILE_BYTES = 1_000_000   # a reward file is a few hundred bytes; this bounds the parse
 MAX_TERMS = 100              # each term owns a property, so 25 are ever usable
+# shares of the prior bank meeting a term (`support`) beyond which the term misleads: met
+# by fewer, it asks for what the model has hardly seen; by more, it changes nothing
+MET_BY_FEW, MET_BY_ALL = 0.01, 0.99
 
 
 def _number(value, what: str) -> float:
@@ -65,7 +69,7 @@ class Term:
     low: float
     high: float
     ramp: float | None = None
-    weight: float = 1.0
+    weight: float = DEFAULT_WEIGHT
 
     def __post_init__(self):
         if self.property not in PROPERTY_NAMES:
@@ -114,6 +118,28 @@ class Term:
     def to_dict(self) -> dict:
         return {"property": self.property, "goal": self.goal, "low": self.low,
                 "high": self.high, "ramp": self.ramp, "weight": self.weight}
+
+
+def term_table(fields: dict) -> dict:
+    """A reward file's [[terms]] table of a property term from an editor's `fields` (any
+    keys): the TERM_KEYS it holds, less `ramp` when the goal is not 'range' (the only goal
+    that uses one). Not checked here: `Term(**table)` or building the reward does that."""
+    table = {k: fields[k] for k in TERM_KEYS if k in fields}
+    if table.get("goal") != "range":
+        table.pop("ramp", None)
+    return table
+
+
+def support(term, values) -> tuple[float, int] | None:
+    """(share, count) of the finite `values` (a term's raw values over a set of molecules,
+    e.g. the prior bank) at which `term`, a property or a structure term, gives
+    desirability 1; None when no value is finite. See MET_BY_FEW and MET_BY_ALL."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return None
+    met = int((term.desirability(v) == 1.0).sum())
+    return met / len(v), met
 
 
 @dataclass(frozen=True)
@@ -229,8 +255,8 @@ class Reward:
                 profile[t.property] = goals[t.property]
         return profile
 
-    def analogues_of(self, smiles: str, name: str | None = None, low: float = 0.4,
-                     high: float = 0.8, ramp: float = 0.1) -> Reward:
+    def analogues_of(self, smiles: str, name: str | None = None, low: float = WINDOW["low"],
+                     high: float = WINDOW["high"], ramp: float = WINDOW["ramp"]) -> Reward:
         """This reward's property terms plus a similarity window (Tanimoto `low`-`high`:
         analogues, not copies) to the molecule `smiles`, replacing any similarity term of
         the same column; raises RewardError when `smiles` does not parse."""

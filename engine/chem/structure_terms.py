@@ -47,6 +47,15 @@ MODES = ("filter", "term")
 MATCHES = ("all", "any")
 DEFAULT_NAMES = {"similarity": "similarity", "substructure": "substructure",
                  "alerts": "n_alerts"}
+DEFAULT_MODES = {"similarity": "term", "substructure": "filter", "alerts": "filter"}
+DEFAULT_WEIGHT = 1.0                    # of every term, property terms too
+SIMILARITY_RANGE = (0.0, 1.0)           # Tanimoto: nothing shared .. the same bits
+# a similarity window by default (Make analogues, --analogues-of): analogues, not copies
+WINDOW = {"low": 0.4, "high": 0.8, "ramp": 0.1}
+# the keys each kind reads besides structure, name and weight
+KIND_KEYS = {"similarity": ("goal", "low", "high", "ramp", "references"),
+             "substructure": ("goal", "smarts", "match", "mode"),
+             "alerts": ("goal", "families", "mode")}
 # alert families a term may name (lower case) -> the alert column of engine.chem.alerts
 FAMILIES = {column.removeprefix("alert_"): column for column in alerts.ALERT_COLUMNS}
 DEFAULT_FAMILIES = ("pains", "brenk", "nih")
@@ -97,11 +106,11 @@ class StructureTerm:
     low: float | None = None
     high: float | None = None
     ramp: float | None = None
-    weight: float = 1.0
+    weight: float = DEFAULT_WEIGHT
     mode: str = ""
     references: tuple[str, ...] = ()
     smarts: tuple[str, ...] = ()
-    match: str = "all"
+    match: str = MATCHES[0]
     families: tuple[str, ...] = ()
     references_file: str = field(default="", compare=False)
 
@@ -128,12 +137,10 @@ class StructureTerm:
         set_("weight", _number(self.weight, f"{where}: weight"))
         if self.weight < 0:
             raise _error(f"{where}: weight must be >= 0, got {self.weight:g}")
-        only = {"similarity": ("low", "high", "ramp", "references"),
-                "substructure": ("smarts",), "alerts": ("families",)}
         for key in ("low", "high", "ramp", "references", "smarts", "families"):
-            if key not in only[kind] and getattr(self, key) not in (None, ()):
+            if key not in KIND_KEYS[kind] and getattr(self, key) not in (None, ()):
                 raise _error(f"{where}: {key} is not used by a {kind} term; remove it")
-        if kind != "substructure" and self.match != "all":
+        if "match" not in KIND_KEYS[kind] and self.match != MATCHES[0]:
             raise _error(f"{where}: match is only used by a substructure term; remove it")
         if kind == "similarity":
             self._check_similarity(where)
@@ -156,7 +163,7 @@ class StructureTerm:
             if getattr(self, key) is None:
                 raise _error(f"{where}: {key} is missing (a similarity in [0, 1])")
             value = _number(getattr(self, key), f"{where}: {key}")
-            if not 0.0 <= value <= 1.0:
+            if not SIMILARITY_RANGE[0] <= value <= SIMILARITY_RANGE[1]:
                 raise _error(f"{where}: {key} = {value:g} is outside [0, 1]; Tanimoto "
                              "similarity runs from 0 (nothing shared) to 1 (same bits)")
             set_(key, value)
@@ -174,7 +181,7 @@ class StructureTerm:
 
     def _check_filter(self, where: str, kind: str) -> None:
         set_ = lambda key, value: object.__setattr__(self, key, value)  # noqa: E731
-        mode = self.mode or "filter"
+        mode = self.mode or DEFAULT_MODES[kind]
         if mode not in MODES:
             raise _error(f"{where}: mode {self.mode!r} is not allowed; 'filter' (reward 0 "
                          "when it fails) or 'term' (a weighted term: 1 passes, 0 fails)")
@@ -330,8 +337,8 @@ class StructureTerm:
                 data["references"] = read_references(Path(folder or ".") / file, file)
             except RewardError as exc:
                 raise _error(f"{raw.get('structure')}: {exc}") from None
-        if "weight" in data and data.get("mode", "filter" if data.get("structure") !=
-                                          "similarity" else "term") == "filter":
+        if "weight" in data and data.get(
+                "mode", DEFAULT_MODES.get(data.get("structure"), "filter")) == "filter":
             raise _error(f"{data.get('structure')}: weight is only used with mode = \"term\" "
                          "(a filter sets the reward to 0 when it fails); add mode = \"term\" "
                          "or remove weight")
@@ -341,6 +348,23 @@ class StructureTerm:
 
 
 FAMILY_NAMES = {key: alerts.FAMILY_LABELS[column] for key, column in FAMILIES.items()}
+
+
+def structure_table(kind: str, fields: dict) -> dict:
+    """A reward file's table of a `kind` structure term from an editor's `fields` (any
+    keys): the KIND_KEYS it holds, less those its goal or mode leaves unused (a ramp
+    outside a range goal, a weight in a filter), and the name unless it is another than
+    the default; what `StructureTerm.from_dict` reads. Not checked here: building the
+    term does that."""
+    table = {"structure": kind}
+    if fields.get("name", DEFAULT_NAMES[kind]) != DEFAULT_NAMES[kind]:
+        table["name"] = fields["name"]
+    table.update({k: fields[k] for k in KIND_KEYS[kind] if k in fields})
+    if table.get("goal") != "range":
+        table.pop("ramp", None)
+    if "weight" in fields and table.get("mode", DEFAULT_MODES[kind]) == "term":
+        table["weight"] = fields["weight"]
+    return table
 
 
 @lru_cache(maxsize=64)

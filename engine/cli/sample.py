@@ -101,13 +101,12 @@ def _analogue_reward(args):
     """--analogues-of SMILES: the reward's property terms (if any) plus a Tanimoto window
     0.4-0.8 to the lead (`Reward.analogues_of`)."""
     from engine.chem.rewards import Reward, load_reward  # noqa: PLC0415
-    from engine.chem.structure_terms import StructureTerm  # noqa: PLC0415
+    from engine.chem.structure_terms import WINDOW, StructureTerm  # noqa: PLC0415
 
     lead = args.analogues_of
     if args.reward:
         return load_reward(args.reward).analogues_of(lead)
-    window = StructureTerm("similarity", goal="range", low=0.4, high=0.8, ramp=0.1,
-                           references=(lead,))
+    window = StructureTerm("similarity", goal="range", **WINDOW, references=(lead,))
     return Reward(name=f"Analogues of {lead}", terms=(), structures=(window,))
 
 
