@@ -35,6 +35,7 @@ import pandas as pd
 from rdkit import Chem
 
 from engine.errors import UserError
+from engine.model.checkpoint import DEFAULT_CHECKPOINT
 
 CATALOGUE = "project.sqlite"
 MOLECULES = "molecules"
@@ -143,9 +144,7 @@ SHOWN_SETTINGS = {"gamma": "γ", "ys": "|Y_S|", "candidates": "candidates", "adv
                   "plausibility": "α", "temperature": "T", "top_p": "top-p",
                   "grammar": "grammar", "ring_check": "ring check", "q_weights": "Q weights",
                   "seed": "seed", "precision": "precision"}
-# engine/model/checkpoint.py's DEFAULT_CHECKPOINT, restated: this module sits below the model
-# layer and may not import it
-SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
+SHIPPED_MODEL = DEFAULT_CHECKPOINT   # a run from it names no model
 
 
 def _shown(value) -> str:

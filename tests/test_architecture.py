@@ -12,20 +12,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # lowest first; a module may import from its own layer and the ones below
-LAYERS = ("base", "chem", "model", "sampling", "train", "bench", "front")
+LAYERS = ("base", "chem", "model", "sampling", "train", "bench", "store", "front")
 FRONT = ("engine.cli", "engine.__main__")
+# modules beside the layer folders that are not base: the project store (SQLite catalogue,
+# InChIKeys with RDKit, run names from sampling settings) sits above every engine layer
+STORE = ("engine.project",)
 
 
 def layer_of(module: str) -> str | None:
-    """The layer of a project module: its folder under engine/, "front" for the CLI (the
-    engine.cli package) and the app, "base" for the other modules beside the folders (errors, device...); None
-    outside engine/ and app/."""
+    """The layer of a project module: its folder under engine/, "store" for the project
+    store, "front" for the CLI (the engine.cli package) and the app, "base" for the other
+    modules beside the folders (errors, device, output); None outside engine/ and app/."""
     parts = module.split(".")
     if module in FRONT or parts[0] == "app" or module.startswith("engine.cli."):
         return "front"
     if parts[0] != "engine":
         return None
-    if len(parts) > 1 and parts[1] in LAYERS[1:-1]:
+    if module in STORE:
+        return "store"
+    if len(parts) > 1 and parts[1] in LAYERS[1:-2]:
         return parts[1]
     return "base" if len(parts) <= 2 else None
 
