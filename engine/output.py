@@ -31,7 +31,9 @@ def check_output(path: Path | str, force: bool = False) -> Path:
     """
     path = Path(path)
     if path.is_dir():
-        raise OutputError(f"--out {path} is a folder; give a file name, e.g. {path / 'out.csv'}")
+        raise OutputError(f"--out {path} is a folder; give a file name, e.g. {path / 'out.csv'} "
+                          f"(`sample --out {path}/`, with the slash, writes a library of "
+                          "shards)")
     if path.exists() and not force:
         raise OutputError(f"--out {path} already exists; choose another name or add --force "
                           "to replace it")

@@ -111,11 +111,12 @@ def _analogue_reward(args):
 
 
 def _library_mode(args) -> bool:
-    """`--out DIR/` (a trailing slash, or a folder that exists), --resume, --shard-size or
-    --dedupe: write a sharded library instead of one CSV."""
+    """`--out DIR/` (a trailing slash), --resume, --shard-size or --dedupe: write a sharded
+    library instead of one CSV (an existing folder without the slash is refused as an
+    output file, as before)."""
     text = str(args.out) if args.out is not None else ""
-    return bool(args.resume or args.shard_size or args.dedupe or text.endswith(("/", "\\"))
-                or (args.out is not None and Path(args.out).is_dir()))
+    return bool(args.resume or args.shard_size or args.dedupe
+                or text.endswith(("/", "\\")))
 
 
 def _run_library(args, reward, settings) -> int:
