@@ -18,6 +18,7 @@ st.set_page_config(page_title="RCFG Studio", page_icon="⚗️", layout="wide")
 page = st.navigation([
     st.Page("screens/explore.py", title="Explore", icon=":material/science:", default=True),
     st.Page("screens/runs.py", title="Runs", icon=":material/monitoring:"),
+    st.Page("screens/library.py", title="Library", icon=":material/inventory_2:"),
     st.Page("screens/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
 ])
 

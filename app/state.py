@@ -7,6 +7,7 @@ the sidebar's checkpoint picker (rendered on every page, so never dropped either
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -47,6 +48,20 @@ def deselect(ids) -> None:
 def clear_selection() -> None:
     selection().clear()
     _changed()
+
+
+@dataclass(frozen=True)
+class Picks:
+    """Where a view's select boxes write: the one selection of run molecules (`SHARED`), or
+    a screen's own set (the Library screen's: its molecules are not `<run>:<row>`, so the
+    project does not store them)."""
+
+    chosen: Callable[[], set[str]]
+    add: Callable[[Iterable[str]], None]
+    remove: Callable[[Iterable[str]], None]
+
+
+SHARED = Picks(selection, select, deselect)
 
 
 @dataclass

@@ -24,8 +24,8 @@ SMALL, LARGE = (320, 240), (480, 340)   # drawing sizes (width, height) in pixel
 NONE = "-"   # "then by" left unset
 
 
-def _toggle(molecule_id: str, key: str) -> None:
-    (state.select if ss[key] else state.deselect)([molecule_id])
+def _toggle(molecule_id: str, key: str, picks: state.Picks) -> None:
+    (picks.add if ss[key] else picks.remove)([molecule_id])
 
 
 def _key_properties(reward) -> list[str]:
@@ -33,7 +33,8 @@ def _key_properties(reward) -> list[str]:
     return props[:4]
 
 
-def _card(row, smarts, shown: list[str], size: tuple[int, int], reward) -> None:
+def _card(row, smarts, shown: list[str], size: tuple[int, int], reward,
+          picks: state.Picks) -> None:
     smiles = row["smiles"]
     with st.container(border=True):
         st.image(chemview.mol_svg(smiles, smarts, *size), width="stretch")
@@ -56,9 +57,9 @@ def _card(row, smarts, shown: list[str], size: tuple[int, int], reward) -> None:
                      color="orange",
                      help="; ".join(labels.literal(t.describe()) for t in failed))
         key = f"grid::sel::{row['id']}"
-        ss[key] = row["id"] in state.selection()
+        ss[key] = row["id"] in picks.chosen()
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.checkbox("select", key=key, on_change=_toggle, args=(row["id"], key),
+            st.checkbox("select", key=key, on_change=_toggle, args=(row["id"], key, picks),
                         help=f"{smiles} (ID {row['id']})")
             analogues.button(row, key=f"grid::analogues::{row['id']}", label="Analogues",
                              kind="tertiary")
@@ -69,11 +70,10 @@ def _sort_label(column: str) -> str:
     return special.get(column) or labels.label(column)
 
 
-def _select_all(ids: list[str]) -> None:
-    state.select(ids)
-
-
-def render(frame, reward) -> None:
+def render(frame, reward, picks: state.Picks = state.SHARED, matched: str = "") -> None:
+    """The valid molecules of `frame` as cards; their select boxes write to `picks`.
+    `matched`: a SMARTS the molecules were filtered by already (the Library screen's),
+    highlighted unless the grid's own filter is set."""
     mols = frame[frame["valid"]].drop_duplicates("smiles")
     extra = [c for c in ("similarity", "ref_similarity", *filters.structure_columns(frame))
              if c in frame]
@@ -106,8 +106,8 @@ def render(frame, reward) -> None:
         else:
             st.caption(f"{sum(keep)} of {len(mols)} molecules contain `{smarts}`.")
             mols = mols[keep]
-    highlight = smarts or structure_editor.smarts_of(reward)
-    if highlight and not smarts:
+    highlight = smarts or matched or structure_editor.smarts_of(reward)
+    if highlight and not (smarts or matched):
         st.caption("Highlighted: the reward's SMARTS, "
                    + "; ".join(f"{'required' if goal == 'require' else 'forbidden'} "
                                + ", ".join(f"`{p}`" for p in found)
@@ -124,7 +124,7 @@ def render(frame, reward) -> None:
         ss["grid::page"] = 1
     left, middle, right = st.columns([1, 2, 1.2], vertical_alignment="bottom")
     page = left.number_input(f"Page (of {pages})", 1, pages, key="grid::page")
-    middle.button(f"Select all {len(mols)} shown", key="grid::all", on_click=_select_all,
+    middle.button(f"Select all {len(mols)} shown", key="grid::all", on_click=picks.add,
                   args=(mols["id"].tolist(),), icon=":material/select_all:")
     large = right.toggle("Large drawings", key="grid::large", persist_state="session",
                          help="Two molecules per row, drawn larger.")
@@ -134,4 +134,4 @@ def render(frame, reward) -> None:
     for start in range(0, len(rows), columns):
         for col, row in zip(st.columns(columns), rows[start:start + columns]):
             with col:
-                _card(row, highlight, shown, size, reward)
+                _card(row, highlight, shown, size, reward, picks)

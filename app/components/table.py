@@ -4,6 +4,8 @@ and scaffold, with row selection mirrored both ways with the shared selection, a
 analogues" of one molecule below it."""
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from app import chemview, labels, state
@@ -18,11 +20,11 @@ ROWS_SHOWN = 16   # a tall table, as in DataWarrior: 16 rows at a time, then it 
 HEIGHT = ROW_HEIGHT * ROWS_SHOWN + 38   # + the header row
 
 
-def _on_select() -> None:
+def _on_select(picks: state.Picks) -> None:
     shown = ss[ROWS]
     chosen = {shown[i] for i in ss[KEY]["selection"]["rows"]}
-    state.deselect(set(shown) - chosen)
-    state.select(chosen)
+    picks.remove(set(shown) - chosen)
+    picks.add(chosen)
 
 
 def _column_config(columns, structure: dict[str, str]) -> dict:
@@ -63,7 +65,8 @@ def _column_config(columns, structure: dict[str, str]) -> dict:
     return config
 
 
-def render(frame, reward) -> None:
+def render(frame, reward, picks: state.Picks = state.SHARED) -> None:
+    """Every row of `frame`; ticking rows writes to `picks`."""
     # the bar's references first when set (what the chemist just asked about)
     first = next((c for c in ("ref_similarity", "similarity") if c in frame), None)
     by = [first, "reward"] if first else ["reward"]
@@ -85,14 +88,15 @@ def render(frame, reward) -> None:
                "valid", *d_cols, *PROPERTY_NAMES, *FAMILY_COLUMNS, "scaffold", "nll", "id",
                "inchikey"]
     ss[ROWS] = table["id"].tolist()
-    chosen = state.selection()
+    chosen = picks.chosen()
     wanted = [i for i, s in enumerate(ss[ROWS]) if s in chosen]
     current = ss.get(KEY, {}).get("selection", {}).get("rows")
     if current != wanted:
         ss[KEY] = {"selection": {"rows": wanted}}
-    st.dataframe(table[columns], key=KEY, on_select=_on_select, selection_mode="multi-row",
-                 hide_index=True, height=HEIGHT, row_height=ROW_HEIGHT,
-                 column_config=_column_config(columns, structure), placeholder="–")
+    st.dataframe(table[columns], key=KEY, on_select=partial(_on_select, picks),
+                 selection_mode="multi-row", hide_index=True, height=HEIGHT,
+                 row_height=ROW_HEIGHT, column_config=_column_config(columns, structure),
+                 placeholder="–")
     order = (f"most similar first ({filters.LABELS.get(first, first).lower()})" if first
              else "best reward first")
     st.caption(f"{len(table)} molecules, {order}; {len(wanted)} rows selected. Click a "

@@ -1,0 +1,85 @@
+"""A library's downloads: the molecules that pass the filters, or the library's selection, as
+CSV built shard by shard (one shard read at a time) when the button is pressed, at most
+EXPORT_CAP molecules a file. One row per molecule with its ID (`<library>:<row>`) first,
+then the columns the shards store; when the screen shows the reward in use, its `reward`
+and `d_*` columns are computed shard by shard and replace the stored ones, with
+`scored_with` naming it. Spreadsheet-safe through engine.output.csv_text."""
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+import pandas as pd
+import streamlit as st
+
+from app.components import library_view as view
+from engine.chem.rewards import Reward
+from engine.chem.scoring import rescore
+from engine.output import csv_text
+from engine.sampling.library_reader import (ROW, Library, RowFilter, iter_rows, read_rows,
+                                            rows_at)
+
+EXPORT_CAP = 50_000   # molecules a CSV holds: about 20 MB for a library with its 25 properties
+
+
+def _rows_of(ids: Iterable[str]) -> list[int]:
+    return [int(i.rsplit(":", 1)[1]) for i in ids]
+
+
+def library_csv(lib: Library, parts: Iterable[pd.DataFrame], reward: Reward | None) -> str:
+    """CSV text of `parts` (frames from read_rows) with their IDs first; with `reward`, its
+    columns computed part by part."""
+    out, header = io.StringIO(), True
+    for part in parts:
+        part = view.with_ids(lib, part).drop(columns=[ROW])
+        if reward is not None:
+            part = rescore(part, reward).assign(scored_with=reward.name)
+        part = part[["id", *(c for c in part.columns if c != "id")]]
+        text = csv_text(part)
+        out.write(text if header else text.split("\n", 1)[1])
+        header = False
+    return out.getvalue() if not header else "id,smiles\n"
+
+
+def filtered_csv(lib: Library, rows: RowFilter, reward: Reward | None,
+                 cap: int = EXPORT_CAP) -> str:
+    """The first `cap` molecules that pass `rows`, in library order (the shards' masks
+    from the screen's cache, computed here where it has none)."""
+    return library_csv(lib, iter_rows(lib, view.mask_of(lib, rows), cap), reward)
+
+
+def selection_csv(lib: Library, ids: Iterable[str], reward: Reward | None,
+                  cap: int = EXPORT_CAP) -> str:
+    """The selected molecules (IDs `<library>:<row>`), in library order, at most `cap`."""
+    picks = rows_at(lib, sorted(_rows_of(ids))[:cap])
+    return library_csv(lib, (read_rows(lib, [p]) for p in picks), reward)
+
+
+def render(lib: Library, rows: RowFilter, reward: Reward | None, known: int,
+           complete: bool) -> None:
+    """The download bar: `known` molecules pass the filters (all of them when `complete`);
+    `reward` is the reward in use when the screen shows it, else None (stored values)."""
+    chosen = set(view.PICKS.chosen())
+    name = view.label(lib)
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"**{len(chosen)}** selected in this library",
+                    help="The library's own selection (the sidebar counts the project's "
+                         "molecules); it starts empty for each folder.")
+        st.download_button(
+            f"Filtered CSV ({min(known, EXPORT_CAP):,}{'+' if not complete else ''})",
+            lambda: filtered_csv(lib, rows, reward), file_name=f"{name}_filtered.csv",
+            mime="text/csv", on_click="ignore", icon=":material/download:",
+            key="library::export::filtered", disabled=known == 0 and complete,
+            help=f"The molecules that pass the filters, in library order, read one shard "
+                 f"at a time; at most {EXPORT_CAP:,} a file.")
+        st.download_button(
+            "Selection CSV", lambda: selection_csv(lib, chosen, reward),
+            file_name=f"{name}_selection.csv", mime="text/csv", on_click="ignore",
+            icon=":material/download:", key="library::export::selection",
+            disabled=not chosen)
+        st.button("Clear selection", on_click=view.clear_picks, disabled=not chosen,
+                  icon=":material/deselect:", key="library::export::clear")
+    if known > EXPORT_CAP:
+        st.caption(f"A CSV holds at most {EXPORT_CAP:,} molecules: the first that pass the "
+                   "filters, in library order. Narrow the filters (or split by a range) for "
+                   "the rest.")
