@@ -1,0 +1,145 @@
+"""The fast scoring path (one parse, shared intermediates, a process pool for large batches)
+gives the values of the straightforward definitions in PROPERTIES.md."""
+import math
+import multiprocessing
+import resource
+
+import numpy as np
+import pandas as pd
+import pytest
+from rdkit import Chem
+from rdkit.Chem import QED, Crippen, Descriptors, GraphDescriptors, rdMolDescriptors
+
+from engine.chem.properties import (BASIC_AMINE_SMARTS, MAX_HEAVY_ATOMS, PROPERTY_NAMES,
+                                    _contrib, batch_properties, qed)
+from engine.chem.rewards import load_reward
+
+ODD = [
+    "C[N+](C)(C)C", "[O-]C(=O)c1ccccc1", "[NH3+]CC(=O)[O-]", "O=[N+]([O-])c1ccccc1",
+    "C[n+]1ccccc1", "[O-][n+]1ccccc1", "CC(=O)[O-].[Na+]", "c1ccccc1.O",
+    "C[C@H](N)C(=O)O", "F/C=C/F", "C[C@@H]1CC[C@H](C)CC1", "C[C@H](C)C",
+    "C[C@@]12CC[C@H]3[C@@H](CC=C4C[C@@H](O)CC[C@@]43C)[C@@H]1CC[C@@H]2O",
+    "C1CCCCCCCCCCCCCCC1", "O=C1CCCCCCCCCCCCN1", "C1CC2CCC1CC2", "C1CCC2(CC1)CCCC2",
+    "c1ccc2cccc2cc1", "c1ccc2c(c1)[nH]c1ccccc12", "c1ccc2ccccc2c1", "C1=CC=CC=C1",
+    "[2H]C([2H])([2H])O", "[H]/C=C/F", "[H]OC", "C[H:1]", "[13CH4]", "*c1ccccc1", "[CH3]", "[Cu]",
+    "[Fe+2]", "OP(=O)(O)O", "CS(=O)(=O)N", "B(O)O", "C[Si](C)(C)C", "C#N", "N#CC#N",
+    "FC(F)(F)C(Cl)(Br)I", "CC(C)(C)c1ccccc1", "CCC(F)(F)F", "NC(=O)c1cccnc1",
+    "c1nn[nH]n1", "O", "[Na+].[Cl-]", "C1CC", "not a smiles", "", "   ",
+    "C" * (MAX_HEAVY_ATOMS + 1), "C" * MAX_HEAVY_ATOMS,
+]
+
+
+def reference_row(smiles: str) -> list[float]:
+    """The 25 properties as PROPERTIES.md defines them, each on a freshly parsed molecule
+    (nothing shared, no order effects); all NaN where batch_properties marks invalid."""
+    sascorer, npscorer, model = _contrib()
+    nan = [math.nan] * len(PROPERTY_NAMES)
+    if not smiles.strip():
+        return nan
+    first = Chem.MolFromSmiles(smiles.strip())
+    if first is None or not 0 < first.GetNumHeavyAtoms() <= MAX_HEAVY_ATOMS:
+        return nan
+    amine = Chem.MolFromSmarts(BASIC_AMINE_SMARTS)
+
+    def count(mol, numbers):
+        return sum(1 for a in mol.GetAtoms() if a.GetAtomicNum() in numbers)
+
+    definitions = {
+        "mw": Descriptors.MolWt, "logp": Crippen.MolLogP, "tpsa": rdMolDescriptors.CalcTPSA,
+        "hbd": rdMolDescriptors.CalcNumHBD, "hba": rdMolDescriptors.CalcNumHBA,
+        "rotatable_bonds": rdMolDescriptors.CalcNumRotatableBonds,
+        "heavy_atoms": lambda m: m.GetNumHeavyAtoms(), "rings": rdMolDescriptors.CalcNumRings,
+        "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings,
+        "aliphatic_rings": rdMolDescriptors.CalcNumAliphaticRings,
+        "fsp3": rdMolDescriptors.CalcFractionCSP3,
+        "stereocenters": lambda m: len(Chem.FindMolChiralCenters(
+            m, includeUnassigned=True, useLegacyImplementation=False)),
+        "qed": QED.qed, "sa_score": sascorer.calculateScore,
+        "np_likeness": lambda m: npscorer.scoreMol(m, model),
+        "heteroatoms": rdMolDescriptors.CalcNumHeteroatoms,
+        "nitrogens": lambda m: count(m, {7}), "oxygens": lambda m: count(m, {8}),
+        "halogens": lambda m: count(m, {9, 17, 35, 53}),
+        "aromatic_atom_fraction": lambda m: sum(
+            1 for a in m.GetAtoms() if a.GetIsAromatic() and a.GetAtomicNum() > 1
+        ) / m.GetNumHeavyAtoms(),
+        "molar_refractivity": Crippen.MolMR, "bertz_complexity": GraphDescriptors.BertzCT,
+        "largest_ring_size": lambda m: max(map(len, m.GetRingInfo().AtomRings()), default=0),
+        "amide_bonds": rdMolDescriptors.CalcNumAmideBonds,
+        "basic_amines": lambda m: len(m.GetSubstructMatches(amine)),
+    }
+    try:
+        return [float(definitions[name](Chem.MolFromSmiles(smiles.strip())))
+                for name in PROPERTY_NAMES]
+    except Exception:  # batch_properties marks a molecule a descriptor fails on invalid
+        return nan
+
+
+@pytest.fixture(scope="module")
+def smiles():
+    bank = pd.read_parquet("assets/model/prior_bank.parquet", columns=["smiles"])
+    return bank["smiles"].tolist()[:250] + ODD
+
+
+@pytest.fixture(scope="module")
+def fast(smiles):
+    return batch_properties(smiles, n_jobs=1, canonical=True)
+
+
+def test_fast_path_equals_the_definitions(smiles, fast):
+    want = np.array([reference_row(s) for s in smiles])
+    got = fast[list(PROPERTY_NAMES)].to_numpy(np.float64)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12, equal_nan=True)
+    assert (np.isnan(got) == np.isnan(want)).all()
+    assert fast["valid"].sum() > 250   # the odd ones are mostly valid, not all NaN
+    for bad in ("C1CC", "not a smiles", "", "C" * (MAX_HEAVY_ATOMS + 1)):
+        assert not fast.loc[smiles.index(bad), "valid"]
+
+
+def test_qed_with_explicit_hydrogens_takes_rdkit_s_own_path():
+    # RemoveHs changes this molecule, so QED's inputs are not taken from it
+    mol = Chem.AddHs(Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1"))
+    assert qed(mol) == QED.qed(mol)
+
+
+@pytest.mark.parametrize("names", [
+    ("qed",), ("sa_score", "stereocenters", "qed"), ("aromatic_atom_fraction", "halogens"),
+    ("rotatable_bonds", "qed", "logp"), tuple(reversed(PROPERTY_NAMES)),
+])
+def test_a_subset_equals_the_full_row(smiles, fast, names):
+    part = batch_properties(smiles, n_jobs=1, canonical=True, names=names)
+    assert list(part.columns) == ["smiles", "canonical_smiles", "valid", *names]
+    np.testing.assert_array_equal(part[list(names)].to_numpy(), fast[list(names)].to_numpy())
+    assert part["canonical_smiles"].tolist() == fast["canonical_smiles"].tolist()
+
+
+def test_reward_subset_scores_like_the_full_table(smiles, fast):
+    reward = load_reward("drug_like")
+    part = batch_properties(smiles, n_jobs=1, names=reward.properties)
+    np.testing.assert_array_equal(reward.score(part), reward.score(fast))
+
+
+def test_pool_keeps_order_and_values(smiles, fast):
+    pooled = batch_properties(smiles, n_jobs=2, chunk_size=60, canonical=True)
+    assert pooled["smiles"].tolist() == smiles
+    pd.testing.assert_frame_equal(pooled, fast)
+
+
+def test_pool_workers_cpu_time_is_counted(smiles):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    batch_properties(smiles, n_jobs=2, chunk_size=60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the workers have been waited for, so their CPU time (about 0.5 s here) is counted
+    assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) > 0.1
+
+
+def _score_in_worker(smiles):
+    frame = batch_properties(smiles, n_jobs=2, chunk_size=60, canonical=True)
+    return multiprocessing.current_process().daemon, frame
+
+
+def test_a_daemonic_worker_scores_in_process(smiles, fast):
+    # multiprocessing.Pool and Dask workers are daemonic and may not start processes
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        daemon, frame = pool.apply(_score_in_worker, (smiles,))
+    assert daemon
+    pd.testing.assert_frame_equal(frame, fast)
