@@ -202,7 +202,8 @@ def qed(mol: Chem.Mol, rotatable_bonds: int | None = None) -> float:
         HBD=rdMolDescriptors.CalcNumHBD(mol),
         PSA=rdMolDescriptors.CalcTPSA(mol),
         ROTB=rotatable_bonds,
-        AROM=len(Chem.GetSSSR(Chem.DeleteSubstructs(Chem.Mol(mol), QED.AliphaticRings))),
+        # QED copies the molecule first; DeleteSubstructs returns a new one either way
+        AROM=len(Chem.GetSSSR(Chem.DeleteSubstructs(mol, QED.AliphaticRings))),
         ALERTS=len(_qed_alerts().GetMatches(mol)),
     )
     return QED.qed(mol, qedProperties=inputs)
