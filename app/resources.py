@@ -21,7 +21,7 @@ from engine.chem.structure_terms import structure_values
 from engine.device import pick_device
 from engine.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from engine.sampling.compare import base_key, sample_base
-from engine.sampling.sampler import SampleSettings, reward_ceiling
+from engine.sampling.sampler import SampleSettings
 from engine.train.runfolder import CONFIG_FILE, WEIGHTS_FILE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,18 +128,6 @@ def bank_structure_values(ckpt, key: str, term) -> pd.DataFrame:
     weight costs nothing). Alert terms take about a minute the first time (RDKit's
     FilterCatalog on the shipped model's 20,000 molecules)."""
     return _bank_raw(ckpt, key, _raw_identity(term), term)
-
-
-def reward_ceiling_of(ckpt, key: str, reward) -> float:
-    """r(y*) of `reward` (engine.sampling.sampler.reward_ceiling): for structure terms
-    from the bank's raw columns cached per term, so an edit of a window, weight or mode
-    re-scores at once."""
-    if not reward.structures:
-        return reward_ceiling(ckpt, reward)
-    bank = ckpt.bank.drop(columns=["smiles"])
-    raw = pd.concat([bank_structure_values(ckpt, key, t) for t in reward.structures], axis=1)
-    raw.index = bank.index
-    return float(reward.score(pd.concat([bank, raw], axis=1)).max())
 
 
 @st.cache_resource

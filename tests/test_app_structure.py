@@ -8,15 +8,12 @@ checkpoint."""
 import pandas as pd
 import pytest
 
-from app import resources, state
+from app import state
 from app.components import analogues, filters
 from app.components.export import export_table, selected_table
 from app.components.reward_editor import ERROR, REWARD
 from engine.chem.diversity import reference_similarity
-from engine.chem.rewards import Reward
-from engine.model.checkpoint import load_checkpoint
 from engine.sampling import methods as M
-from engine.sampling.sampler import reward_ceiling
 from tests.test_app import app, inject_run, metric, show  # noqa: F401  (app is a fixture)
 
 SIM, FORBID = "rw::st::similarity::", "rw::st::forbid::"
@@ -199,12 +196,3 @@ def test_the_filter_bar_never_overwrites_the_reward_similarity(app, tiny_checkpo
                                            "ref_similarity", "ref_nearest"]
     assert exported["ref_similarity"].tolist() == pytest.approx(bar["ref_similarity"].tolist())
     assert exported["nearest_reference"].tolist() == [lead] * len(run.molecules)
-
-
-def test_the_cached_reward_ceiling_is_the_engine_one(tiny_checkpoint):
-    ckpt = load_checkpoint(tiny_checkpoint)
-    reward = Reward.from_toml(LEAD_TOML)
-    key = resources.checkpoint_key(tiny_checkpoint)
-    assert resources.reward_ceiling_of(ckpt, key, reward) == reward_ceiling(ckpt, reward)
-    values = resources.bank_structure_values(ckpt, key, reward.structures[0])
-    assert isinstance(values, pd.DataFrame) and len(values) == len(ckpt.bank)

@@ -8,12 +8,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import labels, resources, state
+from app import labels, state
 from engine.chem.alerts import CHECK_COLUMNS, alert_rates, with_checks
 from engine.chem.diversity import unique_scaffolds
 from engine.chem.scoring import rescore, summarize
 from engine.bench.cost import standing
-from engine.sampling.sampler import SampleSettings
+from engine.sampling.sampler import SampleSettings, reward_ceiling
 
 PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 BASE_COLOR = "#7f7f7f"
@@ -54,8 +54,7 @@ def base_molecules(run: state.Run, reward):
 @st.cache_data(max_entries=128, show_spinner=False)
 def _summary(run_id: str, reward_toml: str, _run, _reward) -> dict:
     base_mean = float(base_molecules(_run, _reward)["reward"].mean())
-    r_star = resources.reward_ceiling_of(
-        _run.ckpt, resources.checkpoint_key(_run.ckpt.path), _reward)
+    r_star = reward_ceiling(_run.ckpt, _reward)
     bank = set(_run.ckpt.bank["smiles"])
     out = summarize(molecules(_run, _reward), bank, r_star, base_mean)
     base = summarize(base_molecules(_run, _reward), bank, r_star, base_mean)
