@@ -15,10 +15,16 @@ import pandas as pd
 import pytest
 
 from engine.cli import main
-from engine.sampling.library import (LibraryError, LibraryPlan, dedupe, read_library,
-                                     shard_name)
+from engine.sampling.library import LibraryError, LibraryPlan, dedupe, shard_name
+from engine.sampling.library_reader import open_library
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_library(folder: Path) -> pd.DataFrame:
+    """Every shard of a library folder (or its unique/), in order."""
+    return pd.concat([pd.read_parquet(f) for f in open_library(folder).files],
+                     ignore_index=True)
 
 
 def _args(ckpt, out, *extra) -> list[str]:

@@ -157,15 +157,25 @@ def reference_similarity(smiles: Sequence[str], references: Sequence[str]) -> pd
     if big:
         raise SimilarityError(f"reference molecules with more heavy atoms than the "
                               f"{MAX_HEAVY_ATOMS} allowed: {', '.join(big)}; remove them")
-    ref_fps = _fingerprints(ref_mols)
-    kept, fps = _valid_fingerprints(smiles)
-    best = np.full(len(smiles), np.nan)
-    nearest: list[str | None] = [None] * len(smiles)
-    for i, fp in zip(kept, fps):
-        sims = DataStructs.BulkTanimotoSimilarity(fp, ref_fps)
-        j = int(np.argmax(sims))
-        best[i], nearest[i] = sims[j], references[j]
+    best, nearest = nearest_references([_mol(s) for s in smiles], _fingerprints(ref_mols),
+                                       references)
     return pd.DataFrame({"similarity": best, "nearest_reference": nearest})
+
+
+def nearest_references(mols: Sequence[Chem.Mol | None], ref_fps: Sequence,
+                       references: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
+    """Per molecule: the largest Tanimoto similarity of its 2048-bit Morgan fingerprint to
+    `ref_fps`, and the reference (of `references`, same order) it belongs to, the first on
+    ties; NaN and None for a molecule that is None (invalid)."""
+    generator = morgan_generator()
+    best = np.full(len(mols), np.nan)
+    nearest: list[str | None] = [None] * len(mols)
+    for i, mol in enumerate(mols):
+        if mol is not None:
+            sims = DataStructs.BulkTanimotoSimilarity(generator.GetFingerprint(mol), ref_fps)
+            j = int(np.argmax(sims))
+            best[i], nearest[i] = sims[j], references[j]
+    return best, nearest
 
 
 def butina_clusters(smiles: Sequence[str], distance: float = 0.6) -> list[int | None]:

@@ -6,6 +6,7 @@ The schema (REWARDS.md) is a handful of top-level strings/floats/bools plus an a
 from __future__ import annotations
 
 import math
+import numbers
 import tomllib
 
 from engine.errors import UserError
@@ -13,6 +14,19 @@ from engine.errors import UserError
 class RewardError(UserError):
     """A reward that cannot be used: the message names the problem, the value and what is
     allowed."""
+
+
+def finite_number(value, what: str) -> float:
+    """`value` as a finite float; raises RewardError naming `what` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise RewardError(f"{what} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        number = math.inf
+    if not math.isfinite(number):
+        raise RewardError(f"{what} must be a finite number, got {value!r}")
+    return number
 
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",

@@ -3,14 +3,14 @@
 A `Reward` is a list of `Term`s, each mapping one of the 25 properties to a desirability
 in [0, 1] (maximize / minimize / range), and of structure terms (similarity to references,
 substructures, alerts: engine/chem/structure_terms.py), aggregated by a weighted arithmetic
-or geometric mean, structure filters multiplying it. The same frozen object serves the dashboard's sliders, reward files and the CLI.
+or geometric mean, structure filters multiplying it. The same frozen object serves the
+dashboard's sliders, reward files and the CLI.
 Every way to build one validates it; a bad file raises `RewardError` and nothing is kept.
 """
 from __future__ import annotations
 
 import difflib
 import math
-import numbers
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from engine.chem.properties import PROPERTY_NAMES
-from engine.chem.reward_io import RewardError, dump_toml, parse_toml
+from engine.chem.reward_io import RewardError, dump_toml, finite_number, parse_toml
 from engine.chem.structure_terms import (DEFAULT_WEIGHT, WINDOW, StructureTerm, check_names,
                                          structure_values)
 
@@ -37,19 +37,6 @@ MAX_TERMS = 100              # each term owns a property, so 25 are ever usable
 # shares of the prior bank meeting a term (`support`) beyond which the term misleads: met
 # by fewer, it asks for what the model has hardly seen; by more, it changes nothing
 MET_BY_FEW, MET_BY_ALL = 0.01, 0.99
-
-
-def _number(value, what: str) -> float:
-    """`value` as a finite float; raises RewardError naming `what` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise RewardError(f"{what} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond float range
-        number = math.inf
-    if not math.isfinite(number):
-        raise RewardError(f"{what} must be a finite number, got {value!r}")
-    return number
 
 
 def _text(value, what: str) -> str:
@@ -81,8 +68,8 @@ class Term:
             raise RewardError(f"{self.property}: unknown goal {self.goal!r}; allowed: "
                               f"{', '.join(GOALS)}")
         where = f"{self.property} ({self.goal})"
-        low = _number(self.low, f"{where}: low")
-        high = _number(self.high, f"{where}: high")
+        low = finite_number(self.low, f"{where}: low")
+        high = finite_number(self.high, f"{where}: high")
         if low >= high:
             raise RewardError(f"{where}: low ({low:g}) must be below high ({high:g}); "
                               f"{_BOUNDS_MEANING[self.goal]}")
@@ -90,7 +77,7 @@ class Term:
             if self.ramp is None:
                 raise RewardError(f"{where}: goal 'range' needs a ramp > 0 (the width over "
                                   "which desirability falls to 0 outside [low, high])")
-            ramp = _number(self.ramp, f"{where}: ramp")
+            ramp = finite_number(self.ramp, f"{where}: ramp")
             if ramp <= 0:
                 raise RewardError(f"{where}: ramp must be > 0, got {ramp:g}")
         elif self.ramp is not None:
@@ -98,7 +85,7 @@ class Term:
                               f"remove it for goal {self.goal!r}")
         else:
             ramp = None
-        weight = _number(self.weight, f"{where}: weight")
+        weight = finite_number(self.weight, f"{where}: weight")
         if weight < 0:
             raise RewardError(f"{where}: weight must be >= 0, got {weight:g}")
         for name, value in (("low", low), ("high", high), ("ramp", ramp), ("weight", weight)):
@@ -311,9 +298,11 @@ class Reward:
                               f"column(s) {', '.join(missing)} that the reward uses")
         return values[needed]
 
-    def _score(self, values, raw: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
-        """(rewards (N,), structure desirabilities (N, n_structures))."""
-        d = self.desirabilities(values)
+    def _score(self, values, raw: pd.DataFrame | None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rewards (N,), property desirabilities (N, n_terms), structure desirabilities
+        (N, n_structures)); `raw` None: every structure term met (the bound)."""
+        d_props = d = self.desirabilities(values)
         w = [t.weight for t in self.terms]
         if raw is None:   # the bound: every structure term met
             ds = np.ones((len(d), len(self.structures)))
@@ -337,7 +326,7 @@ class Reward:
         if raw is not None:
             invalid |= raw[[t.name for t in self.structures]].isna().to_numpy().any(axis=1)
         r = np.where(invalid, 0.0, r)
-        return np.clip(r, 0.0, 1.0), ds
+        return np.clip(r, 0.0, 1.0), d_props, ds
 
     def score_bound(self, values) -> np.ndarray:
         """(N,) an upper bound of `score` from the properties alone: the reward with every
@@ -358,11 +347,10 @@ class Reward:
         molecules in `smiles_column`) and one `d_<column>` per term."""
         out = frame.copy()
         raw = self.structure_values(frame, smiles_column)
-        out["reward"], ds = self._score(frame, raw)
+        out["reward"], d, ds = self._score(frame, raw)
         if raw is not None:
             for column in raw.columns:
                 out[column] = raw[column]
-        d = self.desirabilities(frame)
         for j, prop in enumerate(self.properties):
             out[f"d_{prop}"] = d[:, j]
         for j, t in enumerate(self.structures):

@@ -29,8 +29,7 @@ def score_table(frame: pd.DataFrame, column: str, reward, unreadable: list[str] 
     function computes are replaced), `scored_as` (the largest fragment of a salt or
     mixture, "" when scored whole), `valid`, `invalid_reason`, the 25 properties, the
     reward's columns, and (`alerts`) the alert and flag columns of what was scored.
-    `unreadable`:
-    per row, why the reader could not read it ("" when it could)."""
+    `unreadable`: per row, why the reader could not read it ("" when it could)."""
     from engine.chem import alerts as alert_columns  # noqa: PLC0415
     from engine.chem.properties import invalid_reason, largest_fragment  # noqa: PLC0415
 
@@ -38,11 +37,7 @@ def score_table(frame: pd.DataFrame, column: str, reward, unreadable: list[str] 
     unreadable = unreadable if unreadable is not None else [""] * len(given)
     scored_as = [""] * len(given) if whole_mixture else [largest_fragment(s) for s in given]
     smiles = [part or whole for part, whole in zip(scored_as, given)]
-    computed = ["scored_as", "valid", "invalid_reason", *PROPERTY_NAMES, *reward.columns,
-                *alert_columns.COLUMNS]
-    # every d_* column goes: those of a previous reward would sit beside this one's
-    replaced = [c for c in frame.columns
-                if (c in computed or str(c).startswith("d_")) and c != column]
+    replaced = replaced_columns(frame, column, reward, alert_columns.COLUMNS)
     props = batch_properties(smiles, n_jobs=jobs, progress=progress)
     props.index = frame.index
     out = frame.drop(columns=replaced).join(props[["valid", *PROPERTY_NAMES]])
@@ -55,6 +50,16 @@ def score_table(frame: pd.DataFrame, column: str, reward, unreadable: list[str] 
     if alerts:
         scored = alert_columns.with_alerts(scored, column)
     return scored.assign(**{column: given})
+
+
+def replaced_columns(frame: pd.DataFrame, column: str, reward, also=()) -> list[str]:
+    """The input columns `score_table` computes anew (and `also`, e.g. the check columns),
+    the SMILES `column` left alone: every d_* column goes, since those of an earlier
+    reward would sit beside this one's."""
+    computed = {"scored_as", "valid", "invalid_reason", *PROPERTY_NAMES, *reward.columns,
+                *also}
+    return [c for c in frame.columns
+            if (c in computed or str(c).startswith("d_")) and c != column]
 
 
 def rescore(frame: pd.DataFrame, reward) -> pd.DataFrame:

@@ -22,7 +22,6 @@ an invalid molecule never raises (raw value NaN, reward 0).
 """
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,12 +30,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rdkit import Chem, DataStructs
+from rdkit import Chem
 
 from engine.chem import alerts, diversity
 from engine.chem.molfile import FORMATS, MoleculeFileError, read_molecules
 from engine.chem.properties import MAX_HEAVY_ATOMS, PROPERTY_NAMES, to_mol
-from engine.chem.reward_io import RewardError
+from engine.chem.reward_io import RewardError, finite_number
 from engine.chem.structures import SmartsError, smarts_pattern
 
 KINDS = ("similarity", "substructure", "alerts")
@@ -69,27 +68,14 @@ TERM_KEYS = ("structure", "name", "goal", "low", "high", "ramp", "weight", "mode
              "references", "references_file", "smarts", "match", "families")
 
 
-def _error(message: str) -> RewardError:
-    return RewardError(message)
-
-
-def _number(value, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _error(f"{what} must be a number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise _error(f"{what} must be a finite number, got {value!r}")
-    return number
-
-
 def _strings(value, what: str, limit: int) -> tuple[str, ...]:
     """A string or a list of strings as a tuple of non-blank stripped strings."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
-        raise _error(f"{what} must be a string or a list of strings, got {value!r}")
+        raise RewardError(f"{what} must be a string or a list of strings, got {value!r}")
     items = tuple(v.strip() for v in items if v.strip())
     if len(items) > limit:
-        raise _error(f"{what}: {len(items):,} given; at most {limit:,}")
+        raise RewardError(f"{what}: {len(items):,} given; at most {limit:,}")
     return items
 
 
@@ -117,31 +103,31 @@ class StructureTerm:
     def __post_init__(self):
         kind = self.structure
         if kind not in KINDS:
-            raise _error(f"unknown structure term {kind!r}; allowed: {', '.join(KINDS)}")
+            raise RewardError(f"unknown structure term {kind!r}; allowed: {', '.join(KINDS)}")
         name = self.name or DEFAULT_NAMES[kind]
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            raise _error(f"{kind}: name {name!r} must be lower case letters, digits and _, "
+            raise RewardError(f"{kind}: name {name!r} must be lower case letters, digits and _, "
                          "starting with a letter (at most 40 characters); it names the "
                          "term's column")
         if name in RESERVED:
-            raise _error(f"{kind}: name {name!r} is already a column of every table; "
+            raise RewardError(f"{kind}: name {name!r} is already a column of every table; "
                          "choose another name")
         where = f"{kind} {name!r}" if self.name else kind
         goal = self.goal or ("forbid" if kind == "alerts" else "")
         if goal not in GOALS[kind]:
-            raise _error(f"{where}: goal {self.goal!r} is not allowed; a {kind} term takes "
+            raise RewardError(f"{where}: goal {self.goal!r} is not allowed; a {kind} term takes "
                          f"goal {' | '.join(map(repr, GOALS[kind]))}")
         set_ = lambda key, value: object.__setattr__(self, key, value)  # noqa: E731 (frozen)
         set_("name", name)
         set_("goal", goal)
-        set_("weight", _number(self.weight, f"{where}: weight"))
+        set_("weight", finite_number(self.weight, f"{where}: weight"))
         if self.weight < 0:
-            raise _error(f"{where}: weight must be >= 0, got {self.weight:g}")
+            raise RewardError(f"{where}: weight must be >= 0, got {self.weight:g}")
         for key in ("low", "high", "ramp", "references", "smarts", "families"):
             if key not in KIND_KEYS[kind] and getattr(self, key) not in (None, ()):
-                raise _error(f"{where}: {key} is not used by a {kind} term; remove it")
+                raise RewardError(f"{where}: {key} is not used by a {kind} term; remove it")
         if "match" not in KIND_KEYS[kind] and self.match != MATCHES[0]:
-            raise _error(f"{where}: match is only used by a substructure term; remove it")
+            raise RewardError(f"{where}: match is only used by a substructure term; remove it")
         if kind == "similarity":
             self._check_similarity(where)
         else:
@@ -150,62 +136,62 @@ class StructureTerm:
     def _check_similarity(self, where: str) -> None:
         set_ = lambda key, value: object.__setattr__(self, key, value)  # noqa: E731
         if self.mode not in ("", "term"):
-            raise _error(f"{where}: a similarity term is always a weighted term (mode "
+            raise RewardError(f"{where}: a similarity term is always a weighted term (mode "
                          f"'term'), got mode {self.mode!r}; use a range goal for a window")
         set_("mode", "term")
         refs = _strings(self.references, f"{where}: references", MAX_REFERENCES)
         if not refs:
-            raise _error(f"{where}: the reference set is empty; give references = "
+            raise RewardError(f"{where}: the reference set is empty; give references = "
                          "[\"SMILES\", ...] or references_file = \"leads.smi\"")
         set_("references", refs)
         _reference_fingerprints(refs, where)          # every reference must parse
         for key in ("low", "high"):
             if getattr(self, key) is None:
-                raise _error(f"{where}: {key} is missing (a similarity in [0, 1])")
-            value = _number(getattr(self, key), f"{where}: {key}")
+                raise RewardError(f"{where}: {key} is missing (a similarity in [0, 1])")
+            value = finite_number(getattr(self, key), f"{where}: {key}")
             if not SIMILARITY_RANGE[0] <= value <= SIMILARITY_RANGE[1]:
-                raise _error(f"{where}: {key} = {value:g} is outside [0, 1]; Tanimoto "
+                raise RewardError(f"{where}: {key} = {value:g} is outside [0, 1]; Tanimoto "
                              "similarity runs from 0 (nothing shared) to 1 (same bits)")
             set_(key, value)
         if self.low >= self.high:
-            raise _error(f"{where}: low ({self.low:g}) must be below high ({self.high:g})")
+            raise RewardError(f"{where}: low ({self.low:g}) must be below high ({self.high:g})")
         if self.goal == "range":
             if self.ramp is None:
-                raise _error(f"{where}: goal 'range' needs a ramp > 0 (the width over which "
+                raise RewardError(f"{where}: goal 'range' needs a ramp > 0 (the width over which "
                              "desirability falls to 0 outside [low, high])")
-            set_("ramp", _number(self.ramp, f"{where}: ramp"))
+            set_("ramp", finite_number(self.ramp, f"{where}: ramp"))
             if self.ramp <= 0:
-                raise _error(f"{where}: ramp must be > 0, got {self.ramp:g}")
+                raise RewardError(f"{where}: ramp must be > 0, got {self.ramp:g}")
         elif self.ramp is not None:
-            raise _error(f"{where}: ramp is only used by goal 'range'; remove it")
+            raise RewardError(f"{where}: ramp is only used by goal 'range'; remove it")
 
     def _check_filter(self, where: str, kind: str) -> None:
         set_ = lambda key, value: object.__setattr__(self, key, value)  # noqa: E731
         mode = self.mode or DEFAULT_MODES[kind]
         if mode not in MODES:
-            raise _error(f"{where}: mode {self.mode!r} is not allowed; 'filter' (reward 0 "
+            raise RewardError(f"{where}: mode {self.mode!r} is not allowed; 'filter' (reward 0 "
                          "when it fails) or 'term' (a weighted term: 1 passes, 0 fails)")
         set_("mode", mode)
         if kind == "substructure":
             patterns = _strings(self.smarts, f"{where}: smarts", MAX_SMARTS)
             if not patterns:
-                raise _error(f"{where}: smarts is missing or empty; e.g. smarts = "
+                raise RewardError(f"{where}: smarts is missing or empty; e.g. smarts = "
                              "\"[N+](=O)[O-]\" (nitro)")
             for pattern in patterns:
                 try:
                     smarts_pattern(pattern)
                 except SmartsError as exc:
-                    raise _error(f"{where}: {exc}") from None
+                    raise RewardError(f"{where}: {exc}") from None
             set_("smarts", patterns)
             if self.match not in MATCHES:
-                raise _error(f"{where}: match {self.match!r} is not allowed; 'all' (every "
+                raise RewardError(f"{where}: match {self.match!r} is not allowed; 'all' (every "
                              "pattern) or 'any' (at least one)")
         else:
             given = _strings(self.families or DEFAULT_FAMILIES, f"{where}: families", 20)
             families = tuple(dict.fromkeys(f.lower() for f in given))
             unknown = [f for f in families if f not in FAMILIES]
             if unknown or not families:
-                raise _error(f"{where}: unknown alert famil{'ies' if len(unknown) > 1 else 'y'}"
+                raise RewardError(f"{where}: unknown alert famil{'ies' if len(unknown) > 1 else 'y'}"
                              f" {', '.join(map(repr, unknown)) or '(none)'}; allowed: "
                              f"{', '.join(FAMILIES)}")
             set_("families", families)
@@ -251,15 +237,8 @@ class StructureTerm:
         out: dict[str, object] = {}
         ok = [i for i, m in enumerate(mols) if m is not None]
         if self.structure == "similarity":
-            fps = _reference_fingerprints(self.references, self.name)
-            nearest: list[str | None] = [None] * n
-            generator = diversity.morgan_generator()
-            for i in ok:
-                sims = DataStructs.BulkTanimotoSimilarity(generator.GetFingerprint(mols[i]),
-                                                          fps)
-                j = int(np.argmax(sims))
-                value[i], nearest[i] = sims[j], self.references[j]
-            out[self.nearest_column] = nearest
+            value, out[self.nearest_column] = diversity.nearest_references(
+                mols, _reference_fingerprints(self.references, self.name), self.references)
         elif self.structure == "substructure":
             patterns = [smarts_pattern(p) for p in self.smarts]
             test = all if self.match == "all" else any
@@ -316,7 +295,7 @@ class StructureTerm:
         `folder` (the reward file's folder; the working folder when None)."""
         unknown = [k for k in raw if k not in TERM_KEYS]
         if unknown:
-            raise _error(f"unknown key(s) {', '.join(map(repr, unknown))} in a "
+            raise RewardError(f"unknown key(s) {', '.join(map(repr, unknown))} in a "
                          f"{raw.get('structure', 'structure')} term; allowed: "
                          f"{', '.join(TERM_KEYS)}")
         data = dict(raw)
@@ -328,22 +307,22 @@ class StructureTerm:
         file = data.get("references_file")
         if file is not None:
             if not isinstance(file, str) or not file.strip():
-                raise _error(f"{raw.get('structure')}: references_file must be a file name, "
+                raise RewardError(f"{raw.get('structure')}: references_file must be a file name, "
                              f"got {file!r}")
             if data.get("references"):
-                raise _error(f"{raw.get('structure')}: give references or references_file, "
+                raise RewardError(f"{raw.get('structure')}: give references or references_file, "
                              "not both")
             try:
                 data["references"] = read_references(Path(folder or ".") / file, file)
             except RewardError as exc:
-                raise _error(f"{raw.get('structure')}: {exc}") from None
+                raise RewardError(f"{raw.get('structure')}: {exc}") from None
         if "weight" in data and data.get(
                 "mode", DEFAULT_MODES.get(data.get("structure"), "filter")) == "filter":
-            raise _error(f"{data.get('structure')}: weight is only used with mode = \"term\" "
+            raise RewardError(f"{data.get('structure')}: weight is only used with mode = \"term\" "
                          "(a filter sets the reward to 0 when it fails); add mode = \"term\" "
                          "or remove weight")
         if data.get("mode") == "":
-            raise _error(f"{data.get('structure')}: mode must be 'filter' or 'term'")
+            raise RewardError(f"{data.get('structure')}: mode must be 'filter' or 'term'")
         return cls(**data)
 
 
@@ -374,12 +353,12 @@ def _reference_fingerprints(references: tuple[str, ...], where: str) -> list:
     mols = [to_mol(r) for r in references]
     bad = [r for r, m in zip(references, mols) if m is None or m.GetNumHeavyAtoms() == 0]
     if bad:
-        raise _error(f"{where}: reference SMILES that RDKit cannot parse: "
+        raise RewardError(f"{where}: reference SMILES that RDKit cannot parse: "
                      f"{', '.join(b[:60] for b in bad[:5])}{' ...' if len(bad) > 5 else ''}; "
                      "fix or remove them")
     big = [r[:40] for r, m in zip(references, mols) if m.GetNumHeavyAtoms() > MAX_HEAVY_ATOMS]
     if big:
-        raise _error(f"{where}: reference molecules over {MAX_HEAVY_ATOMS} heavy atoms: "
+        raise RewardError(f"{where}: reference molecules over {MAX_HEAVY_ATOMS} heavy atoms: "
                      f"{', '.join(big[:5])}; remove them")
     generator = diversity.morgan_generator()
     return [generator.GetFingerprint(m) for m in mols]
@@ -391,22 +370,22 @@ def read_references(path: Path, given: str | None = None) -> tuple[str, ...]:
     holds a record RDKit cannot read."""
     given = given or str(path)
     if path.suffix.lower() not in FORMATS:
-        raise _error(f"references_file {given}: unknown file type; allowed: "
+        raise RewardError(f"references_file {given}: unknown file type; allowed: "
                      f"{', '.join(sorted(FORMATS))}")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise _error(f"references_file {given}: no such file (looked for {path}; it is read "
+        raise RewardError(f"references_file {given}: no such file (looked for {path}; it is read "
                      "relative to the reward file)") from None
     except OSError as exc:
-        raise _error(f"references_file {given}: cannot read it ({exc})") from None
+        raise RewardError(f"references_file {given}: cannot read it ({exc})") from None
     try:
         good, bad = read_molecules(data, given)
     except MoleculeFileError as exc:
-        raise _error(f"references_file {exc}") from None
+        raise RewardError(f"references_file {exc}") from None
     if len(bad):
         row = bad.iloc[0]
-        raise _error(f"references_file {given}: {len(bad)} record(s) RDKit cannot read, "
+        raise RewardError(f"references_file {given}: {len(bad)} record(s) RDKit cannot read, "
                      f"first at record {row['row']} ({row['reason']}); fix or remove them")
     return tuple(good["smiles"])
 
@@ -437,7 +416,7 @@ def check_names(terms: Sequence[StructureTerm]) -> None:
     for t in terms:
         for column in t.columns:
             if column in seen:
-                raise _error(f"two structure terms write the column {column!r} "
+                raise RewardError(f"two structure terms write the column {column!r} "
                              f"({seen[column]} and {t.structure}); give one of them "
                              "another name = \"...\"")
             seen[column] = t.structure

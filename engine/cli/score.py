@@ -12,9 +12,8 @@ from engine.output import check_output, write_csv
 
 def run_score(args) -> int:
     from engine.chem import alerts  # noqa: PLC0415
-    from engine.chem.properties import PROPERTY_NAMES  # noqa: PLC0415
     from engine.chem.rewards import load_reward  # noqa: PLC0415
-    from engine.chem.scoring import score_table  # noqa: PLC0415
+    from engine.chem.scoring import replaced_columns, score_table  # noqa: PLC0415
     from engine.train.data import read_smiles_table  # noqa: PLC0415
 
     reward = load_reward(args.reward)
@@ -24,10 +23,7 @@ def run_score(args) -> int:
     out = check_output(args.out, args.force)   # before any work
     table = read_smiles_table(args.input, args.smiles_column)  # DataError: why not
     frame, column = table.frame, table.column
-    computed = ["scored_as", "valid", "invalid_reason", *PROPERTY_NAMES, *reward.columns,
-                *alerts.CHECK_COLUMNS]
-    replaced = [c for c in frame.columns
-                if (c in computed or str(c).startswith("d_")) and c != column]
+    replaced = replaced_columns(frame, column, reward, alerts.CHECK_COLUMNS)
     if replaced:
         print(f"note: recomputing the input's columns {', '.join(replaced)}", file=sys.stderr)
     scored = score_table(frame, column, reward, table.unreadable, args.whole_mixture,

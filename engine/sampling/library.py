@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from engine.device import cpu_seconds
 from engine.errors import UserError
@@ -165,7 +166,9 @@ def manifest(out: Path, plan: LibraryPlan) -> dict:
     per_shard = max(1, ALERT_SAMPLE // plan.shards)
     picked = []
     for k in range(plan.shards):
-        frame = pd.read_parquet(out / shard_name(k), columns=None)
+        frame = pd.read_parquet(out / shard_name(k), columns=[
+            c for c in ("smiles", "valid", "reward")
+            if c in pq.read_schema(out / shard_name(k)).names])
         info = json.loads((out / f"shard-{k:06d}.json").read_text())
         n_valid = int(frame["valid"].sum())
         rows += len(frame)
@@ -227,21 +230,6 @@ def dedupe(out: Path, plan: LibraryPlan, progress=None) -> dict:
     data["dedupe"] = counts
     _atomic_json(file, data)
     return counts
-
-
-def read_library(folder: Path, columns=None) -> pd.DataFrame:
-    """Every shard of a library folder (its `unique/` shards when `folder` is that), in
-    order; for a bounded view use `iter_shards`."""
-    return pd.concat(list(iter_shards(folder, columns)), ignore_index=True)
-
-
-def iter_shards(folder: Path, columns=None):
-    """The shards of a library (or of its unique/ folder) one at a time, in order."""
-    files = sorted(Path(folder).glob("shard-*.parquet"))
-    if not files:
-        raise LibraryError(f"{folder}: no shard-*.parquet files; is it a library folder?")
-    for file in files:
-        yield pd.read_parquet(file, columns=columns)
 
 
 def run_library(ckpt, reward, settings: SampleSettings, n: int, out: Path,
