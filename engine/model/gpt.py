@@ -65,15 +65,20 @@ class KVCache:
         if need > self.max_len:
             raise ValueError(f"sequence of {need} positions exceeds the model's {self.max_len}")
         grown = min(self.max_len, max(2 * capacity, need))
-        pad = lambda t: torch.cat([t, t.new_zeros(*t.shape[:2], grown - capacity,  # noqa: E731
-                                                  t.shape[3])], dim=2)
-        self.k = [pad(k) for k in self.k]
-        self.v = [pad(v) for v in self.v]
+        self._replace(lambda t: torch.cat(
+            [t, t.new_zeros(*t.shape[:2], grown - capacity, t.shape[3])], dim=2))
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep only `rows` (a LongTensor of batch indices), e.g. to drop finished rows."""
-        self.k = [k[rows] for k in self.k]
-        self.v = [v[rows] for v in self.v]
+        self._replace(lambda t: t[rows])
+
+    def _replace(self, change) -> None:
+        """Each tensor by `change(tensor)`, one at a time, so a copy of the whole cache
+        never exists at once (the old and new caches together were the decoder's peak
+        memory)."""
+        for cache in (self.k, self.v):
+            for i in range(len(cache)):
+                cache[i] = change(cache[i])
 
 
 class CausalSelfAttention(nn.Module):

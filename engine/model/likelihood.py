@@ -35,11 +35,23 @@ def token_logprobs(model, ids: torch.Tensor) -> torch.Tensor:
 
 
 def base_log_likelihood(model, sequences: list[list[int]], bos_id: int, eos_id: int,
-                        device, batch_size: int = 1024) -> np.ndarray:
-    """log pi(x | null) of each sequence (tokens + <eos>) under the unconditional model."""
+                        device, tokens_per_batch: int = 8192) -> np.ndarray:
+    """log pi(x | null) of each sequence (tokens + <eos>) under the unconditional model.
+
+    Sequences are taken shortest first in batches of about `tokens_per_batch` padded
+    positions, so a batch pads to a length near its own (padding a library chunk to its
+    longest molecule doubled the work); a sequence's value does not depend on the others."""
     out = np.zeros(len(sequences))
-    for start in range(0, len(sequences), batch_size):
-        ids = pad_sequences(sequences[start:start + batch_size], bos_id, eos_id, device)
-        with torch.no_grad():
-            out[start:start + ids.shape[0]] = token_logprobs(model, ids).sum(1).cpu().numpy()
+    order = np.argsort([len(s) for s in sequences], kind="stable")
+    batch: list[int] = []
+    for i in [*order, None]:
+        # ascending lengths: the sequence joining a batch is its widest
+        if batch and (i is None or (len(batch) + 1) * (len(sequences[i]) + 2)
+                      > tokens_per_batch):
+            ids = pad_sequences([sequences[j] for j in batch], bos_id, eos_id, device)
+            with torch.no_grad():
+                out[batch] = token_logprobs(model, ids).sum(1).cpu().numpy()
+            batch = []
+        if i is not None:
+            batch.append(int(i))
     return out
