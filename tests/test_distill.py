@@ -1,6 +1,7 @@
 """Distillation: the KL loss on hand-checkable cases, the decoder's recorded teacher
 distributions, and the student moving towards the RCFG teacher."""
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from engine.chem.rewards import Reward, Term
 from engine.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from engine.model.likelihood import pad_sequences
 from engine.sampling.decoder import DecodePlan, decode
+from engine.sampling.methods import MODEL_DISTRIBUTION
 from engine.train.distill import distill_loss, distill_step, teacher_batch
 from engine.sampling.sampler import bank_rewards
 from engine.train.finetune import FinetuneConfig, FinetuneError, StepContext, finetune
@@ -49,7 +51,7 @@ def test_recorded_distributions_match_a_teacher_forced_pass(ckpt):
     model, tok = ckpt.model, ckpt.tokenizer
     P = model.cfg.n_props
     plan = DecodePlan("none", torch.zeros(5, 1, P), torch.zeros(5, 1, P, dtype=torch.bool),
-                      temperature=0.7)
+                      replace(MODEL_DISTRIBUTION, temperature=0.7))
     decoded = decode(model, plan, tok.bos_id, tok.eos_id, 40, torch.Generator().manual_seed(3),
                      record=True)
     seqs, dists = decoded.sequences, decoded.dists

@@ -10,6 +10,7 @@ from engine.chem.rewards import load_reward
 from engine.model.checkpoint import load_checkpoint
 from engine.model.tokenizer import tokenize
 from engine.sampling.decoder import DecodePlan, decode
+from engine.sampling.methods import MODEL_DISTRIBUTION
 from engine.sampling.grammar import SmilesGrammar
 from engine.sampling.sampler import SampleSettings, sample
 
@@ -165,7 +166,8 @@ def test_decode_plan_without_grammar_is_unmasked(tiny_checkpoint):
     plan with the grammar masks tokens from the first one (a SMILES starts with an atom)."""
     ckpt = load_checkpoint(tiny_checkpoint)
     P = ckpt.model.cfg.n_props
-    plan = DecodePlan("none", torch.zeros(4, 1, P), torch.zeros(4, 1, P, dtype=torch.bool))
+    plan = DecodePlan("none", torch.zeros(4, 1, P), torch.zeros(4, 1, P, dtype=torch.bool),
+                      MODEL_DISTRIBUTION)
 
     def run(p, record=False):
         return decode(ckpt.model, p, ckpt.tokenizer.bos_id, ckpt.tokenizer.eos_id, 30,
@@ -228,7 +230,7 @@ def test_a_valid_molecule_is_never_refused_and_meets_every_need(smiles):
 
 def test_a_refused_closure_is_drawn_again_and_counted():
     plan = DecodePlan("none", torch.zeros(1, 1, 1), torch.zeros(1, 1, 1, dtype=torch.bool),
-                      grammar=G)
+                      MODEL_DISTRIBUTION, grammar=G)
     st = _state("FC1CCCCF")
     guided = torch.full((1, len(VOCAB)), float("-inf"))
     guided[0, VOCAB.index("1")], guided[0, VOCAB.index("C")] = 0.0, -3.0

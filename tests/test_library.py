@@ -106,3 +106,29 @@ def test_dedupe_drops_repeated_inchikeys_across_shards(tmp_path):
 def test_a_bad_plan_is_refused():
     with pytest.raises(LibraryError, match="shard_size must be a positive integer"):
         LibraryPlan(n=10, shard_size=0, settings={}, reward_toml="", checkpoint="")
+
+
+def test_a_resumed_rank_counts_its_own_share_from_its_written_shards(tiny_checkpoint, whole,
+                                                                      tmp_path):
+    """Rank 0 of 2 owns shards 0 and 2: with shard 0 written, its progress starts at 20 of
+    40 (so the rate is this run's), ends at 40, and the shard it writes is the same."""
+    import shutil
+
+    from engine.model.checkpoint import load_checkpoint
+    from engine.sampling.library import PLAN_FILE, write_shards
+
+    out = tmp_path / "part"
+    shutil.copytree(whole, out)
+    for name in (shard_name(1), shard_name(2), "shard-000001.json", "shard-000002.json",
+                 "manifest.json"):
+        (out / name).unlink()
+    plan = LibraryPlan(**json.loads((out / PLAN_FILE).read_text()))
+    calls = []
+    written = write_shards(load_checkpoint(tiny_checkpoint), None, plan, out, rank=0, world=2,
+                           progress=lambda done, total: calls.append((done, total)))
+    assert written["written"] == [2]
+    assert calls[0] == (20, 40) and calls[-1] == (40, 40)
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+    assert not (out / shard_name(1)).exists()       # rank 1's shard is left to rank 1
+    assert (pd.read_parquet(out / shard_name(2))["smiles"].tolist()
+            == pd.read_parquet(whole / shard_name(2))["smiles"].tolist())

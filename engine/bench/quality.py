@@ -34,7 +34,7 @@ from engine.chem.rewards import load_reward
 from engine.device import pick_device
 from engine.model.checkpoint import load_checkpoint, update_meta
 from engine.sampling.decoder import DecodePlan, decode
-from engine.sampling.methods import DEFAULT_YS
+from engine.sampling.methods import DEFAULT_YS, MODEL_DISTRIBUTION
 from engine.sampling.sampler import SETTING_COLUMNS, SampleSettings, sample
 from engine.train.data import read_moses
 
@@ -47,7 +47,8 @@ def _decode_smiles(ckpt, plan: DecodePlan, seed: int, chunk: int, device,
     tok, out = ckpt.tokenizer, []
     for start in range(0, plan.values.shape[0], chunk):
         sub = replace(plan, values=plan.values[start:start + chunk],
-                      mask=plan.mask[start:start + chunk], top_p=top_p)
+                      mask=plan.mask[start:start + chunk],
+                      decoding=replace(plan.decoding, top_p=top_p))
         seqs = decode(ckpt.model, sub, tok.bos_id, tok.eos_id, ckpt.model.cfg.block_size - 2,
                       gen).sequences
         out += [tok.decode(s) for s in seqs]
@@ -124,7 +125,8 @@ def unconditional_quality(ckpt, n: int, seed: int, train_set: set[str], device,
                           top_p: float = 1.0, chunk: int = 2048) -> dict:
     P = len(PROPERTY_NAMES)
     plan = DecodePlan("none", torch.zeros((n, 1, P), device=device),
-                      torch.zeros((n, 1, P), dtype=torch.bool, device=device))
+                      torch.zeros((n, 1, P), dtype=torch.bool, device=device),
+                      MODEL_DISTRIBUTION)
     t0 = time.perf_counter()
     smiles = _decode_smiles(ckpt, plan, seed, chunk, device, top_p)
     wall = time.perf_counter() - t0
@@ -142,7 +144,7 @@ def condition_fidelity(ckpt, targets: pd.DataFrame, seed: int, device, chunk: in
     raw = targets[list(PROPERTY_NAMES)].to_numpy(np.float64)
     values = torch.as_tensor(ckpt.normalize(raw), dtype=torch.float32, device=device)[:, None]
     mask = torch.ones_like(values, dtype=torch.bool)
-    smiles = _decode_smiles(ckpt, DecodePlan("none", values, mask), seed, chunk, device)
+    smiles = _decode_smiles(ckpt, DecodePlan("none", values, mask, MODEL_DISTRIBUTION), seed, chunk, device)
     got = batch_properties(smiles)
     ok = got["valid"].to_numpy(bool)
     rho = {}

@@ -75,14 +75,15 @@ def sequential_reference(ckpt, plan: DecodePlan, device, seed: int = 0) -> tuple
     caches = [model.new_cache(M, device) for _ in range(R)]
     logits = [model.prefill(plan.values[:, r], plan.mask[:, r], tok.bos_id, caches[r])
               for r in range(R)]
-    state = ({"adv": guidance.advantages(plan.rewards, plan.advantage)}
+    state = ({"adv": guidance.advantages(plan.rewards, plan.decoding.advantage)}
              if plan.rule == "rcfg" else {})
     alive = torch.ones(M, dtype=torch.bool, device=device)
     rows = M * R
     for _ in range(model.cfg.block_size - 2):
         logp = torch.stack([torch.log_softmax(x.float(), -1) for x in logits], 1)  # (M, R, V)
         guided = guided_logprobs(plan, logp, state)
-        tokens = guidance.sample_tokens(guided, plan.temperature, plan.top_p, gen)
+        tokens = guidance.sample_tokens(guided, plan.decoding.temperature,
+                                        plan.decoding.top_p, gen)
         tokens = torch.where(alive, tokens, torch.full_like(tokens, tok.eos_id))
         alive &= tokens != tok.eos_id
         if not bool(alive.any()):

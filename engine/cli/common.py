@@ -30,9 +30,11 @@ def field_default(cls, name: str):
     return next(f.default for f in fields(cls) if f.name == name)
 
 
-def progress_bar(label: str, verb: str = "sampling"):
+def progress_bar(label: str, verb: str = "sampling", resumable: bool = False):
     """`update(done, total)` for a long job: a bar of molecules with molecules/s and the
-    ETA on stderr (`total` None: no ETA)."""
+    ETA on stderr (`total` None: no ETA). With `resumable`, the first call's `done` is
+    work done before (shards of a resumed library): the bar starts there and the rate
+    counts this run's work only."""
     from tqdm import tqdm  # noqa: PLC0415
 
     state = {}
@@ -40,8 +42,9 @@ def progress_bar(label: str, verb: str = "sampling"):
     def update(done: int, total: int | None):
         bar = state.get("bar")
         if bar is None:
-            bar = state["bar"] = tqdm(total=total, desc=f"{verb} ({label})", unit="mol",
-                                      file=sys.stderr)
+            bar = state["bar"] = tqdm(total=total, initial=done if resumable else 0,
+                                      desc=f"{verb} ({label})",
+                                      unit="mol", file=sys.stderr)
         bar.update(done - bar.n)
         if total is not None and done >= total:
             bar.close()
@@ -53,29 +56,35 @@ def progress_bar(label: str, verb: str = "sampling"):
 GUIDANCE_FIELDS = ("advantage", "plausibility", "grammar", "ring_check")
 
 
-def guidance_options(parser, whose: str) -> None:
-    parser.add_argument("--advantage", choices=M.ADVANTAGES, default=M.DEFAULT_ADVANTAGE,
-                        help=f"{whose}RCFG advantage rule: z-scores of the Y_S rewards, or "
-                             "relative (r - mean) / mean (docs/METHOD.md)")
-    parser.add_argument("--plausibility", type=float, default=M.DEFAULT_PLAUSIBILITY,
-                        metavar="ALPHA", help=f"{whose}plausibility constraint for guided "
-                        "methods: keep tokens the base model gives at least ALPHA x its top "
-                        "token's probability (0 = off)")
-    parser.add_argument("--no-grammar", dest="grammar", action="store_false",
-                        help="turn off grammar-safe decoding, ring checks included (for "
-                             "measurement)")
-    parser.add_argument("--no-ring-check", dest="ring_check", action="store_false",
-                        help="keep the grammar but let ring closures through that RDKit "
-                             "cannot kekulize or that overfill an atom (for measurement)")
+def decoding_option(parser, name: str, cls=M.Decoding, whose: str = "",
+                    help: str | None = None) -> None:
+    """The option of the decoding field `name` (`methods.Decoding`), generated from the
+    field: its flag (`--top-p`, or a bool field's `--no-...` switch), type, choices,
+    metavar and help from the field's metadata ("{whose}" filled in; `help` replaces
+    it), and the default of that field in `cls` (a FinetuneConfig draws untruncated)."""
+    spec = {f.name: f for f in fields(M.Decoding)}[name]
+    meta = spec.metadata
+    text = (meta["help"] if help is None else help).format(whose=whose) or None
+    default = field_default(cls, name)
+    if isinstance(default, bool):
+        parser.add_argument(meta["flag"], dest=name, action="store_false" if default
+                            else "store_true", help=text)
+        return
+    kind = {"gamma": float}.get(name, type(default))   # gamma's default None: the method's
+    extra = {k: meta[k] for k in ("choices", "metavar") if k in meta}
+    if "choices" not in extra:
+        extra["type"] = kind
+    parser.add_argument("--" + name.replace("_", "-"), default=default, help=text, **extra)
+
+
+def guidance_options(parser, whose: str, cls=M.Decoding) -> None:
+    for name in GUIDANCE_FIELDS:
+        decoding_option(parser, name, cls, whose=whose)
 
 
 def gamma_options(parser, candidates: bool = True) -> None:
-    gammas = ", ".join(f"{k} {m.default_gamma:g}" for k, m in M.METHODS.items() if m.uses_gamma)
-    low, high = M.GAMMA_RANGE
-    parser.add_argument("--gamma", type=float, help=f"how greedy, {low:g}..{high:g} "
-                        f"(default per method: {gammas})")
-    parser.add_argument("--ys", type=int, default=M.DEFAULT_YS,
-                        help="|Y_S| (K) of RCFG and Q-tilt, 2..64")
+    decoding_option(parser, "gamma")
+    decoding_option(parser, "ys")
     if candidates:
         parser.add_argument("--candidates", type=int, metavar="M",
                             help="decode M candidates per molecule and keep the best by the "
@@ -87,11 +96,8 @@ def gamma_options(parser, candidates: bool = True) -> None:
 
 def decoding_options(parser) -> None:
     """The sampling options that `sample` and `tradeoff` share, besides the guidance ones."""
-    parser.add_argument("--q-weights", choices=M.Q_WEIGHTS, default=M.DEFAULT_Q_WEIGHTS,
-                        help="Q-tilt branch weights: the running posterior, or uniform (the "
-                             "exact-prior estimate)")
-    parser.add_argument("--temperature", type=float, default=M.DEFAULT_TEMPERATURE)
-    parser.add_argument("--top-p", type=float, default=M.DEFAULT_TOP_P)
+    for name in ("q_weights", "temperature", "top_p"):
+        decoding_option(parser, name)
     from engine.sampling.sampler import PRECISIONS, SampleSettings  # noqa: PLC0415
 
     parser.add_argument("--seed", type=int, default=field_default(SampleSettings, "seed"))

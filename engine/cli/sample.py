@@ -148,7 +148,10 @@ def _run_library(args, reward, settings) -> int:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(
             os.environ.get("LOCAL_WORLD_SIZE", world))))
     ckpt = load_checkpoint(args.checkpoint)
-    bar = progress_bar(f"library, {settings.method}") if rank == 0 else None
+    # rank 0 shows its own share: the ranks run alongside, so its rate and ETA are the run's
+    bar = (progress_bar(f"library, {settings.method}" + (f", rank 0 of {world}" if world > 1
+                                                          else ""), resumable=True)
+           if rank == 0 else None)
     summary = run_library(ckpt, reward, settings, settings.n, Path(args.out),
                           args.shard_size or SHARD_SIZE, args.resume, rank, world, bar, barrier)
     if rank != 0:

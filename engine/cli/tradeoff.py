@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.cli.common import (UsageError, decoding_options, force_option, from_args,
-                               gamma_options, guidance_options, progress_bar)
+from engine.cli.common import (UsageError, decoding_options, field_default, force_option,
+                               from_args, gamma_options, guidance_options, progress_bar)
 from engine.output import check_output, timestamped, write_csv
 from engine.sampling import methods as M
 
@@ -44,6 +44,8 @@ def run_tradeoff(args) -> int:
 
 
 def tradeoff_options(to) -> None:
+    from engine.sampling.sampler import SampleSettings  # noqa: PLC0415
+
     pick = to.add_mutually_exclusive_group(required=True)
     pick.add_argument("--reward", help="preset key or .toml file whose --terms are traded off")
     pick.add_argument("--rewards", nargs=2, metavar=("A", "B"),
@@ -53,7 +55,8 @@ def tradeoff_options(to) -> None:
                     help="with --reward: two of its terms' properties, e.g. tpsa logp")
     to.add_argument("--weightings", type=int, default=5,
                     help="weightings from all-A to all-B (5: w = 1, 0.75, 0.5, 0.25, 0 on A)")
-    to.add_argument("--n", type=int, default=100, help="molecules per weighting")
+    to.add_argument("--n", type=int, default=field_default(SampleSettings, "n"),
+                    help="molecules per weighting")
     to.add_argument("--method", choices=[k for k, m in M.METHODS.items() if m.rows != "null"],
                     default=M.DEFAULT_METHOD, help="a method whose molecules depend on the "
                     "reward")

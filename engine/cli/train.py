@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine.cli.common import (DEFAULT_CACHE, field_default, from_args, guidance_options)
+from engine.cli.common import (DEFAULT_CACHE, decoding_option, field_default, from_args,
+                               guidance_options)
+from engine.sampling.methods import DECODING_FIELDS
 
 
 def run_data(args) -> int:
@@ -65,6 +67,8 @@ def run_finetune(args) -> int:
 
 # FinetuneConfig fields a run takes from its own arguments (--reward, --out, --checkpoint)
 RUN_FIELDS = ("kind", "reward", "out", "checkpoint")
+# decoding fields a run has no option for: no distillation teacher is Q-tilt
+NO_OPTION = ("q_weights",)
 # the other fields, in the order `--help` lists their options; "guidance" is the block of
 # GUIDANCE_FIELDS options shared with `sample` (tests/test_cli.py checks every field is here)
 FINETUNE_OPTIONS = ("steps", "batch_size", "lr", "teacher", "gamma", "ys", "guidance",
@@ -97,15 +101,15 @@ def finetune_options(ft, kind: str) -> None:
     choices = {"teacher": TEACHERS, "teacher_keep": TEACHER_KEEP}
     for name in FINETUNE_OPTIONS:
         if name == "guidance":
-            guidance_options(ft, "teacher's ")
+            guidance_options(ft, "teacher's ", FinetuneConfig)
             continue
         flag = "--" + name.replace("_", "-")
         default = field_default(FinetuneConfig, name)
-        if name in choices:
+        if name in DECODING_FIELDS:
+            decoding_option(ft, name, FinetuneConfig, help=FINETUNE_HELP.get(name, ""))
+        elif name in choices:
             ft.add_argument(flag, choices=choices[name], default=default,
                             help=FINETUNE_HELP[name])
-        elif name == "gamma":   # None: the teacher's own default
-            ft.add_argument(flag, type=float, default=None, help=FINETUNE_HELP[name])
         else:
             ft.add_argument(flag, type=type(default),
                             default=DEFAULT_STEPS[kind] if name == "steps" else default,

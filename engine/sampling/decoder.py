@@ -15,33 +15,30 @@ import torch
 from engine.errors import UserError
 from engine.sampling import guidance
 from engine.sampling.grammar import REFUSALS, SmilesGrammar
+from engine.sampling.methods import Decoding
 
 
 class NonFiniteError(UserError):
     """The model's next-token scores became NaN or infinite while sampling."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class DecodePlan:
     """Everything one chunk of molecules decodes with.
 
-    values (M, R, P) normalized condition vectors and mask (M, R, P); for `rcfg`/`qtilt`
-    rewards (M, K) of the Y_S vectors (rows 1..K). `rule` is the guidance rule of a method
-    of `engine.sampling.methods.METHODS`: none (row 0 alone), cfg, rcfg or qtilt.
-    `grammar` masks the tokens that would make a SMILES unparsable (None: no mask);
-    `plausibility` is alpha of the plausibility constraint on guided methods (0: off).
+    values (M, R, P) normalized condition vectors and mask (M, R, P); `decoding` how each
+    token is drawn (`methods.Decoding`: gamma, temperature, top-p, the guidance knobs);
+    for `rcfg`/`qtilt` rewards (M, K) of the Y_S vectors (rows 1..K). `rule` is the
+    guidance rule of a method of `engine.sampling.methods.METHODS`: none (row 0 alone),
+    cfg, rcfg or qtilt. `grammar` masks the tokens that would make a SMILES unparsable
+    (None: no mask), built for the tokenizer when `decoding.grammar` asks for it.
     """
 
     rule: str
     values: torch.Tensor
     mask: torch.Tensor
+    decoding: Decoding
     rewards: torch.Tensor | None = None
-    gamma: float = 0.0
-    temperature: float = 1.0
-    top_p: float = 1.0
-    advantage: str = "z"
-    plausibility: float = 0.0
-    q_weights: str = "posterior"
     grammar: SmilesGrammar | None = None
 
     def take(self, index) -> DecodePlan:
@@ -62,24 +59,25 @@ class Decoded:
 
 def guided_logprobs(plan: DecodePlan, logp: torch.Tensor, state: dict) -> torch.Tensor:
     """(M, R, V) fp32 log-probs -> (M, V) guided log-weights."""
-    rule = plan.rule
+    rule, gamma = plan.rule, plan.decoding.gamma
     if rule == "none":
         return logp[:, 0]
     if rule == "cfg":
-        return guidance.cfg(logp[:, 0], logp[:, 1], plan.gamma)
+        return guidance.cfg(logp[:, 0], logp[:, 1], gamma)
     if rule == "rcfg":
-        return guidance.rcfg(logp[:, 0], logp[:, 1:], state["adv"], plan.gamma)
+        return guidance.rcfg(logp[:, 0], logp[:, 1:], state["adv"], gamma)
     if rule != "qtilt":
         raise ValueError(f"unknown guidance rule {rule!r}; allowed: none, cfg, rcfg, qtilt")
-    return guidance.qtilt(logp[:, 1:], state["c"], plan.rewards, plan.gamma)
+    return guidance.qtilt(logp[:, 1:], state["c"], plan.rewards, gamma)
 
 
 def allowed_tokens(plan: DecodePlan, logp: torch.Tensor, state: dict) -> torch.Tensor | None:
     """(M, V) bool of the tokens each molecule may sample next (None: all): the grammar
     mask, then, for guided methods, the plausibility constraint on the base row."""
     allowed = plan.grammar.allowed(state) if plan.grammar is not None else None
-    if plan.rule != "none" and plan.plausibility > 0:
-        allowed = guidance.plausible(logp[:, 0], plan.plausibility, allowed)
+    alpha = plan.decoding.plausibility
+    if plan.rule != "none" and alpha > 0:
+        allowed = guidance.plausible(logp[:, 0], alpha, allowed)
     return allowed
 
 
@@ -97,17 +95,18 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
     """
     device = plan.values.device
     M, R, P = plan.values.shape
+    d = plan.decoding
     cache = model.new_cache(M * R, device)
     logits = model.prefill(plan.values.reshape(M * R, P), plan.mask.reshape(M * R, P),
                            bos_id, cache)                                   # (M*R, V)
     state: dict[str, torch.Tensor] = {}
     if plan.rule == "rcfg":
-        state["adv"] = guidance.advantages(plan.rewards, plan.advantage)
+        state["adv"] = guidance.advantages(plan.rewards, d.advantage)
     if plan.rule == "qtilt":
         state["c"] = torch.zeros_like(plan.rewards)
     if plan.grammar is not None:
         state.update(plan.grammar.init(M, device))
-    track_posterior = plan.rule == "qtilt" and plan.q_weights == "posterior"
+    track_posterior = plan.rule == "qtilt" and d.q_weights == "posterior"
     alive = torch.arange(M, device=device)           # molecule ids of the active rows
     row_alive = torch.ones(M, dtype=torch.bool, device=device)  # among the active ones
     out = torch.zeros((M, max_len), dtype=torch.long, device=device)
@@ -125,7 +124,7 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
                 "the model's scores became NaN or infinite while sampling; likely causes: an "
                 "extreme condition value (far outside the prior bank's range) or a broken "
                 "checkpoint (NaN weights)")
-        tokens = guidance.sample_tokens(guided, plan.temperature, plan.top_p, generator)
+        tokens = guidance.sample_tokens(guided, d.temperature, d.top_p, generator)
         tokens = torch.where(row_alive, tokens, torch.full_like(tokens, eos_id))  # (m,)
         need = None
         if plan.grammar is not None and plan.grammar.ring_check:
@@ -134,7 +133,7 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
                                            generator)
         if record:
             dists[alive[row_alive], t] = torch.log_softmax(
-                guided[row_alive] / plan.temperature, dim=-1)
+                guided[row_alive] / d.temperature, dim=-1)
         if track_posterior:  # Q-tilt: running log likelihood ratio of each branch
             picked = logp.gather(2, tokens[:, None, None].expand(m, R, 1)).squeeze(2)  # (m, R)
             state["c"] = state["c"] + (picked[:, 1:] - picked[:, :1])
@@ -195,8 +194,8 @@ def _check_closures(plan: DecodePlan, state: dict, guided: torch.Tensor,
         guided[refused] = others[keep]
         if refused.numel() == 0:
             break
-        tokens[refused] = guidance.sample_tokens(guided[refused], plan.temperature,
-                                                 plan.top_p, generator)
+        tokens[refused] = guidance.sample_tokens(guided[refused], plan.decoding.temperature,
+                                                 plan.decoding.top_p, generator)
         rows = refused[grammar.closing({k: v[refused] for k, v in state.items()},
                                        tokens[refused])]
     return tokens, need

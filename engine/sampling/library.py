@@ -123,12 +123,16 @@ def done_shards(out: Path) -> set[int]:
 def write_shards(ckpt, reward, plan: LibraryPlan, out: Path, rank: int = 0, world: int = 1,
                  progress=None) -> dict:
     """Decode and write this rank's missing shards; returns {"written": k list, "cpu_s"}.
-    `progress(done, total)` counts molecules over the whole library (shards already there
-    included)."""
+    `progress(done, total)` counts this rank's molecules (all of them with one rank),
+    starting from those of its shards already written, so the rate and the time left are
+    this run's (ranks run alongside on equal shares)."""
     done = done_shards(out)
-    total = plan.n
-    finished = sum(plan.size(k) for k in done)
-    mine = [k for k in range(plan.shards) if k % world == rank and k not in done]
+    ours = [k for k in range(plan.shards) if k % world == rank]
+    total = sum(plan.size(k) for k in ours)
+    finished = sum(plan.size(k) for k in ours if k in done)
+    mine = [k for k in ours if k not in done]
+    if progress:
+        progress(finished, total)
     written, cpu0 = [], cpu_seconds()
     for k in mine:
         s = plan.shard_settings(k)

@@ -9,7 +9,10 @@ engine.bench.cost` (BENCHMARKS.md, "Guidance at matched cost").
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field, fields
+
+from engine.errors import UserError
 
 ADVANTAGES = ("z", "relative")          # RCFG weights: z-scores or (r - mean) / mean
 Q_WEIGHTS = ("posterior", "prior")      # Q-tilt branch weights: running posterior or uniform
@@ -112,3 +115,96 @@ def from_stored(settings: dict) -> dict:
     if settings.get("method") != "best_of_n":
         return settings
     return {**settings, "method": "base", "candidates": 1 + int(settings.get("ys", DEFAULT_YS))}
+
+
+class SamplingError(UserError):
+    """Sampling settings that cannot be used, with the allowed values."""
+
+
+def _option(help: str = "", **cli) -> dict:
+    """Field metadata for the field's command-line option (engine.cli.common.decoding_option):
+    its help ("{whose}" is filled with e.g. "teacher's "), and optionally `flag` (a bool
+    field's --no-... switch), `choices` and `metavar`."""
+    return {"help": help, **cli}
+
+
+_GAMMA_DEFAULTS = ", ".join(f"{k} {m.default_gamma:g}" for k, m in METHODS.items()
+                            if m.uses_gamma)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decoding:
+    """How each token is drawn: the one home of the decoding settings, their defaults and
+    their bounds. `SampleSettings` (a sampling request) and `FinetuneConfig` (the teacher
+    and policy samples of a training run) extend it, so they share its fields, defaults
+    and check and their stored JSON stays flat; every `DecodePlan` carries one, and the
+    CLI's options are generated from the fields' metadata. Raises SamplingError naming the
+    first value out of range and what is allowed. `gamma` None means the method's own
+    default, filled in by the settings that know the method."""
+
+    gamma: float | None = field(default=None, metadata=_option(
+        f"how greedy, {GAMMA_RANGE[0]:g}..{GAMMA_RANGE[1]:g} (default per method: "
+        f"{_GAMMA_DEFAULTS})"))
+    ys: int = field(default=DEFAULT_YS, metadata=_option("|Y_S| (K) of RCFG and Q-tilt, 2..64"))
+    temperature: float = field(default=DEFAULT_TEMPERATURE, metadata=_option())
+    top_p: float = field(default=DEFAULT_TOP_P, metadata=_option())
+    advantage: str = field(default=DEFAULT_ADVANTAGE, metadata=_option(
+        "{whose}RCFG advantage rule: z-scores of the Y_S rewards, or relative (r - mean) / "
+        "mean (docs/METHOD.md)", choices=ADVANTAGES))
+    plausibility: float = field(default=DEFAULT_PLAUSIBILITY, metadata=_option(
+        "{whose}plausibility constraint for guided methods: keep tokens the base model gives "
+        "at least ALPHA x its top token's probability (0 = off)", metavar="ALPHA"))
+    q_weights: str = field(default=DEFAULT_Q_WEIGHTS, metadata=_option(
+        "Q-tilt branch weights: the running posterior, or uniform (the exact-prior estimate)",
+        choices=Q_WEIGHTS))
+    # mask tokens that would make a SMILES unparsable (engine/sampling/grammar.py)
+    grammar: bool = field(default=True, metadata=_option(
+        "turn off grammar-safe decoding, ring checks included (for measurement)",
+        flag="--no-grammar"))
+    # with the grammar: refuse ring closures RDKit cannot make a molecule of
+    ring_check: bool = field(default=True, metadata=_option(
+        "keep the grammar but let ring closures through that RDKit cannot kekulize or that "
+        "overfill an atom (for measurement)", flag="--no-ring-check"))
+
+    def __post_init__(self):
+        self.check()
+
+    def check(self) -> None:
+        if self.advantage not in ADVANTAGES:
+            raise SamplingError(f"unknown advantage rule {self.advantage!r}; allowed: "
+                                f"{', '.join(ADVANTAGES)}")
+        if self.q_weights not in Q_WEIGHTS:
+            raise SamplingError(f"unknown Q-tilt weights {self.q_weights!r}; allowed: "
+                                f"{', '.join(Q_WEIGHTS)}")
+        if not (isinstance(self.plausibility, (int, float)) and 0 <= self.plausibility <= 1):
+            raise SamplingError(f"plausibility must be a number from 0 (off) to 1, got "
+                                f"{self.plausibility!r}")
+        if isinstance(self.ys, bool) or not isinstance(self.ys, int) or not 2 <= self.ys <= 64:
+            raise SamplingError(f"|Y_S| (ys) must be an integer from 2 to 64, got {self.ys!r}")
+        if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)
+                and self.temperature > 0):
+            raise SamplingError(f"temperature must be > 0, got {self.temperature}")
+        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
+            raise SamplingError(f"top-p must be in (0, 1], got {self.top_p}")
+        low, high = GAMMA_RANGE
+        if self.gamma is not None and not (isinstance(self.gamma, (int, float))
+                                           and low <= self.gamma <= high):
+            raise SamplingError(f"gamma must be a number from {low:g} (no push) to {high:g}, "
+                                f"got {self.gamma!r}; a negative gamma pushes away from the "
+                                "reward")
+        for name in ("grammar", "ring_check"):
+            if not isinstance(getattr(self, name), bool):
+                raise SamplingError(f"{name} must be true or false, got "
+                                    f"{getattr(self, name)!r}")
+
+    @property
+    def decoding(self) -> Decoding:
+        """The decoding settings alone (of a SampleSettings or FinetuneConfig)."""
+        return Decoding(**{f.name: getattr(self, f.name) for f in fields(Decoding)})
+
+
+DECODING_FIELDS = tuple(f.name for f in fields(Decoding))
+# the model's own next-token distribution: no temperature, no truncation, no grammar (the
+# quality benchmark's unconditional samples, tests of the decoder)
+MODEL_DISTRIBUTION = Decoding(temperature=1.0, top_p=1.0, plausibility=0.0, grammar=False,
+                              ring_check=False)

@@ -13,9 +13,9 @@ import torch
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.scoring import score_candidates, score_molecules, select_candidates, summarize
 from engine.device import cpu_seconds, pick_device
-from engine.errors import UserError
 from engine.sampling import guidance
 from engine.sampling import methods as M
+from engine.sampling.methods import SamplingError
 from engine.model.likelihood import base_log_likelihood
 from engine.sampling.decoder import DecodePlan, decode
 from engine.sampling.grammar import SmilesGrammar
@@ -26,62 +26,27 @@ SETTING_COLUMNS = ("method", "gamma", "ys", "candidates", "advantage", "plausibi
                    "grammar", "ring_check", "temperature", "top_p", "seed")
 
 
-class SamplingError(UserError):
-    """Sampling settings that cannot be used, with the allowed values."""
-
-
-def check_decoding(*, gamma: float, ys: int, temperature: float, top_p: float,
-                   advantage: str, plausibility: float,
-                   q_weights: str = M.DEFAULT_Q_WEIGHTS, candidates: int = 1) -> None:
-    """The one check of the decoding settings, for sampling and for training runs that
-    sample (the distillation teacher, RL's policy): raises SamplingError naming the first
-    value out of range and what is allowed."""
-    if advantage not in M.ADVANTAGES:
-        raise SamplingError(f"unknown advantage rule {advantage!r}; allowed: "
-                            f"{', '.join(M.ADVANTAGES)}")
-    if q_weights not in M.Q_WEIGHTS:
-        raise SamplingError(f"unknown Q-tilt weights {q_weights!r}; allowed: "
-                            f"{', '.join(M.Q_WEIGHTS)}")
-    if not (isinstance(plausibility, (int, float)) and 0 <= plausibility <= 1):
-        raise SamplingError(f"plausibility must be a number from 0 (off) to 1, got "
-                            f"{plausibility!r}")
-    if not isinstance(ys, int) or not 2 <= ys <= 64:
-        raise SamplingError(f"|Y_S| (ys) must be an integer from 2 to 64, got {ys!r}")
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise SamplingError(f"temperature must be > 0, got {temperature}")
-    if not 0 < top_p <= 1:
-        raise SamplingError(f"top-p must be in (0, 1], got {top_p}")
-    low, high = M.GAMMA_RANGE
-    if not (isinstance(gamma, (int, float)) and low <= gamma <= high):
-        raise SamplingError(f"gamma must be a number from {low:g} (no push) to {high:g}, got "
-                            f"{gamma!r}; a negative gamma pushes away from the reward")
+def check_candidates(candidates) -> None:
+    """Candidates per output molecule (selection), 1..MAX_CANDIDATES."""
     if (isinstance(candidates, bool) or not isinstance(candidates, int)
             or not 1 <= candidates <= M.MAX_CANDIDATES):
         raise SamplingError(f"candidates per molecule must be an integer from 1 (no "
                             f"selection) to {M.MAX_CANDIDATES}, got {candidates!r}")
 
 
-@dataclass
-class SampleSettings:
-    """One sampling request. `gamma` and `candidates` left as None take the method's own
-    defaults (engine/sampling/methods.py): what the table says for that method."""
+@dataclass(frozen=True, kw_only=True)
+class SampleSettings(M.Decoding):
+    """One sampling request: how tokens are drawn (`methods.Decoding`: gamma, |Y_S|,
+    temperature, top-p, the guidance knobs, the grammar) plus what is asked for and how it
+    runs. `gamma` and `candidates` left as None take the method's own defaults
+    (engine/sampling/methods.py): what the table says for that method."""
 
     method: str = M.DEFAULT_METHOD
-    gamma: float | None = None          # how greedy; None: the method's default
-    ys: int = M.DEFAULT_YS              # K = |Y_S| (RCFG, Q-tilt)
     n: int = 100                        # output molecules (the dashboard asks DASHBOARD_N)
     # molecules decoded per output molecule, the best by the reward kept (1 = no selection;
     # the base model with N candidates is best-of-N); None: the method's default
     candidates: int | None = None
-    temperature: float = M.DEFAULT_TEMPERATURE
-    top_p: float = M.DEFAULT_TOP_P
     seed: int = 0
-    advantage: str = M.DEFAULT_ADVANTAGE          # RCFG: z or relative
-    plausibility: float = M.DEFAULT_PLAUSIBILITY  # alpha for guided methods, 0 = off
-    q_weights: str = M.DEFAULT_Q_WEIGHTS          # Q-tilt: posterior or prior
-    grammar: bool = True                # mask tokens that would make a SMILES unparsable
-    # with the grammar: refuse ring closures RDKit cannot make a molecule of (grammar.py)
-    ring_check: bool = True
     device: str = "auto"
     target: dict[str, float] | None = None   # replaces y* for conditional / cfg
     max_rows: int = 8192                # forward rows per chunk (halved on CUDA OOM)
@@ -97,13 +62,11 @@ class SampleSettings:
                                 f"{', '.join(M.METHODS)}")
         spec = M.METHODS[self.method]
         if self.gamma is None:
-            self.gamma = spec.default_gamma
+            object.__setattr__(self, "gamma", spec.default_gamma)
         if self.candidates is None:
-            self.candidates = spec.default_candidates
-        check_decoding(gamma=self.gamma, ys=self.ys, temperature=self.temperature,
-                       top_p=self.top_p, advantage=self.advantage,
-                       plausibility=self.plausibility, q_weights=self.q_weights,
-                       candidates=self.candidates)
+            object.__setattr__(self, "candidates", spec.default_candidates)
+        super().__post_init__()
+        check_candidates(self.candidates)
         if not isinstance(self.n, int) or self.n < 1:
             raise SamplingError(f"n must be a positive integer, got {self.n!r}")
         if self.precision not in PRECISIONS:
@@ -241,8 +204,7 @@ def build_plan(ckpt, s: SampleSettings, n: int, rng: np.random.Generator, device
     (25,)) for `conditional` and `cfg`."""
     P = len(PROPERTY_NAMES)
     spec = s.spec
-    knobs = dict(temperature=s.temperature, top_p=s.top_p, advantage=s.advantage,
-                 plausibility=s.plausibility, q_weights=s.q_weights,
+    knobs = dict(decoding=s.decoding,
                  grammar=SmilesGrammar(ckpt.tokenizer.itos, ring_check=s.ring_check)
                  if s.grammar else None)
     norm = lambda raw: torch.as_tensor(np.nan_to_num(ckpt.normalize(raw)),  # noqa: E731
@@ -263,13 +225,13 @@ def build_plan(ckpt, s: SampleSettings, n: int, rng: np.random.Generator, device
         if spec.rows == "target":
             return DecodePlan(spec.rule, tv, tm, **knobs)
         return DecodePlan(spec.rule, torch.cat([null_v, tv], 1), torch.cat([null_m, tm], 1),
-                          gamma=s.gamma, **knobs)
+                          **knobs)
     idx = rng.integers(0, len(r_bank), size=(n, s.ys))              # Y_S, fresh per molecule
     ys = norm(ckpt.bank_values()[idx.reshape(-1)]).view(n, s.ys, P)
     values = torch.cat([null_v, ys], 1)                               # (n, 1+K, P)
     mask = torch.cat([null_m, torch.ones((n, s.ys, P), dtype=torch.bool, device=device)], 1)
     rewards = torch.as_tensor(r_bank[idx], dtype=torch.float32, device=device)
-    return DecodePlan(spec.rule, values, mask, rewards, s.gamma, **knobs)
+    return DecodePlan(spec.rule, values, mask, rewards=rewards, **knobs)
 
 
 def prepare_device(ckpt, s: SampleSettings) -> torch.device:

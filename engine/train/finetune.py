@@ -11,7 +11,7 @@ import copy
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +24,7 @@ from engine.errors import UserError
 from engine.model.checkpoint import load_checkpoint, save_checkpoint
 from engine.sampling import methods as M
 from engine.sampling.decoder import NonFiniteError
-from engine.sampling.sampler import (SampleSettings, SamplingError, bank_rewards,
-                                     check_decoding, sample)
+from engine.sampling.sampler import SampleSettings, SamplingError, bank_rewards, sample
 from engine.train import randomstate, runfolder
 from engine.train.loop import run_steps, stop_on_sigterm
 
@@ -41,8 +40,13 @@ class FinetuneError(UserError):
     """Run settings that cannot be used, with what is allowed."""
 
 
-@dataclass
-class FinetuneConfig:
+@dataclass(frozen=True)
+class FinetuneConfig(M.Decoding):
+    """A distillation or RL run. Its decoding settings (`methods.Decoding`, keyword-only)
+    are the teacher's (distill: gamma, |Y_S|, advantage, plausibility) and those of every
+    sample the run draws (grammar, temperature, top-p); `q_weights` is unused (no teacher
+    is Q-tilt)."""
+
     kind: str                     # "distill" or "rl"
     reward: dict                  # Reward.to_dict(): the run folder is self-contained
     out: str
@@ -51,19 +55,13 @@ class FinetuneConfig:
     batch_size: int = 64
     lr: float = 1e-4
     teacher: str = "rcfg"         # the distillation teacher: a method of TEACHERS
-    gamma: float | None = None    # teacher's gamma (distill); None: the teacher's default
-    ys: int = M.DEFAULT_YS                        # teacher's |Y_S| (distill)
-    advantage: str = M.DEFAULT_ADVANTAGE          # teacher's advantage rule (distill)
-    plausibility: float = M.DEFAULT_PLAUSIBILITY  # teacher's plausibility alpha (distill)
-    grammar: bool = True          # grammar-safe decoding for teacher and policy samples
-    ring_check: bool = True       # with it, ring closures RDKit could not make a molecule of
     teacher_keep: str = "all"     # "valid": drop teacher molecules RDKit rejects (distill)
     beta: float = 0.05            # KL weight to the starting policy (rl)
     # 1.0, not the sampler's defaults (methods.DEFAULT_TEMPERATURE / DEFAULT_TOP_P), on
     # purpose: the student learns the teacher's whole distribution and RL's policy gradient
     # needs samples from the policy itself, neither truncated
-    temperature: float = 1.0
-    top_p: float = 1.0
+    temperature: float = field(default=1.0, kw_only=True)
+    top_p: float = field(default=1.0, kw_only=True)
     eval_every: int = 10          # policy samples scored every this many steps (and at 0)
     eval_n: int = 128
     save_every: int = 10
@@ -87,11 +85,9 @@ class FinetuneConfig:
             raise FinetuneError(f"unknown teacher {self.teacher!r}; allowed: "
                                 f"{', '.join(TEACHERS)}")
         if self.gamma is None:
-            self.gamma = M.METHODS[self.teacher].default_gamma
+            object.__setattr__(self, "gamma", M.METHODS[self.teacher].default_gamma)
         try:
-            check_decoding(gamma=self.gamma, ys=self.ys, temperature=self.temperature,
-                           top_p=self.top_p, advantage=self.advantage,
-                           plausibility=self.plausibility)
+            super().__post_init__()
         except SamplingError as exc:
             raise FinetuneError(str(exc)) from None
         if self.teacher_keep not in TEACHER_KEEP:
@@ -102,12 +98,8 @@ class FinetuneConfig:
     def sample_settings(self, method: str, n: int, seed: int = 0) -> SampleSettings:
         """How this run samples: the teacher (distill, `self.teacher`) or the policy itself
         (`base`); one candidate per molecule: the teacher's distribution is what is learnt."""
-        return SampleSettings(method=method, n=n, seed=seed, gamma=self.gamma, ys=self.ys,
-                              candidates=1,
-                              advantage=self.advantage, plausibility=self.plausibility,
-                              grammar=self.grammar, ring_check=self.ring_check,
-                              temperature=self.temperature,
-                              top_p=self.top_p, device=self.device)
+        return SampleSettings(**vars(self.decoding), method=method, n=n, seed=seed,
+                              candidates=1, device=self.device)
 
 
 @dataclass
