@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app import project
+from app import open_project
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.structure_terms import structure_values
 from engine.device import pick_device
@@ -150,7 +150,7 @@ def has_base_set(ckpt_key: str, settings: SampleSettings) -> bool:
     with lock:
         if _base_id(ckpt_key, settings) in store:
             return True
-    return project.stored_base(_folder(ckpt_key), asdict(settings)) is not None
+    return open_project.stored_base(_folder(ckpt_key), asdict(settings)) is not None
 
 
 def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
@@ -169,9 +169,9 @@ def base_set(ckpt, ckpt_key: str, settings: SampleSettings, reward,
         if key in store:
             store.move_to_end(key)
             return store[key]
-    found = project.stored_base(_folder(ckpt_key), asdict(settings)) if stored else None
+    found = open_project.stored_base(_folder(ckpt_key), asdict(settings)) if stored else None
     if found is not None:     # read again on each use: a deleted run takes it with it
-        return project.base_molecules(found)
+        return open_project.base_molecules(found)
     result = sample_base(ckpt, reward, settings, progress=progress, phase=phase,
                          preview=preview)
     with lock:

@@ -2,7 +2,7 @@
 (a set of molecule IDs, `<run>:<row>`, shared by plot, grid, table and exports, so each
 selected molecule keeps the run it came from) and the runs. Both are plain keys that no
 widget owns, so Streamlit never drops them, and both are kept in the project
-(`app/project.py`), so a reload or a restart starts from them. CHECKPOINT is the key of
+(`app/open_project.py`), so a reload or a restart starts from them. CHECKPOINT is the key of
 the sidebar's checkpoint picker (rendered on every page, so never dropped either)."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from app import project, resources
+from app import open_project, resources
 from engine.project import run_name
 from engine.sampling.sampler import SampleSettings
 
@@ -27,12 +27,12 @@ def selection() -> set[str]:
     edit). A new session starts from the selection stored in the project."""
     if SELECTION not in st.session_state:
         runs()   # restored first: the stored selection names their molecules
-        st.session_state[SELECTION] = project.stored_selection()
+        st.session_state[SELECTION] = open_project.stored_selection()
     return st.session_state[SELECTION]
 
 
 def _changed() -> None:
-    project.save_selection(selection())
+    open_project.save_selection(selection())
 
 
 def select(ids) -> None:
@@ -101,11 +101,11 @@ def sync_runs() -> None:
     """Bring the runs in step with the project, once per page run (main.py): a run stored
     by another tab or by `sample --project` appears, a run deleted elsewhere goes."""
     mine = st.session_state.setdefault(RUNS, [])
-    stored = project.stored_ids()
+    stored = open_project.stored_ids()
     known = {r.project_id for r in mine if r.id.startswith("p")}
     if stored != known:
         mine[:] = [r for r in mine if not r.id.startswith("p") or r.project_id in stored]
-        new, problems = project.stored_runs(
+        new, problems = open_project.stored_runs(
             lambda folder: resources.load_model(resources.checkpoint_key(folder)),
             skip=known)
         mine += [Run(**fields) for fields in new]
@@ -115,7 +115,7 @@ def sync_runs() -> None:
 
 def add_run(run: Run) -> None:
     """Keep a finished run: stored in the project first, then shown."""
-    project.save_run(run)
+    open_project.save_run(run)
     runs().append(run)
 
 

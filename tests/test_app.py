@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import project, state
+from app import open_project, state
 from app.components import sampling
 from app.components.export import export_table, selected_table
 from app.components.reward_editor import REWARD
@@ -59,7 +59,7 @@ def inject_run(at: AppTest, tiny_checkpoint, n: int = 40) -> state.Run:
                     base=table(smiles[n:]), reward=reward,
                     summary={"wall_time_s": 1.0, "molecules_per_s": n, "device": "cpu"},
                     ckpt=load_checkpoint(tiny_checkpoint), checkpoint=str(tiny_checkpoint))
-    project.save_run(run)     # as Generate does: the molecules get their project IDs
+    open_project.save_run(run)     # as Generate does: the molecules get their project IDs
     at.session_state[state.RUNS] = [run]
     at.session_state["explore::run"] = run.id
     return run
@@ -537,7 +537,7 @@ def test_exports_carry_provenance_best_first(app, tiny_checkpoint, project_folde
     from app.components.export import file_stem, sorted_by_reward  # noqa: PLC0415
 
     run = inject_run(app, tiny_checkpoint)
-    project.save_run(run)                      # as a Generate does: into $RCFG_PROJECT
+    open_project.save_run(run)                      # as a Generate does: into $RCFG_PROJECT
     qed = load_reward("qed_high")
     out = sorted_by_reward(export_table(run.molecules, run, qed))
     assert out["id"].str.fullmatch(rf"{run.project_id}:\d+").all()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import project, state
+from app import open_project, state
 from engine.project import Project, ProjectError, checkpoint_id
 from engine.sampling import methods as M
 
@@ -113,7 +113,7 @@ def test_the_demo_opens_on_stored_results_and_a_change_goes_to_a_copy(demo_app,
     at.text_area(key="notes::text").set_value("a series to follow")
     at.button(key="FormSubmitter:notes::form-Add note").click().run()
     assert not at.exception, at.exception
-    copy = Path(at.session_state[project.COPIED])
+    copy = Path(at.session_state[open_project.COPIED])
     assert copy.parent == project_folder.resolve().parent and copy.name.startswith("demo-copy")
     assert str(copy.name) in _banner(at, "Your copy of the demo")
     assert any(p.proto.popover.label == f"Project: {copy.name}" for p in at.get("popover"))

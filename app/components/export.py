@@ -15,7 +15,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from app import project, state
+from app import open_project, state
 from app.components import filters, own, results
 from engine.chem.alerts import COLUMNS as ALERT_COLUMNS
 from engine.chem.properties import PROPERTY_NAMES
@@ -63,7 +63,7 @@ def file_stem(reward, runs) -> str:
     numbers = sorted({r.number for r in runs})
     span = (f"run{numbers[0]}" if len(numbers) == 1 else
             f"runs{numbers[0]}-{numbers[-1]}" if numbers else "norun")
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", project.project_dir().name).strip("-")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", open_project.project_dir().name).strip("-")
     key = re.sub(r"[^A-Za-z0-9_.-]+", "-", reward.key or reward.name).strip("-")
     return f"{name or 'project'}_{key or 'reward'}_{span}"
 
@@ -76,7 +76,7 @@ def selected_table(reward, chosen: set[str], runs: list[state.Run]) -> pd.DataFr
                           reward) for r in runs]
     if not parts:
         return pd.DataFrame()
-    for set_id, filename in project.imported_sets().items():   # your files, any of them
+    for set_id, filename in open_project.imported_sets().items():   # your files, any of them
         if any(m.startswith(f"{set_id}:") for m in chosen):
             mine = own.molecules_of(set_id, filename, reward)
             if mine is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import messages, project, state
+from app import messages, open_project, state
 from engine.project import ProjectError
 
 ss = st.session_state
@@ -13,7 +13,7 @@ TEXT, PROBLEM = "notes::text", "notes::problem"
 
 def _add(run_number: int) -> None:
     try:
-        project.add_note(run_number, ss.get(TEXT, ""))
+        open_project.add_note(run_number, ss.get(TEXT, ""))
     except ProjectError as exc:
         ss[PROBLEM] = messages.shown(exc)
         return
@@ -22,7 +22,7 @@ def _add(run_number: int) -> None:
 
 def render(run: state.Run) -> None:
     """A popover with the run's notes, oldest first, and a box for a new one."""
-    written = project.notes(run.project_id)
+    written = open_project.notes(run.project_id)
     with st.popover(f"Notes ({len(written)})" if written else "Notes",
                     icon=":material/sticky_note_2:", width="stretch"):
         for note in written:

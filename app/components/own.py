@@ -2,7 +2,7 @@
 beside the run in every view as a set of their own (`source` column). Records RDKit cannot
 read are counted and listed, never dropped silently.
 
-An upload is stored in the project as an imported set (`app/project.py`) the moment it is
+An upload is stored in the project as an imported set (`app/open_project.py`) the moment it is
 read: its molecules get IDs like generated ones (so they can be selected and exported with
 their provenance), and a reload or a restart shows the newest set again. Several sets can be
 shown at once, each as a source of its own, in every view (the Distribution plot included);
@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import messages, project
+from app import messages, open_project
 from engine.chem.alerts import with_checks
 from engine.chem.molfile import MoleculeFileError, read_molecules
 from engine.chem.scoring import rescore, score_molecules
@@ -37,7 +37,7 @@ def _checked(data: bytes, filename: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _stored(folder: str, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """An imported set of the project in `folder` (the key): molecules, unreadable
     records, how many there were."""
-    return project.imported(run_id)
+    return open_project.imported(run_id)
 
 
 def _on_upload() -> None:
@@ -46,7 +46,7 @@ def _on_upload() -> None:
         return
     try:
         table, bad = _checked(upload.getvalue(), upload.name)
-        run_id = project.save_import(upload.name, table, bad)
+        run_id = open_project.save_import(upload.name, table, bad)
     except (MoleculeFileError, ProjectError) as exc:
         ss[FAILED] = {"error": messages.shown(exc), "filename": upload.name}
         return
@@ -58,7 +58,7 @@ def _on_upload() -> None:
 def shown_sets() -> list[int]:
     """The imported sets shown (run IDs, newest first): chosen this session, else the
     project's newest one; sets deleted elsewhere are left out."""
-    sets = project.imported_sets()
+    sets = open_project.imported_sets()
     if OWN not in ss:
         ss[OWN] = list(sets)[:1]
     return [i for i in ss[OWN] if i in sets]
@@ -66,7 +66,7 @@ def shown_sets() -> list[int]:
 
 def _table(run_id: int) -> tuple[pd.DataFrame, pd.DataFrame, int] | None:
     try:
-        return _stored(str(project.project_dir().resolve()), run_id)
+        return _stored(str(open_project.project_dir().resolve()), run_id)
     except ProjectError:        # deleted in another tab
         return None
 
@@ -89,7 +89,7 @@ def _source(run_id: int, sets: dict[int, str]) -> str:
 def molecules(reward) -> pd.DataFrame | None:
     """The shown sets scored with `reward`, `source` naming each set's file; None when
     nothing (readable) is shown."""
-    sets = project.imported_sets()
+    sets = open_project.imported_sets()
     parts = [m for i in shown_sets()
              if (m := molecules_of(i, _source(i, sets), reward)) is not None]
     return pd.concat(parts, ignore_index=True) if parts else None
@@ -114,7 +114,7 @@ def _on_pick() -> None:
 
 
 def _delete(run_id: int) -> None:
-    project.writable().delete_run(run_id)
+    open_project.writable().delete_run(run_id)
     _stored.clear()
     ss[OWN] = [i for i in ss.get(OWN, []) if i != run_id]
 
@@ -135,7 +135,7 @@ def render(run_frame: pd.DataFrame, reward) -> None:
             failed = ss[FAILED]
             kept = " The sets shown stay as they were." if shown_ids else ""
             st.error(f"{failed['error']}{kept}", icon=":material/error:")
-        sets = project.imported_sets()
+        sets = open_project.imported_sets()
         if not sets:
             return
         ss[PICK] = shown_ids

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import messages, project, resources, state
+from app import messages, open_project, resources, state
 from app.components import own, reward_editor
 from engine.project import ProjectError
 
@@ -16,7 +16,7 @@ ss = st.session_state
 def _rename(run_id: str) -> None:
     run = state.run_by_id(run_id)
     try:
-        record = project.writable().rename_run(run.project_id, ss["project::name"])
+        record = open_project.writable().rename_run(run.project_id, ss["project::name"])
     except ProjectError as exc:
         ss["project::message"] = messages.shown(exc)
         return
@@ -26,7 +26,7 @@ def _rename(run_id: str) -> None:
 
 def _delete(run_id: str) -> None:
     run = state.run_by_id(run_id)
-    project.writable().delete_run(run.project_id)     # and its base set
+    open_project.writable().delete_run(run.project_id)     # and its base set
     state.sync_runs()                            # in step with the project: run gone
     ss["project::confirm"] = False
 
@@ -34,7 +34,7 @@ def _delete(run_id: str) -> None:
 def _switch_to(folder) -> None:
     """Work in another project from now on: this session's runs, selection, shown
     molecules and reward are those of the new project (the old one keeps all of its own)."""
-    ss[project.CHOSEN] = str(folder)
+    ss[open_project.CHOSEN] = str(folder)
     for key in (state.RUNS, state.SELECTION, state.RESTORE_PROBLEMS, own.OWN, own.PICK,
                 reward_editor.REWARD, reward_editor.STORED, "explore::run", "project::run"):
         ss.pop(key, None)
@@ -46,8 +46,8 @@ def _picked() -> None:
 
 def _create() -> None:
     try:
-        folder = project.new_project_dir(ss.get("project::new", ""))
-        project.Project.open(folder)
+        folder = open_project.new_project_dir(ss.get("project::new", ""))
+        open_project.Project.open(folder)
     except ProjectError as exc:
         ss["project::problem"] = messages.shown(exc)
         return
@@ -58,14 +58,14 @@ def _create() -> None:
 def caption() -> None:
     """Which project is open, a picker for the projects beside it, and what could not be
     restored from it."""
-    folder = project.project_dir()
+    folder = open_project.project_dir()
     with st.popover(f"Project: {folder.name}", icon=":material/folder_open:",
                     width="stretch"):
         st.caption(f"`{resources.display_path(folder)}`: every Generate, the selection, your "
                    "uploaded molecules and notes are kept here. `python3 -m engine sample "
                    "--project DIR` adds runs from a terminal; start the dashboard with "
                    "`-- --project DIR` to open a project elsewhere.")
-        choices = [str(p) for p in project.neighbours()]
+        choices = [str(p) for p in open_project.neighbours()]
         current = str(folder.resolve())
         if current not in choices:
             choices.insert(0, current)

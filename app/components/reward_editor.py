@@ -18,7 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import labels, project, resources
+from app import labels, open_project, resources
 from app.components import structure_draft, structure_editor, term_support
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import (AGGREGATES, DEFAULT_WEIGHT, GOALS, REWARD_KEYS, TERM_KEYS,
@@ -202,7 +202,7 @@ def _kept() -> tuple[Reward, str] | None:
     """The reward last in use in this project and its preset label (None when none is
     kept, or it no longer reads)."""
     try:
-        data = json.loads(project.current().value(KEPT) or "null")
+        data = json.loads(open_project.current().value(KEPT) or "null")
         if not data:
             return None
         reward = Reward.from_toml(data["toml"], key=data.get("key", ""))
@@ -218,7 +218,7 @@ def _keep() -> None:
     record = json.dumps({"toml": ss[REWARD].to_toml(), "preset": ss[PRESET_USED],
                          "key": ss[DRAFT].get("key", "")})
     if ss.get(STORED) != record:
-        project.current().set_value(KEPT, record)
+        open_project.current().set_value(KEPT, record)
         ss[STORED] = record
 
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, replace
 import pandas as pd
 import streamlit as st
 
-from app import labels, project, resources, state
+from app import labels, open_project, resources, state
 from app.components import analogues, results
 from engine.chem.scoring import rescore, summarize
 from engine.sampling import estimate as E
@@ -145,7 +145,7 @@ def rates() -> tuple[dict, str]:
     session's last runs, else the last ones on this machine and device (kept in the
     project), else the typical 2-core CPU (none on a GPU)."""
     device = resources.device_label()
-    stored = json.loads(project.current().value(f"rates:{device}") or "{}")
+    stored = json.loads(open_project.current().value(f"rates:{device}") or "{}")
     session = ss.get(RATES, {})
     typical = {} if device.startswith("GPU") else E.TYPICAL_CPU_RATES
     source = ("measured on this session's runs" if session else
@@ -158,8 +158,8 @@ def _measured(kind: str, rows_per_s: float) -> None:
     ss.setdefault(RATES, {})[kind] = rows_per_s
     device = resources.device_label()
     key = f"rates:{device}"
-    stored = json.loads(project.current().value(key) or "{}")
-    project.current().set_value(key, json.dumps({**stored, kind: rows_per_s}))
+    stored = json.loads(open_project.current().value(key) or "{}")
+    open_project.current().set_value(key, json.dumps({**stored, kind: rows_per_s}))
 
 
 def _own_base(s: SampleSettings) -> bool:

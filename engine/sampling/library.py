@@ -35,7 +35,8 @@ SHARD_SIZE = 10_000
 PLAN_FILE, MANIFEST_FILE, UNIQUE_DIR = "library.json", "manifest.json", "unique"
 ALERT_SAMPLE = 2_000
 # forward rows decoded at once: with the sampler's default of 8,192 a library run held
-# 3.2 GB; with 1,024 decoding stays near 1.3 GB and a run peaks at 1.9-2.1 GB (BENCHMARKS.md)
+# 3.2 GB; with 1,024 a 30,000-molecule run peaks at 1.40 GB (512: 1.13 GB, 5 % slower;
+# BENCHMARKS.md, "Libraries")
 MAX_ROWS = 1024
 
 
