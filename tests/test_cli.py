@@ -9,9 +9,9 @@ import pytest
 
 from engine.cli import build_parser, main
 from engine.cli.common import GUIDANCE_FIELDS
-from engine.cli.train import FINETUNE_OPTIONS, NO_OPTION, RUN_FIELDS
+from engine.cli.train import FINETUNE_OPTIONS, RUN_FIELDS
 from engine.sampling.sampler import SampleSettings
-from engine.train.finetune import DEFAULT_STEPS, FinetuneConfig
+from engine.train.finetune import DEFAULT_STEPS, NO_OPTION, FinetuneConfig
 
 
 @pytest.mark.parametrize("kind", ["distill", "rl"])

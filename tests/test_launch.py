@@ -81,10 +81,14 @@ def test_resume_relaunches_with_the_runs_own_settings(tiny_checkpoint, tmp_path)
     out = tmp_path / "rl"
     launch("rl", REWARD, out, tiny_checkpoint, steps=10_000, **{**SMALL, "lr": 3e-4})
     _wait(out, lambda s: s["step"] >= 2)
-    stop(out)
+    assert stop(out)
+    stopped = run_state(out)["step"]
     resume(out)
-    _wait(out, lambda s: s["status"] == "running")
-    command = [line for line in run_state(out)["log_tail"] if line.startswith("$ ")][-1]
+    # the relaunched command is accepted and the run goes on past where it stopped
+    _wait(out, lambda s: s["step"] > stopped + 1 or s["status"] != "running")
+    state = run_state(out)
+    assert state["status"] == "running", state["log_tail"]
+    command = [line for line in state["log_tail"] if line.startswith("$ ")][-1]
     assert "--resume" in command and "--lr 0.0003" in command
     assert f"--checkpoint {tiny_checkpoint}" in command
     stop(out)

@@ -67,8 +67,6 @@ def run_finetune(args) -> int:
 
 # FinetuneConfig fields a run takes from its own arguments (--reward, --out, --checkpoint)
 RUN_FIELDS = ("kind", "reward", "out", "checkpoint")
-# decoding fields a run has no option for: no distillation teacher is Q-tilt
-NO_OPTION = ("q_weights",)
 # the other fields, in the order `--help` lists their options; "guidance" is the block of
 # GUIDANCE_FIELDS options shared with `sample` (tests/test_cli.py checks every field is here)
 FINETUNE_OPTIONS = ("steps", "batch_size", "lr", "teacher", "gamma", "ys", "guidance",

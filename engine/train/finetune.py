@@ -36,6 +36,10 @@ TEACHER_KEEP = ("all", "valid")   # teacher molecules that enter the distillatio
 RESUME_MAY_CHANGE = ("steps", "device", "out", "checkpoint")
 
 
+# decoding fields no run reads (no distillation teacher is Q-tilt): no option, not passed on
+NO_OPTION = ("q_weights",)
+
+
 class FinetuneError(UserError):
     """Run settings that cannot be used, with what is allowed."""
 

@@ -19,7 +19,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from engine.chem.rewards import Reward
-from engine.train.finetune import KINDS, FinetuneConfig, FinetuneError
+from engine.train.finetune import KINDS, NO_OPTION, FinetuneConfig, FinetuneError
 from engine.train.runfolder import (LOG_FILE, REWARD_FILE, RunFolderError, is_held,
                                     read_history, read_process, record_process, start_ticks,
                                     training_record)
@@ -27,7 +27,7 @@ from engine.train.runfolder import (LOG_FILE, REWARD_FILE, RunFolderError, is_he
 REPO = Path(__file__).resolve().parents[2]
 # the run settings a launch passes on: FinetuneConfig's, less what `launch` takes itself
 OPTIONS = (*(f.name for f in fields(FinetuneConfig)
-             if f.name not in ("kind", "reward", "out", "checkpoint")), "threads")
+             if f.name not in ("kind", "reward", "out", "checkpoint", *NO_OPTION)), "threads")
 
 
 def launch(kind: str, reward: Reward, out: Path | str, checkpoint: Path | str | None = None,
