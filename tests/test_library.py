@@ -86,6 +86,8 @@ def test_two_ranks_write_the_same_shards_as_one(tiny_checkpoint, whole, tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     assert _shards(out) == _shards(whole)
     assert json.loads((out / "manifest.json").read_text())["n"] == 60
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["shards_written_now"] == 3          # both ranks' shards, not rank 0's
 
 
 def test_dedupe_drops_repeated_inchikeys_across_shards(tmp_path):

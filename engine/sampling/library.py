@@ -249,16 +249,18 @@ def run_library(ckpt, reward, settings: SampleSettings, n: int, out: Path,
                        checkpoint=str(ckpt.path))
     if rank == 0:
         open_plan(out, plan, resume, rank)
+    before = len(done_shards(out))   # before any rank writes: they start after the barrier
     if barrier:
         barrier()
     if rank != 0:
         open_plan(out, plan, True, rank)
     t0 = time.perf_counter()
-    written = write_shards(ckpt, reward, plan, out, rank, world, progress)
+    write_shards(ckpt, reward, plan, out, rank, world, progress)
     if barrier:
         barrier()
     if rank != 0:
         return None
     data = manifest(out, plan)
-    data.update(wall_time_s=time.perf_counter() - t0, shards_written_now=len(written["written"]))
+    # every rank's shards: the manifest checked that all are there now
+    data.update(wall_time_s=time.perf_counter() - t0, shards_written_now=plan.shards - before)
     return data
