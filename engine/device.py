@@ -1,6 +1,9 @@
 """The device choice shared by training, sampling, benchmarks and the dashboard."""
 from __future__ import annotations
 
+import ctypes
+from functools import lru_cache
+
 import torch
 
 from engine.errors import UserError
@@ -40,3 +43,24 @@ def cpu_seconds() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim():
+    """glibc's malloc_trim, or None where the C library is not glibc."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_free_memory() -> None:
+    """Hand the pages the C heap holds free back to the system (glibc's malloc_trim; nothing
+    on other C libraries). The decoder frees tensors of ever-changing sizes as it drops
+    finished rows; glibc keeps those blocks, fragmented, and a long run's peak memory grew
+    shard after shard (827 MB after one 2,000-molecule shard, 1,566 MB after four; 2.84 GB
+    over a 10^6 library). Trimming after each of those drops keeps it flat (1.13 GB after
+    ten) for about 5 % more CPU (BENCHMARKS.md, "Libraries")."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

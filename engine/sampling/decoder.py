@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from engine.device import release_free_memory
 from engine.errors import UserError
 from engine.sampling import guidance
 from engine.sampling.grammar import REFUSALS, SmilesGrammar
@@ -152,6 +153,8 @@ def decode(model, plan: DecodePlan, bos_id: int, eos_id: int, max_len: int,
             keep = row_alive.nonzero().squeeze(1)                     # (m',)
             rows = (keep[:, None] * R + torch.arange(R, device=device)).reshape(-1)
             cache.select(rows)
+            if device.type == "cpu":
+                release_free_memory()   # or fragments of the old cache pile up, run-long
             alive, tokens, row_alive = alive[keep], tokens[keep], row_alive[keep]
             plan = plan.take(keep)
             state = {k: v[keep] for k, v in state.items()}
