@@ -1,13 +1,16 @@
 """The fast scoring path (one parse, shared intermediates, a process pool for large batches)
 gives the values of the straightforward definitions in PROPERTIES.md."""
+import importlib.util
 import math
 import multiprocessing
+import os
 import resource
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import pytest
-from rdkit import Chem
+from rdkit import Chem, RDConfig
 from rdkit.Chem import QED, Crippen, Descriptors, GraphDescriptors, rdMolDescriptors
 
 from engine.chem.properties import (BASIC_AMINE_SMARTS, MAX_HEAVY_ATOMS, PROPERTY_NAMES,
@@ -29,10 +32,21 @@ ODD = [
 ]
 
 
+@lru_cache(maxsize=1)
+def npscorer_as_shipped():
+    """RDKit's npscorer module as shipped, loaded anew: `_contrib()` builds its per-molecule
+    Morgan generator and namedtuple once, and this reference must not share that."""
+    path = os.path.join(RDConfig.RDContribDir, "NP_Score", "npscorer.py")
+    spec = importlib.util.spec_from_file_location("npscorer_as_shipped", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def reference_row(smiles: str) -> list[float]:
     """The 25 properties as PROPERTIES.md defines them, each on a freshly parsed molecule
     (nothing shared, no order effects); all NaN where batch_properties marks invalid."""
-    sascorer, npscorer, model = _contrib()
+    sascorer, _, model = _contrib()
     nan = [math.nan] * len(PROPERTY_NAMES)
     if not smiles.strip():
         return nan
@@ -55,7 +69,7 @@ def reference_row(smiles: str) -> list[float]:
         "stereocenters": lambda m: len(Chem.FindMolChiralCenters(
             m, includeUnassigned=True, useLegacyImplementation=False)),
         "qed": QED.qed, "sa_score": sascorer.calculateScore,
-        "np_likeness": lambda m: npscorer.scoreMol(m, model),
+        "np_likeness": lambda m: npscorer_as_shipped().scoreMol(m, model),
         "heteroatoms": rdMolDescriptors.CalcNumHeteroatoms,
         "nitrogens": lambda m: count(m, {7}), "oxygens": lambda m: count(m, {8}),
         "halogens": lambda m: count(m, {9, 17, 35, 53}),
