@@ -159,6 +159,35 @@ def test_the_library_selection_and_exports(app, folder):
     assert app.session_state[view.PICKED] == set()
 
 
+def test_the_best_molecules_by_a_stored_column_over_every_shard(app, folder):
+    opened(app, folder)
+    app.selectbox(key=view.ORDER_BY).set_value("qed").run()
+    assert not app.exception, app.exception
+    stored = whole(folder).query("valid")
+    best = stored.sort_values(["qed", "library_index"], ascending=[False, True])
+    assert table(app).index.tolist() == best["library_index"].head(48).tolist()
+    assert "by stored QED, highest first; 59 molecules with a QED value pass" in caption(
+        app, "Molecules 1-48")
+    app.number_input(key=view.PAGE).set_value(2).run()
+    assert table(app).index.tolist() == best["library_index"].iloc[48:].tolist()
+    app.toggle(key=view.LOWEST_FIRST).set_value(True).run()
+    assert app.number_input(key=view.PAGE).value == 1   # a new order starts over
+    worst = stored.sort_values(["qed", "library_index"], ascending=[True, True])
+    assert table(app).index.tolist() == worst["library_index"].head(48).tolist()
+    app.session_state[view.RANGES] = ["mw"]   # filters and order together
+    app.session_state["library::range::mw"] = (300.0, 350.0)
+    app.run()
+    heavy = worst.query("300 <= mw <= 350")
+    assert table(app).index.tolist() == heavy["library_index"].tolist()
+    lib = open_library(folder)
+    rows = RowFilter(ranges=(("mw", 300.0, 350.0),))
+    text = library_export.filtered_csv(lib, rows, None, cap=5, order=("qed", False))
+    assert pd.read_csv(io.StringIO(text))["id"].tolist() == [
+        f"lib:{i}" for i in heavy["library_index"].head(5)]
+    app.selectbox(key=view.ORDER_BY).set_value(view.LIBRARY_ORDER).run()
+    assert sorted(table(app).index) == sorted(heavy["library_index"])   # the table: by reward
+
+
 def test_rewards_stored_or_computed_with_the_reward_in_use(app, scored_folder):
     opened(app, scored_folder)
     assert app.radio(key=view.REWARD).value == view.STORED

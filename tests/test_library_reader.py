@@ -16,8 +16,9 @@ from engine.chem.scoring import score_molecules
 from engine.chem.structures import SmartsError, has_substructure
 from engine.sampling.library import LibraryError, LibraryPlan, dedupe, manifest, shard_name
 from engine.sampling.library_reader import (ROW, RowFilter, column_range, iter_rows,
-                                            open_library, page_rows, read_rows, rows_at,
-                                            sample_rows, shard_mask)
+                                            open_library, page_rows, ranked_rows,
+                                            read_in_order, read_rows, rows_at, sample_rows,
+                                            shard_mask)
 
 FIXTURE_SMILES = Path(__file__).parent / "data" / "smiles.csv"
 INVALID = "C1CC"   # an unclosed ring: valid = False, no properties
@@ -179,3 +180,38 @@ def test_column_range_leaves_missing_values_out(folder):
     frame = pd.concat(pd.read_parquet(f) for f in lib.files)
     assert column_range(lib, "mw") == (frame["mw"].min(), frame["mw"].max())
     assert column_range(lib, "nll") == (30.0, 49.0)
+
+
+def test_the_best_rows_by_a_column_over_every_shard(folder):
+    lib = open_library(folder)
+    every = read_rows(lib, [(k, np.arange(n)) for k, n in enumerate(lib.rows)])
+    rows = RowFilter(ranges=(("mw", 150.0, 400.0),))
+    passing = every[every["valid"].astype(bool) & every["mw"].between(150, 400)]
+    for descending in (True, False):
+        # the whole order, as pandas sorts the whole table (equal values: library order)
+        want = passing.sort_values(["qed", ROW], ascending=[not descending, True])[ROW]
+        for count in (1, 7, len(passing), len(passing) + 10):
+            got, total = ranked_rows(lib, lambda k: shard_mask(lib, k, rows), "qed", count,
+                                     descending)
+            assert total == len(passing)
+            assert got.tolist() == want.tolist()[:count]
+    top = ranked_rows(lib, lambda k: shard_mask(lib, k, rows), "qed", 5)[0]
+    frame = read_in_order(lib, top, ["qed"])
+    assert frame[ROW].tolist() == top.tolist()
+    assert frame["qed"].is_monotonic_decreasing
+
+
+def test_ties_are_in_library_order_and_missing_values_never_ranked(folder):
+    lib = open_library(folder)
+    everything = RowFilter(valid_only=False)
+    mask = lambda k: shard_mask(lib, k, everything)   # noqa: E731
+    # nll is stored for every row, hba ties a lot, mw is missing for the invalid row 7
+    hba = read_rows(lib, [(k, np.arange(n)) for k, n in enumerate(lib.rows)])["hba"]
+    got, total = ranked_rows(lib, mask, "hba", lib.n)
+    assert total == lib.n - 1 and 7 not in got
+    for value in hba.dropna().unique():
+        tied = [r for r in got if hba[r] == value]
+        assert tied == sorted(tied)
+    assert ranked_rows(lib, mask, "nll", 3, descending=False)[0].tolist() == [0, 20, 40]
+    with pytest.raises(LibraryError, match="cannot order by smiles: not a numeric column"):
+        ranked_rows(lib, mask, "smiles", 3)

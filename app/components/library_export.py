@@ -1,6 +1,7 @@
-"""A library's downloads: the molecules that pass the filters, or the library's selection, as
-CSV built shard by shard (one shard read at a time) when the button is pressed, at most
-EXPORT_CAP molecules a file. One row per molecule with its ID (`<library>:<row>`) first,
+"""A library's downloads: the molecules that pass the filters (in library order, or in the
+screen's order by a stored column: the best first), or the library's selection, as CSV built
+shard by shard (one shard read at a time) when the button is pressed, at most EXPORT_CAP
+molecules a file. One row per molecule with its ID (`<library>:<row>`) first,
 then the columns the shards store; when the screen shows the reward in use, its `reward`
 and `d_*` columns are computed shard by shard and replace the stored ones, with
 `scored_with` naming it. Spreadsheet-safe through engine.output.csv_text."""
@@ -16,10 +17,11 @@ from app.components import library_view as view
 from engine.chem.rewards import Reward
 from engine.chem.scoring import rescore
 from engine.output import csv_text
-from engine.sampling.library_reader import (ROW, Library, RowFilter, iter_rows, read_rows,
-                                            rows_at)
+from engine.sampling.library_reader import (ROW, Library, RowFilter, iter_rows,
+                                            read_in_order, read_rows, rows_at)
 
-EXPORT_CAP = 50_000   # molecules a CSV holds: about 20 MB for a library with its 25 properties
+EXPORT_CAP = view.RANK_CAP   # molecules a CSV holds: about 20 MB with the 25 properties
+ORDERED_PART = 5_000         # ranked rows read (from any shards) per piece of the CSV
 
 
 def _rows_of(ids: Iterable[str]) -> list[int]:
@@ -42,10 +44,15 @@ def library_csv(lib: Library, parts: Iterable[pd.DataFrame], reward: Reward | No
 
 
 def filtered_csv(lib: Library, rows: RowFilter, reward: Reward | None,
-                 cap: int = EXPORT_CAP) -> str:
-    """The first `cap` molecules that pass `rows`, in library order (the shards' masks
-    from the screen's cache, computed here where it has none)."""
-    return library_csv(lib, iter_rows(lib, view.mask_of(lib, rows), cap), reward)
+                 cap: int = EXPORT_CAP, order: tuple[str, bool] | None = None) -> str:
+    """The first `cap` molecules that pass `rows`, in library order, or the best `cap` in
+    `order` (column, descending) best first (the shards' masks and the ordering from the
+    screen's cache, computed here where it has none)."""
+    if order is None:
+        return library_csv(lib, iter_rows(lib, view.mask_of(lib, rows), cap), reward)
+    best = view.ranked(lib, rows, order)[0][:cap]
+    return library_csv(lib, (read_in_order(lib, best[i:i + ORDERED_PART])
+                             for i in range(0, len(best), ORDERED_PART)), reward)
 
 
 def selection_csv(lib: Library, ids: Iterable[str], reward: Reward | None,
@@ -56,9 +63,11 @@ def selection_csv(lib: Library, ids: Iterable[str], reward: Reward | None,
 
 
 def render(lib: Library, rows: RowFilter, reward: Reward | None, known: int,
-           complete: bool) -> None:
+           complete: bool, order: tuple[str, bool] | None = None) -> None:
     """The download bar: `known` molecules pass the filters (all of them when `complete`);
-    `reward` is the reward in use when the screen shows it, else None (stored values)."""
+    `reward` is the reward in use when the screen shows it, else None (stored values);
+    `order` the screen's order (None: library order)."""
+    where = "in library order" if order is None else "best first, in the screen's order"
     chosen = set(view.PICKS.chosen())
     name = view.label(lib)
     with st.container(horizontal=True, vertical_alignment="center"):
@@ -67,11 +76,13 @@ def render(lib: Library, rows: RowFilter, reward: Reward | None, known: int,
                          "molecules); it starts empty for each folder.")
         st.download_button(
             f"Filtered CSV ({min(known, EXPORT_CAP):,}{'+' if not complete else ''})",
-            lambda: filtered_csv(lib, rows, reward), file_name=f"{name}_filtered.csv",
+            lambda: filtered_csv(lib, rows, reward, order=order),
+            file_name=f"{name}_filtered.csv" if order is None else
+            f"{name}_best_by_{order[0]}{'' if order[1] else '_lowest'}.csv",
             mime="text/csv", on_click="ignore", icon=":material/download:",
             key="library::export::filtered", disabled=known == 0 and complete,
-            help=f"The molecules that pass the filters, in library order, read one shard "
-                 f"at a time; at most {EXPORT_CAP:,} a file.")
+            help=f"The molecules that pass the filters, {where}, read one shard at a "
+                 f"time; at most {EXPORT_CAP:,} a file.")
         st.download_button(
             "Selection CSV", lambda: selection_csv(lib, chosen, reward),
             file_name=f"{name}_selection.csv", mime="text/csv", on_click="ignore",
@@ -81,5 +92,5 @@ def render(lib: Library, rows: RowFilter, reward: Reward | None, known: int,
                   icon=":material/deselect:", key="library::export::clear")
     if known > EXPORT_CAP:
         st.caption(f"A CSV holds at most {EXPORT_CAP:,} molecules: the first that pass the "
-                   "filters, in library order. Narrow the filters (or split by a range) for "
-                   "the rest.")
+                   f"filters, {where}. Narrow the filters (or split by a range) for the "
+                   "rest.")

@@ -1,7 +1,8 @@
 """The Library screen's reading of a library folder (engine.sampling.library_reader): the
 folder opened and checked (cached on its modification time), the filter bar (valid molecules
 only, range filters on stored numeric columns, a SMARTS pattern checked shard by shard as
-far as the pages go), the pager, and the page of molecules the grid and the table show:
+far as the pages go), the order (library order, or the best by a stored column over every
+shard), the pager, and the page of molecules the grid and the table show:
 read from its shards alone, re-scored with the reward in use on request, with alerts and
 scaffold computed for the page when the shards lack them. The library's molecules have their
 own selection (IDs `<library>:<row>`), apart from the project's selection of run molecules."""
@@ -21,7 +22,8 @@ from engine.chem.rewards import Reward
 from engine.chem.scoring import rescore
 from engine.sampling.library import UNIQUE_DIR
 from engine.sampling.library_reader import (ROW, Library, RowFilter, column_range,
-                                            open_library, page_rows, read_rows, shard_mask)
+                                            open_library, page_rows, ranked_rows,
+                                            read_in_order, read_rows, shard_mask)
 from engine.sampling.sampler import SETTING_COLUMNS
 
 ss = st.session_state
@@ -29,6 +31,9 @@ FOLDER, UNIQUE, INVALID = "library::folder", "library::unique", "library::invali
 RANGES, SMARTS, REWARD = "library::ranges", "library::smarts", "library::reward"
 PAGE, PAGE_SIZE, SCANNED = "library::page", "library::page_size", "library::scanned"
 PICKED, PICKED_FOR = "library::picked", "library::picked_for"
+ORDER_BY, LOWEST_FIRST = "library::order_by", "library::lowest_first"
+LIBRARY_ORDER = "library order"
+RANK_CAP = 50_000   # molecules an ordering keeps (the pages and the filtered CSV go this far)
 PAGE_SIZES = (48, 96, 192)   # molecules read per page; the grid pages through them
 STORED, IN_USE = "stored", "in use"
 # stored columns no range filter is for: how the molecules were made, and their numbers
@@ -129,8 +134,7 @@ def _clean(x: float) -> float:
 def filter_bar(lib: Library, cols) -> RowFilter | None:
     """The filters, drawn in the three columns `cols`, as a RowFilter; None (with the error
     shown) for an invalid SMARTS."""
-    columns = [c for c in dict.fromkeys(("reward", *PROPERTY_NAMES, *lib.numeric))
-               if c in lib.numeric and c not in NOT_FILTERS]
+    columns = filter_columns(lib)
     left, middle, right = cols
     with left.popover("Range filters", icon=":material/tune:", width="stretch"):
         picked = st.multiselect("Filter on", columns, key=RANGES, persist_state="session",
@@ -171,6 +175,59 @@ def filter_bar(lib: Library, cols) -> RowFilter | None:
     except ValueError as exc:   # SmartsError, LibraryError
         st.error(str(exc), icon=":material/error:")
         return None
+
+
+def filter_columns(lib: Library) -> list[str]:
+    """The stored numeric columns a chemist filters or orders on: reward, the properties,
+    then the rest (how the molecules were made and their numbers left out)."""
+    return [c for c in dict.fromkeys(("reward", *PROPERTY_NAMES, *lib.numeric))
+            if c in lib.numeric and c not in NOT_FILTERS]
+
+
+def _order_changed() -> None:
+    """A new order starts at its first page, and the grid sorts its cards the same way."""
+    reset_page()
+    if ss.get(ORDER_BY, LIBRARY_ORDER) != LIBRARY_ORDER:
+        ss.update({"grid::sort": ss[ORDER_BY], "grid::then": "-",
+                   "grid::order": "ascending" if ss.get(LOWEST_FIRST) else "descending"})
+
+
+def order_bar(lib: Library, col) -> tuple[str, bool] | None:
+    """The order control, drawn in `col`: None for library order, else (column, descending)."""
+    options = [LIBRARY_ORDER, *filter_columns(lib)]
+    if ss.get(ORDER_BY) not in options:
+        ss[ORDER_BY] = LIBRARY_ORDER
+    by, lowest = ss[ORDER_BY], ss.get(LOWEST_FIRST, False)
+    title = ("Library order" if by == LIBRARY_ORDER else
+             f"{labels.short(by)}, {'lowest' if lowest else 'highest'} first")
+    with col.popover(f"Order: {title}", icon=":material/sort:", width="stretch"):
+        st.selectbox("Order by", options, key=ORDER_BY, on_change=_order_changed,
+                     format_func=lambda c: "Library order" if c == LIBRARY_ORDER
+                     else labels.label(c),
+                     help=f"The best molecules by a value stored in the shards, over every "
+                          f"shard (the pages and the filtered CSV go as far as the best "
+                          f"{RANK_CAP:,}); molecules without a value are left out. The "
+                          "reward in use, computed for the page only, cannot order the "
+                          "library: score the folder with it first.")
+        st.toggle("Lowest first", key=LOWEST_FIRST, on_change=_order_changed,
+                  disabled=by == LIBRARY_ORDER,
+                  help="For values where less is better: SA score, NLL, molecular weight.")
+    return None if by == LIBRARY_ORDER else (by, not lowest)
+
+
+@st.cache_data(max_entries=64, show_spinner="Ordering every shard…")
+def _ranked(folder: str, stamp: tuple[int, ...], key: str, column: str, descending: bool,
+            _lib: Library, _rows: RowFilter) -> tuple[np.ndarray, int]:
+    return ranked_rows(_lib, mask_of(_lib, _rows), column, RANK_CAP, descending)
+
+
+def ranked(lib: Library, rows: RowFilter, order: tuple[str, bool]) -> tuple[np.ndarray, int]:
+    """The row numbers of the best RANK_CAP molecules that pass `rows`, in `order`, and how
+    many that pass have a value (cached per folder, filter and order; every shard's mask is
+    computed, so a SMARTS is then checked everywhere)."""
+    found = _ranked(str(lib.folder), folder_stamp(lib.folder), repr(rows), *order, lib, rows)
+    mark_scanned(lib, rows, len(lib.files))
+    return found
 
 
 def describe(rows: RowFilter) -> str:
@@ -218,6 +275,19 @@ def page(lib: Library, rows: RowFilter, note) -> tuple[list, int]:
     return picks, start
 
 
+def ranked_page(lib: Library, rows: RowFilter,
+                order: tuple[str, bool]) -> tuple[list[int], int, int]:
+    """The page asked for in `order`: its row numbers in that order, the index of its first
+    molecule, and how many molecules that pass have a value to order by."""
+    size = ss.setdefault(PAGE_SIZE, PAGE_SIZES[0])
+    start = (max(1, int(ss.get(PAGE, 1))) - 1) * size
+    best, total = ranked(lib, rows, order)
+    if start >= len(best) and start:
+        reset_page()
+        start = 0
+    return best[start:start + size].tolist(), start, total
+
+
 def pager(known: int, complete: bool, text: str) -> None:
     """The page controls for `known` molecules that pass (at least, unless `complete`),
     with `text` beside them."""
@@ -240,11 +310,14 @@ def _checks(smiles: tuple[str, ...]) -> pd.DataFrame:
     return with_checks(pd.DataFrame({"smiles": list(smiles)}))[list(CHECK_COLUMNS)]
 
 
-def page_frame(lib: Library, picks, reward: Reward, rescored: bool) -> pd.DataFrame:
+def page_frame(lib: Library, picks, reward: Reward, rescored: bool,
+               in_order: list[int] | None = None) -> pd.DataFrame:
     """The page's rows as the views take them: `id` first, the reward (the stored one, or
     `reward` computed here when `rescored` or none is stored), alerts and scaffold, and
-    every column the table shows (empty where the library has none)."""
-    frame = with_ids(lib, read_rows(lib, picks))
+    every column the table shows (empty where the library has none). The rows are `picks`
+    in library order, or the row numbers `in_order` in that order."""
+    frame = with_ids(lib, read_rows(lib, picks) if in_order is None
+                     else read_in_order(lib, in_order))
     frame["valid"] = (frame["valid"].fillna(False).astype(bool) if "valid" in frame
                       else frame["mw"].notna())
     if rescored or "reward" not in frame:

@@ -65,12 +65,17 @@ def _column_config(columns, structure: dict[str, str]) -> dict:
     return config
 
 
-def render(frame, reward, picks: state.Picks = state.SHARED) -> None:
-    """Every row of `frame`; ticking rows writes to `picks`."""
+def render(frame, reward, picks: state.Picks = state.SHARED,
+           order: tuple[str, bool] | None = None) -> None:
+    """Every row of `frame`; ticking rows writes to `picks`. Rows by `order` (column,
+    descending) where given, else the reference similarity (when set) and the reward."""
     # the bar's references first when set (what the chemist just asked about)
     first = next((c for c in ("ref_similarity", "similarity") if c in frame), None)
     by = [first, "reward"] if first else ["reward"]
-    table = frame.sort_values(by, ascending=False, kind="stable").reset_index(drop=True)
+    if order is not None:
+        by = [order[0]]
+    table = frame.sort_values(by, ascending=order is not None and not order[1],
+                              kind="stable", na_position="last").reset_index(drop=True)
     table["structure"] = [chemview.mol_image(s) if v else None
                           for s, v in zip(table["smiles"], table["valid"])]
     similarity = []
@@ -87,6 +92,9 @@ def render(frame, reward, picks: state.Picks = state.SHARED) -> None:
     columns = ["smiles", "structure", *mine, "reward", *similarity, *structure, "alerts",
                "valid", *d_cols, *PROPERTY_NAMES, *FAMILY_COLUMNS, "scaffold", "nll", "id",
                "inchikey"]
+    if order is not None and order[0] in columns:   # the column the rows follow, in sight
+        columns.remove(order[0])
+        columns.insert(columns.index("reward") + (order[0] != "reward"), order[0])
     ss[ROWS] = table["id"].tolist()
     chosen = picks.chosen()
     wanted = [i for i, s in enumerate(ss[ROWS]) if s in chosen]
@@ -97,8 +105,11 @@ def render(frame, reward, picks: state.Picks = state.SHARED) -> None:
                  selection_mode="multi-row", hide_index=True, height=HEIGHT,
                  row_height=ROW_HEIGHT, column_config=_column_config(columns, structure),
                  placeholder="–")
-    order = (f"most similar first ({filters.LABELS.get(first, first).lower()})" if first
-             else "best reward first")
-    st.caption(f"{len(table)} molecules, {order}; {len(wanted)} rows selected. Click a "
+    if order is not None:
+        shown = f"by {labels.short(order[0])}, {'highest' if order[1] else 'lowest'} first"
+    else:
+        shown = (f"most similar first ({filters.LABELS.get(first, first).lower()})" if first
+                 else "best reward first")
+    st.caption(f"{len(table)} molecules, {shown}; {len(wanted)} rows selected. Click a "
                "header to sort; tick rows to add them to the selection, untick to remove.")
     analogues.picker(table, key="table::lead")

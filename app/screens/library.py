@@ -3,7 +3,7 @@ DIR/`), see its manifest, and page through its molecules a shard at a time with 
 the table, filters, exports and plots of a bounded random sample."""
 import streamlit as st
 
-from app import messages
+from app import labels, messages
 from app.components import grid, library_export, library_plots, library_summary, table
 from app.components import library_view as view
 from engine.errors import UserError
@@ -42,8 +42,10 @@ stored = library_summary.reward_label(lib)
 options = (view.STORED, view.IN_USE) if stored else (view.IN_USE,)
 if ss.get(view.REWARD) not in options:
     ss[view.REWARD] = options[0]
-*filter_cols, reward_col = st.columns([1.1, 1.1, 2.3, 2.5], vertical_alignment="bottom")
+*filter_cols, order_col, reward_col = st.columns([1.1, 1.4, 2.0, 1.6, 2.3],
+                                                vertical_alignment="bottom")
 rows = view.filter_bar(lib, filter_cols)
+order = view.order_bar(lib, order_col)
 mode = reward_col.radio(
     "Reward", options, key=view.REWARD, horizontal=True,
     format_func={view.STORED: f"stored: {stored}", view.IN_USE: f"in use: {in_use.name}"}.get,
@@ -56,25 +58,40 @@ rescored = mode == view.IN_USE
 shown_reward = in_use if rescored else library_summary.stored_reward(lib) or in_use
 
 note = st.empty()
-picks, start = view.page(lib, rows, note)
-known, complete = view.counts(lib, rows)
-frame = view.page_frame(lib, picks, shown_reward, rescored)
 which = f"the filters ({view.describe(rows)})" if view.describe(rows) else "the filters"
-passing = (f"{known:,} molecules pass {which}" if complete else
-           f"at least {known:,} molecules pass {which}; the SMARTS is checked in "
-           f"{view.scanned(lib, rows)} of {len(lib.files)} shards so far")
-view.pager(known, complete,
-           (f"Molecules {start + 1:,}-{start + len(frame):,} in library order; {passing}. "
+if order is None:
+    picks, start = view.page(lib, rows, note)
+    known, complete = view.counts(lib, rows)
+    frame = view.page_frame(lib, picks, shown_reward, rescored)
+    passing = (f"{known:,} molecules pass {which}" if complete else
+               f"at least {known:,} molecules pass {which}; the SMARTS is checked in "
+               f"{view.scanned(lib, rows)} of {len(lib.files)} shards so far")
+    where = "in library order"
+    pages = known
+else:
+    in_order, start, known = view.ranked_page(lib, rows, order)
+    complete = True
+    frame = view.page_frame(lib, None, shown_reward, rescored, in_order)
+    column, descending = order
+    passing = f"{known:,} molecules with a {labels.short(column)} value pass {which}"
+    where = (f"by stored {labels.short(column)}, {'highest' if descending else 'lowest'} "
+             "first" + (f" (the best {view.RANK_CAP:,} are ordered)"
+                        if known > view.RANK_CAP else ""))
+    pages = min(known, view.RANK_CAP)
+view.pager(pages, complete,
+           (f"Molecules {start + 1:,}-{start + len(frame):,} {where}; {passing}. "
             if len(frame) else f"No molecule: {passing}. ")
            + ("Rewards: the reward in use, computed for this page. " if rescored else "")
-           + "Sorting in the grid or table orders this page.")
-library_export.render(lib, rows, in_use if rescored else None, known, complete)
+           + ("Sorting in the grid or table orders this page." if order is None else
+              "The grid and the table show it in this order; sorting them orders this "
+              "page."))
+library_export.render(lib, rows, in_use if rescored else None, known, complete, order)
 if frame.empty:
     st.stop()
 tabs = st.tabs(VIEWS, key="library::view", on_change="rerun")
 scoring = in_use if rescored else None
 views = {"Molecules": lambda: grid.render(frame, shown_reward, view.PICKS, rows.smarts),
-         "Table": lambda: table.render(frame, shown_reward, view.PICKS),
+         "Table": lambda: table.render(frame, shown_reward, view.PICKS, order),
          "Distributions": lambda: library_plots.distributions(
              *library_plots.sample(lib, rows, scoring)),
          "Scatter": lambda: library_plots.scatter(*library_plots.sample(lib, rows, scoring))}

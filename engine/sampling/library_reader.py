@@ -9,7 +9,8 @@ columns). Which rows are shown is a `RowFilter` (range filters on stored numeric
 valid molecules only, a SMARTS pattern), applied per shard as a boolean mask (`shard_mask`,
 reading only the columns it tests, SMARTS only on rows the ranges kept). `page_rows` walks
 the shards in order and stops once a page is covered, so a SMARTS filter is checked only as
-far as the pages asked for; `sample_rows` draws a seeded random subset across shards;
+far as the pages asked for; `ranked_rows` finds the best rows by a stored column over every
+shard (reading that one column), keeping no more than it was asked for; `sample_rows` draws a seeded random subset across shards;
 `iter_rows` streams the rows shard by shard up to a cap. A row's number is its position in
 the folder, shards in order (`row`). At most one shard is read at a time.
 
@@ -220,6 +221,32 @@ def page_rows(lib: Library, mask_of: MaskOf, start: int,
     return picks, seen, len(lib.files)
 
 
+def ranked_rows(lib: Library, mask_of: MaskOf, column: str, count: int,
+                descending: bool = True) -> tuple[np.ndarray, int]:
+    """The folder row numbers (`ROW`) of the best `count` rows that pass, by the stored
+    numeric `column` (highest first, or lowest with `descending=False`; equal values in
+    library order; rows without a value never ranked), and how many passing rows have a
+    value. Every shard's mask is needed; the column is read a shard at a time and at most
+    `count` candidates are kept between shards. Raises LibraryError for a column that is not
+    numeric here."""
+    if column not in lib.numeric:
+        raise LibraryError(f"cannot order by {column}: not a numeric column of this library "
+                           f"(numeric columns: {', '.join(lib.numeric)})")
+    keys, rows, total = np.empty(0), np.empty(0, dtype=np.int64), 0
+    for k in range(len(lib.files)):
+        positions = np.flatnonzero(mask_of(k))
+        if not len(positions):
+            continue
+        values = _numbers(pq.read_table(lib.files[k], columns=[column]), column)[positions]
+        has = ~np.isnan(values)
+        total += int(has.sum())
+        keys = np.concatenate([keys, -values[has] if descending else values[has]])
+        rows = np.concatenate([rows, lib.offsets[k] + positions[has]])
+        order = np.lexsort((rows, keys))[:count]   # by value, then by row
+        keys, rows = keys[order], rows[order]
+    return rows, total
+
+
 def rows_at(lib: Library, rows: Sequence[int]) -> list[tuple[int, np.ndarray]]:
     """Folder row numbers (`ROW`) as (shard, positions) pairs, in order; numbers outside
     the folder are left out."""
@@ -243,6 +270,16 @@ def read_rows(lib: Library, picks: Sequence[tuple[int, np.ndarray]],
     if not parts:
         return pd.DataFrame(columns=[ROW, *wanted]).rename(columns={lib.smiles: "smiles"})
     return pd.concat(parts, ignore_index=True).rename(columns={lib.smiles: "smiles"})
+
+
+def read_in_order(lib: Library, rows: Sequence[int],
+                  columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The rows numbered `rows` (distinct folder row numbers, e.g. from ranked_rows) in that
+    order, read shard by shard as read_rows reads them."""
+    frame = read_rows(lib, rows_at(lib, rows), columns)
+    place = {int(r): i for i, r in enumerate(rows)}
+    order = np.argsort([place[int(r)] for r in frame[ROW]], kind="stable")
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def sample_rows(lib: Library, mask_of: MaskOf, n: int, seed: int,
