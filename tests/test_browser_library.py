@@ -1,6 +1,6 @@
 """The Library screen in a real browser (Chromium through Playwright, as tests/test_browser.py):
 a small library written by hand is opened, paged, filtered with a SMARTS over every shard,
-and its molecules downloaded as CSV; a folder that is not a library is named."""
+ordered by a stored column, and its molecules downloaded as CSV; a folder that is not a library is named."""
 import pandas as pd
 import pytest
 
@@ -39,3 +39,14 @@ def test_open_page_filter_and_download_a_library(browser_page, app_url, tmp_path
     assert exported["id"].tolist() == [f"lib:{i}" for i in benzene["library_index"]]
     assert exported["smiles"].tolist() == benzene["smiles"].tolist()
     assert "reward" in exported and exported["scored_with"].nunique() == 1
+    # the best by QED over every shard, highest first: the page and the CSV follow it
+    page.get_by_role("button", name="Order: Library order").click()   # opens, no rerun
+    choice = page.get_by_role("combobox", name="Order by")
+    choice.fill("QED")
+    rerun(page, lambda: choice.press("Enter"))
+    page.keyboard.press("Escape")
+    page.get_by_text(f"by stored QED, highest first; {len(benzene)} molecules with a QED "
+                     "value pass").wait_for()
+    best = benzene.sort_values(["qed", "library_index"], ascending=[False, True])
+    exported = download(page, f"Filtered CSV ({len(benzene)})")
+    assert exported["id"].tolist() == [f"lib:{i}" for i in best["library_index"]]
