@@ -1,6 +1,7 @@
 """The Library screen in a real browser (Chromium through Playwright, as tests/test_browser.py):
 a small library written by hand is opened, paged, filtered with a SMARTS over every shard,
-ordered by a stored column, and its molecules downloaded as CSV; a folder that is not a library is named."""
+ordered by a stored column, and its molecules downloaded as CSV; a folder that is not a
+library is named."""
 import pandas as pd
 import pytest
 
