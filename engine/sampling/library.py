@@ -35,8 +35,8 @@ SHARD_SIZE = 10_000
 PLAN_FILE, MANIFEST_FILE, UNIQUE_DIR = "library.json", "manifest.json", "unique"
 ALERT_SAMPLE = 2_000
 # forward rows decoded at once: with the sampler's default of 8,192 a library run held
-# 3.2 GB; with 1,024 a 30,000-molecule run peaks at 1.40 GB (512: 1.13 GB, 5 % slower;
-# BENCHMARKS.md, "Libraries")
+# 3.2 GB; with 1,024 (and the decoder handing freed heap back) a 10^6 library over two
+# ranks peaks at 1.48 GB per process (BENCHMARKS.md, "Libraries")
 MAX_ROWS = 1024
 
 
