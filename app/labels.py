@@ -77,6 +77,11 @@ def short(column: str) -> str:
     return SHORT.get(column, column.replace("_", " "))
 
 
+def order_words(column: str, descending: bool) -> str:
+    """An order in words: "QED, highest first"."""
+    return f"{short(column)}, {'highest' if descending else 'lowest'} first"
+
+
 def literal(text: str) -> str:
     """`text` shown as written in Streamlit markdown: SMILES and SMARTS hold characters it
     reads as markup ([N+](=O) would be a link, $ opens math, * emphasis, :x[...] a

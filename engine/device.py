@@ -1,4 +1,5 @@
-"""The device choice shared by training, sampling, benchmarks and the dashboard."""
+"""The device choice shared by training, sampling, benchmarks and the dashboard, the CPU
+time a run costs, and handing freed memory back to the system."""
 from __future__ import annotations
 
 import ctypes

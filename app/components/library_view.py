@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from app import labels, state
+from app.components import grid
 from engine.chem.alerts import CHECK_COLUMNS, with_checks
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import Reward
@@ -23,7 +24,7 @@ from engine.chem.scoring import rescore
 from engine.sampling.library import UNIQUE_DIR
 from engine.sampling.library_reader import (ROW, Library, RowFilter, column_range,
                                             open_library, page_rows, ranked_rows,
-                                            read_in_order, read_rows, shard_mask)
+                                            shard_mask)
 from engine.sampling.sampler import SETTING_COLUMNS
 
 ss = st.session_state
@@ -188,7 +189,7 @@ def _order_changed() -> None:
     """A new order starts at its first page, and the grid sorts its cards the same way."""
     reset_page()
     if ss.get(ORDER_BY, LIBRARY_ORDER) != LIBRARY_ORDER:
-        ss.update({"grid::sort": ss[ORDER_BY], "grid::then": "-",
+        ss.update({"grid::sort": ss[ORDER_BY], "grid::then": grid.NONE,
                    "grid::order": "ascending" if ss.get(LOWEST_FIRST) else "descending"})
 
 
@@ -198,8 +199,7 @@ def order_bar(lib: Library, col) -> tuple[str, bool] | None:
     if ss.get(ORDER_BY) not in options:
         ss[ORDER_BY] = LIBRARY_ORDER
     by, lowest = ss[ORDER_BY], ss.get(LOWEST_FIRST, False)
-    title = ("Library order" if by == LIBRARY_ORDER else
-             f"{labels.short(by)}, {'lowest' if lowest else 'highest'} first")
+    title = "Library order" if by == LIBRARY_ORDER else labels.order_words(by, not lowest)
     with col.popover(f"Order: {title}", icon=":material/sort:", width="stretch"):
         st.selectbox("Order by", options, key=ORDER_BY, on_change=_order_changed,
                      format_func=lambda c: "Library order" if c == LIBRARY_ORDER
@@ -259,12 +259,17 @@ def mark_scanned(lib: Library, rows: RowFilter, scanned: int) -> None:
     done[key] = max(done.get(key, 0), scanned)
 
 
+def _page_span() -> tuple[int, int]:
+    """(index of the page's first molecule, molecules a page) as the pager has them."""
+    size = ss.setdefault(PAGE_SIZE, PAGE_SIZES[0])
+    return (max(1, int(ss.get(PAGE, 1))) - 1) * size, size
+
+
 def page(lib: Library, rows: RowFilter, note) -> tuple[list, int]:
     """The page asked for (the first when the filters leave it empty): its (shard,
     positions) pairs and the index of its first molecule among those that pass. `note`
     says which shard a SMARTS is being checked in."""
-    size = ss.setdefault(PAGE_SIZE, PAGE_SIZES[0])
-    start = (max(1, int(ss.get(PAGE, 1))) - 1) * size
+    start, size = _page_span()
     picks, _, scanned = page_rows(lib, mask_of(lib, rows, note), start, size)
     if not picks and start:
         reset_page()
@@ -279,8 +284,7 @@ def ranked_page(lib: Library, rows: RowFilter,
                 order: tuple[str, bool]) -> tuple[list[int], int, int]:
     """The page asked for in `order`: its row numbers in that order, the index of its first
     molecule, and how many molecules that pass have a value to order by."""
-    size = ss.setdefault(PAGE_SIZE, PAGE_SIZES[0])
-    start = (max(1, int(ss.get(PAGE, 1))) - 1) * size
+    start, size = _page_span()
     best, total = ranked(lib, rows, order)
     if start >= len(best) and start:
         reset_page()
@@ -310,14 +314,13 @@ def _checks(smiles: tuple[str, ...]) -> pd.DataFrame:
     return with_checks(pd.DataFrame({"smiles": list(smiles)}))[list(CHECK_COLUMNS)]
 
 
-def page_frame(lib: Library, picks, reward: Reward, rescored: bool,
-               in_order: list[int] | None = None) -> pd.DataFrame:
-    """The page's rows as the views take them: `id` first, the reward (the stored one, or
-    `reward` computed here when `rescored` or none is stored), alerts and scaffold, and
-    every column the table shows (empty where the library has none). The rows are `picks`
-    in library order, or the row numbers `in_order` in that order."""
-    frame = with_ids(lib, read_rows(lib, picks) if in_order is None
-                     else read_in_order(lib, in_order))
+def page_frame(lib: Library, read: pd.DataFrame, reward: Reward,
+               rescored: bool) -> pd.DataFrame:
+    """The page's rows (`read`: from read_rows or read_in_order) as the views take them:
+    `id` first, the reward (the stored one, or `reward` computed here when `rescored` or
+    none is stored), alerts and scaffold, and every column the table shows (empty where
+    the library has none)."""
+    frame = with_ids(lib, read)
     frame["valid"] = (frame["valid"].fillna(False).astype(bool) if "valid" in frame
                       else frame["mw"].notna())
     if rescored or "reward" not in frame:

@@ -106,7 +106,7 @@ def render(frame, reward, picks: state.Picks = state.SHARED,
                  row_height=ROW_HEIGHT, column_config=_column_config(columns, structure),
                  placeholder="–")
     if order is not None:
-        shown = f"by {labels.short(order[0])}, {'highest' if order[1] else 'lowest'} first"
+        shown = f"by {labels.order_words(*order)}"
     else:
         shown = (f"most similar first ({filters.LABELS.get(first, first).lower()})" if first
                  else "best reward first")

@@ -7,6 +7,7 @@ from app import labels, messages
 from app.components import grid, library_export, library_plots, library_summary, table
 from app.components import library_view as view
 from engine.errors import UserError
+from engine.sampling.library_reader import read_in_order, read_rows
 
 ss = st.session_state
 VIEWS = ("Molecules", "Table", "Distributions", "Scatter")
@@ -62,7 +63,7 @@ which = f"the filters ({view.describe(rows)})" if view.describe(rows) else "the 
 if order is None:
     picks, start = view.page(lib, rows, note)
     known, complete = view.counts(lib, rows)
-    frame = view.page_frame(lib, picks, shown_reward, rescored)
+    frame = view.page_frame(lib, read_rows(lib, picks), shown_reward, rescored)
     passing = (f"{known:,} molecules pass {which}" if complete else
                f"at least {known:,} molecules pass {which}; the SMARTS is checked in "
                f"{view.scanned(lib, rows)} of {len(lib.files)} shards so far")
@@ -71,12 +72,10 @@ if order is None:
 else:
     in_order, start, known = view.ranked_page(lib, rows, order)
     complete = True
-    frame = view.page_frame(lib, None, shown_reward, rescored, in_order)
-    column, descending = order
-    passing = f"{known:,} molecules with a {labels.short(column)} value pass {which}"
-    where = (f"by stored {labels.short(column)}, {'highest' if descending else 'lowest'} "
-             "first" + (f" (the best {view.RANK_CAP:,} are ordered)"
-                        if known > view.RANK_CAP else ""))
+    frame = view.page_frame(lib, read_in_order(lib, in_order), shown_reward, rescored)
+    passing = f"{known:,} molecules with a {labels.short(order[0])} value pass {which}"
+    where = (f"by stored {labels.order_words(*order)}"
+             + (f" (the best {view.RANK_CAP:,} are ordered)" if known > view.RANK_CAP else ""))
     pages = min(known, view.RANK_CAP)
 view.pager(pages, complete,
            (f"Molecules {start + 1:,}-{start + len(frame):,} {where}; {passing}. "

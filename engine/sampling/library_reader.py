@@ -10,8 +10,9 @@ valid molecules only, a SMARTS pattern), applied per shard as a boolean mask (`s
 reading only the columns it tests, SMARTS only on rows the ranges kept). `page_rows` walks
 the shards in order and stops once a page is covered, so a SMARTS filter is checked only as
 far as the pages asked for; `ranked_rows` finds the best rows by a stored column over every
-shard (reading that one column), keeping no more than it was asked for; `sample_rows` draws a seeded random subset across shards;
-`iter_rows` streams the rows shard by shard up to a cap. A row's number is its position in
+shard (reading that one column), keeping no more than it was asked for; `sample_rows` draws
+a seeded random subset across shards; `iter_rows` streams the rows shard by shard up to a
+cap. A row's number is its position in
 the folder, shards in order (`row`). At most one shard is read at a time.
 
 Failure contract: a folder that is not a library raises LibraryError naming what is wrong;
