@@ -32,21 +32,36 @@ ODD = [
 ]
 
 
+def _contrib_as_shipped(folder: str, name: str):
+    path = os.path.join(RDConfig.RDContribDir, folder, f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"{name}_as_shipped", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @lru_cache(maxsize=1)
 def npscorer_as_shipped():
     """RDKit's npscorer module as shipped, loaded anew: `_contrib()` builds its per-molecule
-    Morgan generator and namedtuple once, and this reference must not share that."""
-    path = os.path.join(RDConfig.RDContribDir, "NP_Score", "npscorer.py")
-    spec = importlib.util.spec_from_file_location("npscorer_as_shipped", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    Morgan generator and namedtuple once and shares the fingerprint with sascorer, and this
+    reference must not share any of that."""
+    return _contrib_as_shipped("NP_Score", "npscorer")
+
+
+@lru_cache(maxsize=1)
+def sascorer_as_shipped():
+    """RDKit's sascorer module as shipped, loaded anew (with its own fragment scores): the
+    one `_contrib()` returns shares its fingerprint with npscorer and finds stereocentres
+    over atom indices."""
+    module = _contrib_as_shipped("SA_Score", "sascorer")
+    module.readFragmentScores()   # RDKit's own packaged file
     return module
 
 
 def reference_row(smiles: str) -> list[float]:
     """The 25 properties as PROPERTIES.md defines them, each on a freshly parsed molecule
     (nothing shared, no order effects); all NaN where batch_properties marks invalid."""
-    sascorer, _, model = _contrib()
+    _, _, model = _contrib()
     nan = [math.nan] * len(PROPERTY_NAMES)
     if not smiles.strip():
         return nan
@@ -68,7 +83,7 @@ def reference_row(smiles: str) -> list[float]:
         "fsp3": rdMolDescriptors.CalcFractionCSP3,
         "stereocenters": lambda m: len(Chem.FindMolChiralCenters(
             m, includeUnassigned=True, useLegacyImplementation=False)),
-        "qed": QED.qed, "sa_score": sascorer.calculateScore,
+        "qed": QED.qed, "sa_score": sascorer_as_shipped().calculateScore,
         "np_likeness": lambda m: npscorer_as_shipped().scoreMol(m, model),
         "heteroatoms": rdMolDescriptors.CalcNumHeteroatoms,
         "nitrogens": lambda m: count(m, {7}), "oxygens": lambda m: count(m, {8}),
@@ -157,3 +172,65 @@ def test_a_daemonic_worker_scores_in_process(smiles, fast):
         daemon, frame = pool.apply(_score_in_worker, (smiles,))
     assert daemon
     pd.testing.assert_frame_equal(frame, fast)
+
+
+def test_sascorer_s_stereocentres_are_rdkit_s(smiles):
+    # sascorer counts Chem.FindMolChiralCenters(m, includeUnassigned=True); the index walk
+    # gives RDKit's list itself, atom for atom and label for label, stale flags cleared
+    from engine.chem.properties import _find_chiral_centers
+    stereo = ["C1CC(C)C(C)C(C)C1", "C1C[C@H](C)C(C)[C@H](C)C1", "C[C@H](F)C(F)(Cl)Br",
+              "OC1CCC(O)CC1", "C[C@@H]1O[C@H](CO)[C@@H](O)[C@H]1O", "CC(C)=C(C)C"]
+    seen_unassigned = seen_assigned = 0
+    for s in smiles + stereo:
+        mol = Chem.MolFromSmiles(s.strip()) if s.strip() else None
+        if mol is None:
+            continue
+        ours, theirs = Chem.Mol(mol), Chem.Mol(mol)
+        for copy in (ours, theirs):   # a flag left by earlier work is cleared by both
+            copy.GetAtomWithIdx(0).SetIntProp("_ChiralityPossible", 1)
+        got = _find_chiral_centers(ours, includeUnassigned=True)
+        assert got == Chem.FindMolChiralCenters(theirs, includeUnassigned=True), s
+        seen_unassigned += sum(label == "?" for _, label in got)
+        seen_assigned += sum(label != "?" for _, label in got)
+    assert seen_unassigned > 50 and seen_assigned > 5   # both kinds of centre were compared
+
+
+def test_sascorer_s_stereocentres_follow_rdkit_s_other_settings():
+    from engine.chem.properties import _find_chiral_centers
+    mol = Chem.MolFromSmiles("C1CC(C)C(C)C(C)C1")
+    for kwargs in ({"includeUnassigned": False}, {"includeUnassigned": True,
+                                                  "useLegacyImplementation": False}):
+        assert _find_chiral_centers(Chem.Mol(mol), **kwargs) == \
+            Chem.FindMolChiralCenters(Chem.Mol(mol), **kwargs)
+    legacy = Chem.GetUseLegacyStereoPerception()
+    Chem.SetUseLegacyStereoPerception(False)   # RDKit's new perception: its own function
+    try:
+        assert len(_find_chiral_centers(Chem.Mol(mol), includeUnassigned=True)) == 3
+    finally:
+        Chem.SetUseLegacyStereoPerception(legacy)
+
+
+def test_the_morgan_fingerprint_is_shared_only_inside_one_molecule_s_row():
+    from engine.chem.properties import _SHARED_MORGAN
+    sascorer, npscorer, _ = _contrib()
+    a, b = Chem.MolFromSmiles("CCOc1ccccc1"), Chem.MolFromSmiles("CCN")
+    assert npscorer.rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048) \
+        is sascorer.mfpgen is _SHARED_MORGAN
+    with _SHARED_MORGAN.once(a):
+        first = _SHARED_MORGAN.GetSparseCountFingerprint(a)
+        assert _SHARED_MORGAN.GetSparseCountFingerprint(a) is first
+        other = _SHARED_MORGAN.GetSparseCountFingerprint(b)   # another molecule: its own
+        assert other.GetNonzeroElements() != first.GetNonzeroElements()
+    assert _SHARED_MORGAN.GetSparseCountFingerprint(a) is not first   # afresh outside
+    # another generator asked of npscorer is a real one, not the shared
+    assert npscorer.rdFingerprintGenerator.GetMorganGenerator(radius=3) is not _SHARED_MORGAN
+
+
+def test_rows_scored_in_threads_at_once_are_the_rows_scored_alone(smiles, fast):
+    # the dashboard scores in several threads; each holds its own molecule's fingerprint
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(4) as pool:
+        frames = list(pool.map(lambda _: batch_properties(smiles, n_jobs=1, canonical=True),
+                               range(4)))
+    for frame in frames:
+        pd.testing.assert_frame_equal(frame, fast)

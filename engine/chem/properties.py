@@ -9,7 +9,9 @@ properties share is done once, only where the value is provably the same: `logp`
 the molecule; `qed` computes its inputs on the molecule itself rather than on a
 hydrogen-stripped copy when the two are the same, so it reuses the row's logP, TPSA and
 rotor count, and tests its 116 alerts in one call (see `qed`); the four atom counts come
-from one pass over the atoms (`_atom_counts`). Where the time went before (one process,
+from one pass over the atoms (`_atom_counts`); `sa_score` and `np_likeness` share each
+molecule's Morgan fingerprint (`_SharedMorgan`), and sascorer's stereocentre search walks
+atoms by index (`_find_chiral_centers`). Where the time went before (one process,
 per molecule): qed 0.94 ms of 2.47 (its alerts 0.34, its own logP 0.20), sa_score 0.44,
 bertz_complexity 0.22, logp 0.20, np_likeness 0.15, parsing 0.12 (BENCHMARKS.md).
 """
@@ -22,6 +24,7 @@ import math
 import multiprocessing
 import os
 import sys
+import threading
 import types
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache, partial
@@ -53,6 +56,81 @@ BASIC_AMINE_SMARTS = "[NX3;!$(N-a);!$(N-[#6,#16,#15]=[#7,#8,#16]);!$(N-[#7,#8]);
 _HALOGENS = frozenset((9, 17, 35, 53))
 
 
+class _SharedMorgan(threading.local):
+    """RDKit's radius-2 Morgan generator (2,048 bits) as sascorer and npscorer build it
+    (`GetMorganGenerator(radius=2)` and `(radius=2, fpSize=2048)`: the same generator).
+    Both compute the same sparse count fingerprint of a molecule, one after the other; inside
+    `once(mol)` the first computes it and the second gets that same object. Outside it, or
+    for another molecule, it is computed afresh. The molecule held is per thread (the
+    dashboard scores in several)."""
+
+    def __init__(self):
+        self._generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+        self._mol, self._fingerprint = None, None
+
+    def GetSparseCountFingerprint(self, mol):  # noqa: N802  (the generator's own name)
+        if mol is not self._mol:
+            return self._generator.GetSparseCountFingerprint(mol)
+        if self._fingerprint is None:
+            self._fingerprint = self._generator.GetSparseCountFingerprint(mol)
+        return self._fingerprint
+
+    @contextlib.contextmanager
+    def once(self, mol: Chem.Mol):
+        self._mol, self._fingerprint = mol, None
+        try:
+            yield
+        finally:
+            self._mol, self._fingerprint = None, None
+
+
+def _morgan_generator(shared: _SharedMorgan, radius: int = 2, fpSize: int = 2048, **rest):  # noqa: N803
+    """npscorer's `GetMorganGenerator`: the shared one for the arguments it passes."""
+    if (radius, fpSize, rest) == (2, 2048, {}):
+        return shared
+    return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=fpSize, **rest)
+
+
+def _find_chiral_centers(mol, force=True, includeUnassigned=False, includeCIP=True,  # noqa: N803
+                         useLegacyImplementation=None):
+    """`Chem.FindMolChiralCenters` for sascorer, which counts its result. Under the legacy
+    stereo perception (RDKit's default here) RDKit's function clears each atom's
+    `_ChiralityPossible`, runs `AssignStereochemistry` and reads two properties of each atom,
+    walking the atoms through RDKit's Python atom sequence (0.085 of its 0.10 ms); the same
+    calls over atom indices return the same list. Any other case is RDKit's function."""
+    legacy = (Chem.GetUseLegacyStereoPerception() if useLegacyImplementation is None
+              else useLegacyImplementation)
+    if not (legacy and Chem.GetUseLegacyStereoPerception()):
+        return Chem.FindMolChiralCenters(mol, force=force, includeUnassigned=includeUnassigned,
+                                         includeCIP=includeCIP,
+                                         useLegacyImplementation=useLegacyImplementation)
+    atoms = [mol.GetAtomWithIdx(i) for i in range(mol.GetNumAtoms())]
+    for atom in atoms:
+        atom.ClearProp("_ChiralityPossible")
+    Chem.AssignStereochemistry(mol, force=force, flagPossibleStereoCenters=includeUnassigned,
+                               cleanIt=True)
+    centers = []
+    for i, atom in enumerate(atoms):
+        if atom.HasProp("_CIPCode"):
+            centers.append((i, atom.GetProp("_CIPCode")))
+        elif includeUnassigned and atom.HasProp("_ChiralityPossible"):
+            centers.append((i, "?"))
+    return centers
+
+
+class _ChemForSascorer(types.ModuleType):
+    """`rdkit.Chem` as sascorer sees it: the same module, but `FindMolChiralCenters` is
+    `_find_chiral_centers`."""
+
+    FindMolChiralCenters = staticmethod(_find_chiral_centers)
+
+    def __getattr__(self, name):
+        return getattr(Chem, name)
+
+
+_SHARED_MORGAN = _SharedMorgan()
+
+
 @lru_cache(maxsize=1)
 def _contrib():
     """RDKit's SA_Score and NP_Score modules with the NP model loaded once per process."""
@@ -67,10 +145,13 @@ def _contrib():
         model = npscorer.readNPModel()  # RDKit's own packaged model file
     # npscorer builds a Morgan generator and a namedtuple class anew for every molecule,
     # the same two each time (0.09 of its 0.16 ms): built once per process instead, with
-    # the arguments it passes, they give the same scores
+    # the arguments it passes, they give the same scores. The generator is sascorer's too,
+    # and `properties` lets the two share each molecule's fingerprint (`_SharedMorgan`)
     npscorer.namedtuple = lru_cache(maxsize=None)(collections.namedtuple)
-    npscorer.rdFingerprintGenerator = types.SimpleNamespace(GetMorganGenerator=lru_cache(
-        maxsize=None)(rdFingerprintGenerator.GetMorganGenerator))
+    npscorer.rdFingerprintGenerator = types.SimpleNamespace(
+        GetMorganGenerator=partial(_morgan_generator, _SHARED_MORGAN))
+    sascorer.mfpgen = _SHARED_MORGAN
+    sascorer.Chem = _ChemForSascorer("rdkit.Chem")
     # read now, not at the first score: a scoring pool forks after this, and each worker
     # would otherwise spend half a second reading the same file
     sascorer.readFragmentScores()
@@ -267,11 +348,12 @@ def properties(mol: Chem.Mol, names: tuple[str, ...] = PROPERTY_NAMES) -> dict[s
     in another state than the full row does."""
     wanted = set(names)
     values = _atom_counts(mol) if not wanted.isdisjoint(_ATOM_COUNTED) else {}
-    for name in PROPERTY_NAMES:
-        if name == "qed" and name in wanted:
-            values[name] = qed(mol, values.get("rotatable_bonds"))
-        elif name in wanted and name not in values:
-            values[name] = PROPERTY_FUNCTIONS[name](mol)
+    with _SHARED_MORGAN.once(mol):   # sa_score's Morgan fingerprint is np_likeness's
+        for name in PROPERTY_NAMES:
+            if name == "qed" and name in wanted:
+                values[name] = qed(mol, values.get("rotatable_bonds"))
+            elif name in wanted and name not in values:
+                values[name] = PROPERTY_FUNCTIONS[name](mol)
     return {name: values[name] for name in names}
 
 
