@@ -246,3 +246,28 @@ def test_a_scored_folder_shows_the_reward_it_was_scored_with(app, folder, tmp_pa
     assert (shown["reward"] == scored.loc[shown.index, "reward"]).all()
     assert {m.label: m.value for m in app.metric}["Mean reward"] == (
         f"{scored['reward'].fillna(0).mean():.3f}")
+
+
+def test_filters_and_order_survive_a_visit_to_another_screen(app, folder):
+    # a chemist checks a molecule on Explore and comes back to the same view of the library
+    opened(app, folder)
+    app.toggle(key=view.UNIQUE).set_value(True).run()
+    app.checkbox(key=view.INVALID).check().run()
+    app.session_state[view.RANGES] = ["mw"]
+    app.session_state["library::range::mw"] = (300.0, 350.0)
+    app.run()
+    app.text_input(key=view.SMARTS).set_value("c1ccccc1").run()
+    app.selectbox(key=view.ORDER_BY).set_value("qed").run()
+    app.toggle(key=view.LOWEST_FIRST).set_value(True).run()
+    app.selectbox(key=view.PAGE_SIZE).set_value(96).run()
+    before = table(app)
+    app.switch_page("screens/explore.py").run()
+    app.switch_page(PAGE).run()
+    assert not app.exception, app.exception
+    assert app.toggle(key=view.UNIQUE).value and app.checkbox(key=view.INVALID).value
+    assert app.session_state["library::range::mw"] == (300.0, 350.0)
+    assert app.text_input(key=view.SMARTS).value == "c1ccccc1"
+    assert app.selectbox(key=view.ORDER_BY).value == "qed"
+    assert app.toggle(key=view.LOWEST_FIRST).value
+    assert app.selectbox(key=view.PAGE_SIZE).value == 96
+    pd.testing.assert_frame_equal(table(app), before)

@@ -47,7 +47,11 @@ def test_process_pool_and_smi_input(tmp_path):
     smi = tmp_path / "mols.smi"
     smi.write_text("".join(f"{s or 'C1CC'} mol{i}\n" for i, s in enumerate(SMILES)))
     reward = load_reward("cns_penetrant")
-    score_partitions(smi, "smiles", reward, tmp_path / "out", partition=4)
+    calls = []
+    score_partitions(smi, "smiles", reward, tmp_path / "out", partition=4,
+                     progress=lambda done, total: calls.append((done, total)))
+    # the bar starts before the first partition is scored and ends at every molecule
+    assert calls == [(0, 12), (4, 12), (8, 12), (12, 12)]
     frames = list(read_partitions(smi, size=4))
     assert [len(f) for f, _ in frames] == [4, 4, 4]
     whole = pd.concat([f for f, _ in frames], ignore_index=True)

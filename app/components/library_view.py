@@ -74,7 +74,7 @@ def shown(lib: Library) -> Library:
     """The molecules the screen shows: the library, or its unique/ when it has one and the
     chemist ticks it. The selection of library molecules starts empty for each folder."""
     if lib.unique_folder is not None and st.toggle(
-            "Unique molecules only", key=UNIQUE, on_change=reset_page,
+            "Unique molecules only", key=UNIQUE, on_change=reset_page, persist_state="session",
             help=f"The shards of {UNIQUE_DIR}/ (written by `--dedupe`): repeated InChIKeys "
                  "and invalid SMILES dropped."):
         lib = _open(str(lib.unique_folder), folder_stamp(lib.unique_folder))
@@ -158,13 +158,14 @@ def filter_bar(lib: Library, cols) -> RowFilter | None:
             old = ss.get(key, (low, high))
             ss[key] = (min(max(old[0], low), high), max(min(old[1], high), low))
             st.slider(labels.label(column), low, high, key=key, on_change=reset_page,
-                      step=step)
+                      step=step, persist_state="session")
             if ss[key] != (low, high):
                 ranges.append((column, float(ss[key][0]), float(ss[key][1])))
     middle.checkbox("Invalid SMILES too", key=INVALID, on_change=reset_page,
+                    persist_state="session",
                     help="Rows RDKit could not read (valid = False) are left out unless "
                          "this is ticked.")
-    smarts = right.text_input("SMARTS in every shard", key=SMARTS,
+    smarts = right.text_input("SMARTS in every shard", key=SMARTS, persist_state="session",
                               on_change=reset_page, placeholder="e.g. c1ccccc1 or [NX3;H2]",
                               help="Keep the library's molecules that contain the pattern "
                                    "(highlighted in the grid). Checked shard by shard as far "
@@ -202,6 +203,7 @@ def order_bar(lib: Library, col) -> tuple[str, bool] | None:
     title = "Library order" if by == LIBRARY_ORDER else labels.order_words(by, not lowest)
     with col.popover(f"Order: {title}", icon=":material/sort:", width="stretch"):
         st.selectbox("Order by", options, key=ORDER_BY, on_change=_order_changed,
+                     persist_state="session",
                      format_func=lambda c: "Library order" if c == LIBRARY_ORDER
                      else labels.label(c),
                      help=f"The best molecules by a value stored in the shards, over every "
@@ -210,6 +212,7 @@ def order_bar(lib: Library, col) -> tuple[str, bool] | None:
                           "reward in use, computed for the page only, cannot order the "
                           "library: score the folder with it first.")
         st.toggle("Lowest first", key=LOWEST_FIRST, on_change=_order_changed,
+                  persist_state="session",
                   disabled=by == LIBRARY_ORDER,
                   help="For values where less is better: SA score, NLL, molecular weight.")
     return None if by == LIBRARY_ORDER else (by, not lowest)
@@ -303,6 +306,7 @@ def pager(known: int, complete: bool, text: str) -> None:
     left.number_input(f"Library page (of {of})", 1, pages,
                       key=PAGE, on_change=lambda: ss.update({"grid::page": 1}))
     middle.selectbox("Molecules a page", PAGE_SIZES, key=PAGE_SIZE, on_change=reset_page,
+                     persist_state="session",
                      help="Read from the shards for each library page; the grid shows "
                           "them 12, 24 or 48 at a time, the table all of them.")
     right.caption(text)

@@ -48,7 +48,7 @@ if ss.get(view.REWARD) not in options:
 rows = view.filter_bar(lib, filter_cols)
 order = view.order_bar(lib, order_col)
 mode = reward_col.radio(
-    "Reward", options, key=view.REWARD, horizontal=True,
+    "Reward", options, key=view.REWARD, horizontal=True, persist_state="session",
     format_func={view.STORED: f"stored: {stored}", view.IN_USE: f"in use: {in_use.name}"}.get,
     help="The reward the Explore screen edits is computed for the molecules shown (the "
          "page, the plots' sample and the exports); range filters act on the values stored "

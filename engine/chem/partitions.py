@@ -199,6 +199,8 @@ def score_partitions(path, column: str, reward: Reward, out: Path, partition: in
         if progress:
             progress(n, total)
 
+    if progress:   # the bar starts with the work, so its rate counts the first partitions
+        progress(0, total)
     try:
         for k, (frame, col) in enumerate(read_partitions(path, column, partition)):
             pending.append((k, engine.submit(score_one, frame, col, toml, whole_mixture,
