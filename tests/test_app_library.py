@@ -203,6 +203,20 @@ def test_rewards_stored_or_computed_with_the_reward_in_use(app, scored_folder):
     assert "computed for this page" in caption(app, "Molecules 1-48")
 
 
+def test_a_folder_opens_on_its_stored_reward_whatever_was_open_before(app, folder,
+                                                                       scored_folder):
+    opened(app, folder)   # no stored reward: the reward in use
+    assert app.radio(key=view.REWARD).value == view.IN_USE
+    app.text_input(key=view.FOLDER).set_value(str(scored_folder)).run()
+    assert app.radio(key=view.REWARD).value == view.STORED
+    shown = table(app)
+    assert (shown["reward"] == whole(scored_folder).loc[shown.index, "reward"]).all()
+    app.radio(key=view.REWARD).set_value(view.IN_USE).run()   # a choice for this folder
+    app.switch_page("screens/explore.py").run()
+    app.switch_page(PAGE).run()
+    assert app.radio(key=view.REWARD).value == view.IN_USE    # is kept while it is open
+
+
 def test_plots_draw_a_bounded_sample_and_say_so(app, folder, monkeypatch):
     monkeypatch.setattr(library_plots, "SAMPLE_N", 20)
     opened(app, folder, "Distributions")

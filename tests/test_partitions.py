@@ -72,6 +72,22 @@ def test_cli_scores_a_library_folder_with_workers(tmp_path, capsys):
     assert "a local Dask cluster of 2 workers" in capsys.readouterr().out
 
 
+def test_the_local_pool_has_the_processes_asked_for(tmp_path, capsys):
+    csv = tmp_path / "mols.csv"
+    pd.DataFrame({"smiles": SMILES}).to_csv(csv, index=False)
+    assert main(["score", "--reward", "drug_like", "--in", str(csv), "--out",
+                 f"{tmp_path / 'one'}/", "--jobs", "1", "--partition", "5"]) == 0
+    assert "on a local pool of 1 process;" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    assert manifest["engine"] == "a local pool of 1 process" and manifest["n"] == len(SMILES)
+    for bad, says in ((["--jobs", "1", "--workers", "2"], "sizes the local process pool"),
+                      (["--jobs", "0"], "--jobs 0: give a number of processes >= 1")):
+        assert main(["score", "--reward", "drug_like", "--in", str(csv), "--out",
+                     f"{tmp_path / 'bad'}/", *bad]) != 0
+        assert says in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()   # refused before any work
+
+
 def test_inputs_that_cannot_be_partitioned_are_named(tmp_path):
     (tmp_path / "x.sdf").write_text("")
     with pytest.raises(PartitionError, match="cannot be read in partitions"):

@@ -1,5 +1,5 @@
 """A library's downloads: the molecules that pass the filters (in library order, or in the
-screen's order by a stored column: the best first), or the library's selection, as CSV built
+screen's order by a stored column, highest or lowest first), or the library's selection, as CSV built
 shard by shard (one shard read at a time) when the button is pressed, at most EXPORT_CAP
 molecules a file. One row per molecule with its ID (`<library>:<row>`) first,
 then the columns the shards store; when the screen shows the reward in use, its `reward`
@@ -45,8 +45,8 @@ def library_csv(lib: Library, parts: Iterable[pd.DataFrame], reward: Reward | No
 
 def filtered_csv(lib: Library, rows: RowFilter, reward: Reward | None,
                  cap: int = EXPORT_CAP, order: tuple[str, bool] | None = None) -> str:
-    """The first `cap` molecules that pass `rows`, in library order, or the best `cap` in
-    `order` (column, descending) best first (the shards' masks and the ordering from the
+    """The first `cap` molecules that pass `rows`, in library order, or the first `cap` in
+    `order` (column, descending) (the shards' masks and the ordering from the
     screen's cache, computed here where it has none)."""
     if order is None:
         return library_csv(lib, iter_rows(lib, view.mask_of(lib, rows), cap), reward)
@@ -67,7 +67,7 @@ def render(lib: Library, rows: RowFilter, reward: Reward | None, known: int,
     """The download bar: `known` molecules pass the filters (all of them when `complete`);
     `reward` is the reward in use when the screen shows it, else None (stored values);
     `order` the screen's order (None: library order)."""
-    where = "in library order" if order is None else "best first, in the screen's order"
+    where = "in library order" if order is None else "in the screen's order"
     chosen = set(view.PICKS.chosen())
     name = view.label(lib)
     with st.container(horizontal=True, vertical_alignment="center"):
@@ -78,7 +78,7 @@ def render(lib: Library, rows: RowFilter, reward: Reward | None, known: int,
             f"Filtered CSV ({min(known, EXPORT_CAP):,}{'+' if not complete else ''})",
             lambda: filtered_csv(lib, rows, reward, order=order),
             file_name=f"{name}_filtered.csv" if order is None else
-            f"{name}_best_by_{order[0]}{'' if order[1] else '_lowest'}.csv",
+            f"{name}_by_{order[0]}_{'highest' if order[1] else 'lowest'}_first.csv",
             mime="text/csv", on_click="ignore", icon=":material/download:",
             key="library::export::filtered", disabled=known == 0 and complete,
             help=f"The molecules that pass the filters, {where}, read one shard at a "

@@ -30,6 +30,7 @@ from engine.sampling.sampler import SETTING_COLUMNS
 ss = st.session_state
 FOLDER, UNIQUE, INVALID = "library::folder", "library::unique", "library::invalid"
 RANGES, SMARTS, REWARD = "library::ranges", "library::smarts", "library::reward"
+REWARD_FOR = "library::reward_for"   # the folder the reward choice was made for
 PAGE, PAGE_SIZE, SCANNED = "library::page", "library::page_size", "library::scanned"
 PICKED, PICKED_FOR = "library::picked", "library::picked_for"
 ORDER_BY, LOWEST_FIRST = "library::order_by", "library::lowest_first"
@@ -206,9 +207,10 @@ def order_bar(lib: Library, col) -> tuple[str, bool] | None:
                      persist_state="session",
                      format_func=lambda c: "Library order" if c == LIBRARY_ORDER
                      else labels.label(c),
-                     help=f"The best molecules by a value stored in the shards, over every "
-                          f"shard (the pages and the filtered CSV go as far as the best "
-                          f"{RANK_CAP:,}); molecules without a value are left out. The "
+                     help=f"The molecules ordered by a value stored in the shards, over "
+                          f"every shard (the pages and the filtered CSV go as far as the "
+                          f"first {RANK_CAP:,} in that order); molecules without a value "
+                          "are left out. The "
                           "reward in use, computed for the page only, cannot order the "
                           "library: score the folder with it first.")
         st.toggle("Lowest first", key=LOWEST_FIRST, on_change=_order_changed,

@@ -41,8 +41,9 @@ library_summary.summary(lib)
 in_use = library_summary.reward_in_use()
 stored = library_summary.reward_label(lib)
 options = (view.STORED, view.IN_USE) if stored else (view.IN_USE,)
-if ss.get(view.REWARD) not in options:
-    ss[view.REWARD] = options[0]
+# a folder opens on its stored reward when it has one, whatever the folder before showed
+if ss.get(view.REWARD) not in options or ss.get(view.REWARD_FOR) != text.strip():
+    ss[view.REWARD], ss[view.REWARD_FOR] = options[0], text.strip()
 *filter_cols, order_col, reward_col = st.columns([1.1, 1.4, 2.0, 1.6, 2.3],
                                                 vertical_alignment="bottom")
 rows = view.filter_bar(lib, filter_cols)
@@ -75,7 +76,8 @@ else:
     frame = view.page_frame(lib, read_in_order(lib, in_order), shown_reward, rescored)
     passing = f"{known:,} molecules with a {labels.short(order[0])} value pass {which}"
     where = (f"by stored {labels.order_words(*order)}"
-             + (f" (the best {view.RANK_CAP:,} are ordered)" if known > view.RANK_CAP else ""))
+             + (f" (the first {view.RANK_CAP:,} in this order are kept)"
+                if known > view.RANK_CAP else ""))
     pages = min(known, view.RANK_CAP)
 view.pager(pages, complete,
            (f"Molecules {start + 1:,}-{start + len(frame):,} {where}; {passing}. "

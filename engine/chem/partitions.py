@@ -126,7 +126,7 @@ def score_one(frame: pd.DataFrame, column: str, reward_toml: str,
 class _Engine:
     """`submit(fn, *args)` -> a future with `.result()`: a Dask client or a process pool."""
 
-    def __init__(self, workers: int | None, address: str | None):
+    def __init__(self, workers: int | None, address: str | None, jobs: int | None = None):
         self.cluster = self.client = self.pool = None
         if address or workers:
             from distributed import Client, LocalCluster  # noqa: PLC0415
@@ -143,9 +143,10 @@ class _Engine:
         else:
             from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
-            self.slots = os.cpu_count() or 1
+            self.slots = jobs or os.cpu_count() or 1
             self.pool = ProcessPoolExecutor(max_workers=self.slots)
-            self.name = f"a local pool of {self.slots} processes"
+            self.name = (f"a local pool of {self.slots} processes" if self.slots > 1
+                         else "a local pool of 1 process")
 
     def submit(self, fn, *args):
         if self.client is not None:
@@ -164,10 +165,16 @@ class _Engine:
 def score_partitions(path, column: str, reward: Reward, out: Path, partition: int = 10_000,
                      workers: int | None = None, address: str | None = None,
                      whole_mixture: bool = False, alerts: bool = False,
-                     force: bool = False, progress=None) -> dict:
+                     force: bool = False, progress=None, jobs: int | None = None) -> dict:
     """Score `path` partition by partition into `out`/part-*.parquet; returns the summary
     also written to `out`/manifest.json (counts, validity, mean reward, molecules/s, CPU
-    seconds of this process and, for a local pool, its workers)."""
+    seconds of this process and, for a local pool, its workers). Without `workers` or
+    `address`, a local pool of `jobs` processes (default: one per core)."""
+    if jobs is not None and jobs < 1:
+        raise PartitionError(f"jobs={jobs}: give a number of processes >= 1")
+    if jobs is not None and (workers or address):
+        raise PartitionError("jobs sizes the local process pool; a Dask cluster's size is "
+                             "its workers: give one of them")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise PartitionError(f"--out {out} is a file; give a folder for the shards")
@@ -177,7 +184,7 @@ def score_partitions(path, column: str, reward: Reward, out: Path, partition: in
     for old in out.glob("part-*.parquet"):
         old.unlink()
     total = count_rows(path) if progress else None
-    engine = _Engine(workers, address)
+    engine = _Engine(workers, address, jobs)
     toml = reward.to_toml()
     t0, cpu0 = time.perf_counter(), cpu_seconds()
     pending: deque = deque()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine.cli.common import (alert_line, check_reference_columns, diversity_columns,
-                               diversity_options, force_option, progress_bar)
+from engine.cli.common import (UsageError, alert_line, check_reference_columns,
+                               diversity_columns, diversity_options, force_option,
+                               progress_bar)
 from engine.output import check_output, write_csv
 
 
@@ -16,6 +17,8 @@ def run_score(args) -> int:
     from engine.chem.scoring import replaced_columns, score_table  # noqa: PLC0415
     from engine.train.data import read_smiles_table  # noqa: PLC0415
 
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: give a number of processes >= 1")
     reward = load_reward(args.reward)
     check_reference_columns(reward, args)
     if _sharded(args):
@@ -48,18 +51,21 @@ def _run_sharded(args, reward) -> int:
     import json  # noqa: PLC0415
 
     from engine.chem.partitions import score_partitions  # noqa: PLC0415
-    from engine.cli.common import UsageError  # noqa: PLC0415
 
     if args.reference or args.cluster is not None or args.pick is not None:
         raise UsageError("--reference, --cluster and --pick need every molecule at once; "
                          "use them with a CSV --out")
     if args.workers and args.dask:
         raise UsageError("give --workers N (a local cluster) or --dask ADDRESS, not both")
+    if args.jobs is not None and (args.workers or args.dask):
+        raise UsageError("--jobs N sizes the local process pool; a Dask cluster's size is "
+                         "--workers N (or that of the running cluster): give one of them")
     summary = score_partitions(args.input, args.smiles_column, reward, Path(args.out),
                                partition=args.partition, workers=args.workers,
                                address=args.dask, whole_mixture=args.whole_mixture,
-                               alerts=args.alerts,
-                               force=args.force, progress=progress_bar(f"partitions of {args.partition:,}", "scoring"))
+                               alerts=args.alerts, force=args.force, jobs=args.jobs,
+                               progress=progress_bar(f"partitions of {args.partition:,}",
+                                                     "scoring"))
     print(f"{reward.name}: {summary['n']:,} molecules in {summary['partitions']} shards, "
           f"{summary['valid']:,} valid, mean reward {summary['mean_reward']:.3f} (invalid = 0), "
           f"{summary['molecules_per_s']:.0f} molecules/s on {summary['engine']}; wrote {args.out}")
@@ -76,7 +82,8 @@ def score_options(sc) -> None:
     sc.add_argument("--whole-mixture", action="store_true",
                     help="score a salt, hydrate or mixture as a whole (default: its largest "
                          "fragment, named in `scored_as`)")
-    sc.add_argument("--jobs", type=int, help="processes for the properties (default: all cores)")
+    sc.add_argument("--jobs", type=int, help="processes for the properties (default: all "
+                    "cores); with --out DIR/, the local pool's processes")
     sc.add_argument("--out", type=str, required=True, help="output CSV: input columns, "
                     "scored_as, valid, invalid_reason, the 25 properties, reward, one "
                     "d_<property> per term, the alert and flag columns, the Bemis-Murcko "
