@@ -77,13 +77,17 @@ def test_a_salt_is_scored_as_its_largest_fragment_unless_asked_otherwise(tmp_pat
 
 def test_score_says_why_a_molecule_is_invalid(tmp_path):
     src, out = tmp_path / "in.csv", tmp_path / "out.csv"
-    pd.DataFrame({"smiles": ["CCO", "C1CC", "C" * (MAX_HEAVY_ATOMS + 1)]}).to_csv(src,
-                                                                               index=False)
+    pd.DataFrame({"smiles": ["CCO", "C1CC", "C" * (MAX_HEAVY_ATOMS + 1), "c1ccccc1(",
+                             "CC(C)(C)(C)C", "c1cccc1"]}).to_csv(src, index=False)
     assert main(["score", "--reward", "drug_like", "--in", str(src), "--out", str(out)]) == 0
     scored = pd.read_csv(out, keep_default_na=False)
+    # in RDKit's words: what the parser or the sanitizer found, and where
     assert scored["invalid_reason"].tolist() == [
-        "", "not parsable or not sanitizable",
-        f"{MAX_HEAVY_ATOMS + 1} heavy atoms, more than {MAX_HEAVY_ATOMS}"]
+        "", "not a SMILES: unclosed ring",
+        f"{MAX_HEAVY_ATOMS + 1} heavy atoms, more than {MAX_HEAVY_ATOMS}",
+        "not a SMILES: syntax error at position 9",
+        "not sanitizable: Explicit valence for atom # 1 C, 5, is greater than permitted",
+        "not sanitizable: Can't kekulize mol. Unkekulized atoms: 0 1 2 3 4"]
 
 
 def test_rescoring_with_another_reward_drops_the_old_desirabilities(tmp_path):

@@ -23,6 +23,7 @@ import io
 import math
 import multiprocessing
 import os
+import re
 import sys
 import threading
 import types
@@ -31,7 +32,7 @@ from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
-from rdkit import Chem, RDConfig, RDLogger
+from rdkit import Chem, RDConfig, RDLogger, rdBase
 from rdkit.Chem import (QED, Crippen, Descriptors, FilterCatalog, GraphDescriptors,
                         rdFingerprintGenerator, rdMolDescriptors)
 from rdkit.Chem.MolStandardize import rdMolStandardize
@@ -191,20 +192,47 @@ def largest_fragment(smiles: str) -> str:
 
 
 def invalid_reason(smiles: str) -> str:
-    """Why `batch_properties` marks a SMILES invalid: "empty", "not parsable or not
-    sanitizable", "no heavy atom" or "more than MAX_HEAVY_ATOMS heavy atoms"; "" for one it
-    accepts (a descriptor failing on it is the rare remaining case)."""
+    """Why `batch_properties` marks a SMILES invalid, in RDKit's words where RDKit refuses
+    it: "empty"; "not a SMILES: unclosed ring" (or "syntax error at position 9", ...: the
+    parser's message); "not sanitizable: Explicit valence for atom # 1 C, 5, is greater
+    than permitted" (or "Can't kekulize mol ...": the chemistry problems RDKit finds); "no
+    heavy atom"; "N heavy atoms, more than MAX_HEAVY_ATOMS"; "" for one it accepts (a
+    descriptor failing on it is the rare remaining case)."""
     if not isinstance(smiles, str) or not smiles.strip():
         return "empty"
     mol = to_mol(smiles)
     if mol is None:
-        return "not parsable or not sanitizable"
+        return _refusal(smiles.strip())
     n = mol.GetNumHeavyAtoms()
     if n == 0:
         return "no heavy atom"
     if n > MAX_HEAVY_ATOMS:
         return f"{n} heavy atoms, more than {MAX_HEAVY_ATOMS}"
     return ""
+
+
+def _refusal(smiles: str) -> str:
+    """What RDKit says of a SMILES it does not parse or sanitize."""
+    try:
+        with rdBase.CaptureErrorLog() as log:
+            raw = Chem.MolFromSmiles(smiles, sanitize=False)
+        problems = [] if raw is None else Chem.DetectChemistryProblems(raw)
+    except Exception:  # the few inputs RDKit raises on
+        return "not parsable or not sanitizable"
+    if raw is None:
+        lines = [re.sub(r"^\[[\d:]+\]\s*", "", line) for line in log.messages.splitlines()]
+        errors = [line.removeprefix("SMILES Parse Error: ") for line in lines
+                  if line.startswith("SMILES Parse Error: ")]
+        where = next((m.group(1) for line in errors
+                      if (m := re.search(r"around position (\d+)", line))), None)
+        first = re.sub(r"( while parsing:| for input:).*$", "", errors[0]) if errors else ""
+        if first and where:
+            first += f" at position {where}"
+        return "not a SMILES" + (f": {first}" if first else "")
+    if problems:
+        return "not sanitizable: " + "; ".join(
+            " ".join(p.Message().split()) for p in problems)
+    return "not parsable or not sanitizable"
 
 
 def canonical_smiles(smiles: str) -> str | None:
