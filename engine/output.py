@@ -26,14 +26,19 @@ class OutputError(UserError):
 def check_output(path: Path | str, force: bool = False) -> Path:
     """Check that `path` can be written as a file, creating its folder; returns the path.
 
-    Raises OutputError when it is a folder, when it exists and `force` is False, or when
-    its folder cannot be created or written.
+    Raises OutputError when it is a folder, has no file extension (a folder meant, its
+    slash forgotten), exists and `force` is False, or when its folder cannot be created or
+    written.
     """
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"--out {path} is a folder; give a file name, e.g. {path / 'out.csv'} "
-                          f"(`sample --out {path}/`, with the slash, writes a library of "
-                          "shards)")
+                          f"(`sample` and `score` with `--out {path}/`, the slash written, "
+                          "write parquet shards into it)")
+    if not path.suffix:
+        raise OutputError(f"--out {path} has no file extension; give a file name such as "
+                          f"{path}.csv (`sample` and `score` also write a folder of parquet "
+                          f"shards: `--out {path}/`, with the slash)")
     if path.exists() and not force:
         raise OutputError(f"--out {path} already exists; choose another name or add --force "
                           "to replace it")

@@ -24,11 +24,13 @@ def test_outputs_are_checked_before_work_and_never_overwritten(tiny_checkpoint, 
     monkeypatch.setattr(sampler, "sample", no_sampling)
     taken = tmp_path / "taken.csv"
     taken.write_text("smiles\nCCO\n")
-    for out, message in ((tmp_path, "is a folder"), (taken, "already exists.*--force")):
+    for out, message in ((tmp_path, "is a folder"), (taken, "already exists.*--force"),
+                         (tmp_path / "library", r"no file extension.*library\.csv.*library/")):
         assert cli.main(_sample_args(tiny_checkpoint, "--out", str(out))) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and re.search(message, err)
     assert taken.read_text() == "smiles\nCCO\n"
+    assert not (tmp_path / "library").exists()   # a folder meant, its slash forgotten
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
