@@ -14,6 +14,7 @@ from app import state
 from app.components import library_export, library_plots
 from app.components import library_view as view
 from app.components.reward_editor import REWARD
+from engine.chem.alerts import CHECK_COLUMNS, with_checks
 from engine.chem.rewards import load_reward
 from engine.chem.scoring import rescore
 from engine.chem.structures import has_substructure
@@ -146,6 +147,11 @@ def test_the_library_selection_and_exports(app, folder):
     assert picked["scored_with"].eq(reward.name).all()
     expected = rescore(stored.iloc[rows].reset_index(drop=True), reward)["reward"]
     assert picked["reward"].round(3).tolist() == expected.round(3).tolist()
+    # what the cards' badges show goes with the molecules: alerts, flags, scaffold
+    checks = with_checks(stored.iloc[rows][["smiles"]].reset_index(drop=True))
+    assert set(CHECK_COLUMNS) <= set(picked.columns)
+    assert picked["scaffold"].fillna("").tolist() == checks["scaffold"].fillna("").tolist()
+    assert picked["alerts"].fillna("").tolist() == checks["alerts"].fillna("").tolist()
     rows = RowFilter(ranges=(("mw", 300.0, 350.0),))
     text = library_export.filtered_csv(lib, rows, None, cap=1000)
     filtered = pd.read_csv(io.StringIO(text))
