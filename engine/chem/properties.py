@@ -85,7 +85,8 @@ class _SharedMorgan(threading.local):
             self._mol, self._fingerprint = None, None
 
 
-def _morgan_generator(shared: _SharedMorgan, radius: int = 2, fpSize: int = 2048, **rest):  # noqa: N803
+def _morgan_generator(shared: _SharedMorgan, radius: int = 2,
+                      fpSize: int = 2048, **rest):  # noqa: N803  (RDKit's argument name)
     """npscorer's `GetMorganGenerator`: the shared one for the arguments it passes."""
     if (radius, fpSize, rest) == (2, 2048, {}):
         return shared
