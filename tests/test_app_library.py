@@ -123,6 +123,9 @@ def test_range_and_smarts_filters_cover_every_shard(app, folder):
     assert sorted(shown.index) == sorted(benzene["library_index"])
     app.text_input(key=view.SMARTS).set_value("c1ccc(").run()
     assert "not a valid SMARTS pattern" in app.error[0].value
+    # the slider reads as precisely as it moves: MW in steps of 10 Da, logP of 0.25
+    assert [view._step_format(s) for s in (10.0, 0.25, 0.05, 1 / 3)] == [
+        "%.0f", "%.2f", "%.2f", "%.3f"]
     assert not any("id" in d.value for d in app.dataframe)   # no molecules, the summary stays
 
 
@@ -130,6 +133,9 @@ def test_the_library_selection_and_exports(app, folder):
     opened(app, folder, "Molecules")
     cards = [c.key for c in app.checkbox if c.key.startswith("grid::sel::lib:")]
     assert len(cards) == 12   # the grid's first page of the library's first page
+    # two SMARTS boxes, told apart: the whole library's and this page's
+    assert {t.label for t in app.text_input} >= {"SMARTS in every shard",
+                                                  "SMARTS on this page"}
     first, second = cards[:2]
     app.checkbox(key=first).check().run()
     app.checkbox(key=second).check().run()

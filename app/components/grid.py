@@ -70,10 +70,12 @@ def _sort_label(column: str) -> str:
     return special.get(column) or labels.label(column)
 
 
-def render(frame, reward, picks: state.Picks = state.SHARED, matched: str = "") -> None:
+def render(frame, reward, picks: state.Picks = state.SHARED, matched: str = "",
+           smarts_label: str = "SMARTS filter") -> None:
     """The valid molecules of `frame` as cards; their select boxes write to `picks`.
     `matched`: a SMARTS the molecules were filtered by already (the Library screen's),
-    highlighted unless the grid's own filter is set."""
+    highlighted unless the grid's own filter is set; `smarts_label` names the grid's own
+    SMARTS box (the Library screen has one for the whole library too)."""
     mols = frame[frame["valid"]].drop_duplicates("smiles")
     extra = [c for c in ("similarity", "ref_similarity", *filters.structure_columns(frame))
              if c in frame]
@@ -91,7 +93,7 @@ def render(frame, reward, picks: state.Picks = state.SHARED, matched: str = "") 
                         format_func=_sort_label)
     descending = c2.radio("Order", ("descending", "ascending"), key="grid::order",
                           persist_state="session") == "descending"
-    smarts = c3.text_input("SMARTS filter", key="grid::smarts", persist_state="session",
+    smarts = c3.text_input(smarts_label, key="grid::smarts", persist_state="session",
                            placeholder="e.g. c1ccccc1 or [NX3;H2]",
                            help="Keep molecules that contain the pattern; matches highlighted.")
     per_page = c4.selectbox("Per page", (12, 24, 48), key="grid::per_page",

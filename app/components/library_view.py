@@ -128,6 +128,14 @@ def _bounds(folder: str, stamp: tuple[int, ...], column: str, _lib: Library):
     return column_range(_lib, column)
 
 
+def _step_format(step: float) -> str:
+    """A slider's readout as precise as its step (at most 3 decimals): "%.0f" for 10,
+    "%.2f" for 0.25."""
+    decimals = next((d for d in range(3) if abs(step * 10 ** d - round(step * 10 ** d)) < 1e-9),
+                    3)
+    return f"%.{decimals}f"
+
+
 def _clean(x: float) -> float:
     """`x` without binary float noise (0.25, not 0.25000000000000006)."""
     return float(f"{x:.10g}")
@@ -159,7 +167,7 @@ def filter_bar(lib: Library, cols) -> RowFilter | None:
             old = ss.get(key, (low, high))
             ss[key] = (min(max(old[0], low), high), max(min(old[1], high), low))
             st.slider(labels.label(column), low, high, key=key, on_change=reset_page,
-                      step=step, persist_state="session")
+                      step=step, persist_state="session", format=_step_format(step))
             if ss[key] != (low, high):
                 ranges.append((column, float(ss[key][0]), float(ss[key][1])))
     middle.checkbox("Invalid SMILES too", key=INVALID, on_change=reset_page,

@@ -91,7 +91,8 @@ if frame.empty:
     st.stop()
 tabs = st.tabs(VIEWS, key="library::view", on_change="rerun")
 scoring = in_use if rescored else None
-views = {"Molecules": lambda: grid.render(frame, shown_reward, view.PICKS, rows.smarts),
+views = {"Molecules": lambda: grid.render(frame, shown_reward, view.PICKS, rows.smarts,
+                                         smarts_label="SMARTS on this page"),
          "Table": lambda: table.render(frame, shown_reward, view.PICKS, order),
          "Distributions": lambda: library_plots.distributions(
              *library_plots.sample(lib, rows, scoring)),
