@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import open_project, state
+from app import labels, open_project, state
 from app.components import sampling
 from app.components.export import export_table, selected_table
 from app.components.reward_editor import REWARD
@@ -656,3 +656,34 @@ def test_molecules_meeting_both_goals_do_not_all_tie_on_the_front(app, tiny_chec
     on_front = int(caption.split()[0])
     assert met.sum() >= 4 and on_front < met.sum() / 2, (on_front, met.sum())
     assert "widest margin" in caption
+
+
+def test_the_reward_histogram_draws_the_molecules_at_reward_one():
+    # a guided run's tallest bar is often reward 1 exactly: its bin lies inside the axis
+    from app.components.results import reward_histograms
+    frame = pd.DataFrame({"reward": [1.0] * 9 + [0.5]})
+    fig = reward_histograms([("run", frame, "#1f77b4")], load_reward("drug_like"), 300)
+    bins, (low, high) = fig.data[0].xbins, fig.layout.xaxis.range
+    edges = [bins.start + k * bins.size for k in range(round((bins.end - bins.start)
+                                                             / bins.size) + 1)]
+    assert low <= edges[0] + 1e-9 and edges[-1] <= high + 1e-9   # every bin is drawn
+    for value in (0.0, 1.0):   # invalid (0) and perfect (1): well inside a bin each
+        assert min(abs(value - e) for e in edges) >= bins.size / 4
+
+
+def test_a_new_preset_opens_the_groups_that_hold_its_terms(app):
+    # an expander keeps the open state a chemist gave it under its key: each loaded reward
+    # draws the groups under new keys, opened where its terms are
+    def groups():
+        return {e.label.split(" · ")[0]: (e.proto.expanded, e.key) for e in app.expander
+                if e.label.split(" · ")[0] in labels.GROUPS}
+
+    app.selectbox(key="rw::preset").set_value("3d_complex").run()
+    first = groups()
+    app.selectbox(key="rw::preset").set_value("kinase_inhibitor_like").run()
+    second = groups()
+    kinase = load_reward("kinase_inhibitor_like").properties
+    for group, props in labels.GROUPS.items():
+        assert second[group][0] == any(p in kinase for p in props), group
+        assert second[group][1] != first[group][1]   # a new key: the browser opens it anew
+    assert first != second

@@ -201,19 +201,25 @@ def checks(run: state.Run, reward) -> None:
                        "molecules in different series, not one series many times.")
 
 
+# bins of 0.025 centred on 0, 0.025, ..., 1: no value sits on an edge, and the molecules at
+# reward exactly 1 (often a guided run's tallest bar) have a bin inside the axis
+HISTOGRAM_BINS = {"start": -0.0125, "end": 1.0125, "size": 0.025}
+
+
 def reward_histograms(series, reward, height: int, means: bool = False) -> go.Figure:
-    """Overlaid reward histograms, as fractions of molecules in bins of 0.025 (invalid
-    molecules score 0: the first bin), of `series`: (name, table with a `reward` column,
-    colour) each; with `means`, a dashed line at each mean."""
+    """Overlaid reward histograms, as fractions of molecules in bins of 0.025 centred on
+    0, 0.025, ..., 1 (invalid molecules score 0: the first bin; the last holds the
+    molecules at reward 1), of `series`: (name, table with a `reward` column, colour)
+    each; with `means`, a dashed line at each mean."""
     fig = go.Figure()
     for name, frame, color in series:
         fig.add_histogram(x=frame["reward"], name=name, histnorm="probability", opacity=0.55,
-                          xbins={"start": 0, "end": 1.0001, "size": 0.025},
+                          xbins=HISTOGRAM_BINS,
                           marker_color=color)
         if means:
             fig.add_vline(x=float(frame["reward"].mean()), line_dash="dash", line_color=color)
     fig.update_layout(barmode="overlay", height=height, margin={"t": 30, "b": 40},
-                      xaxis_range=[0, 1],
+                      xaxis_range=[HISTOGRAM_BINS["start"], HISTOGRAM_BINS["end"]],
                       xaxis_title=f"reward ({reward.name})", yaxis_title="fraction of molecules",
                       legend={"orientation": "h", "y": 1.12})
     return fig

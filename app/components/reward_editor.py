@@ -28,6 +28,9 @@ CUSTOM = "Custom"
 DRAFT, REWARD, ERROR = "rw::draft", "rw::reward", "rw::error"
 PRESET, AGG, NAME = "rw::preset", "rw::aggregate", "rw::name"
 PRESET_USED = "rw::preset_used"   # the preset in use; PRESET is its widget, which pages drop
+# rewards loaded so far: part of the property groups' keys, so that a new preset or file
+# opens the groups holding its terms (an expander keeps its own open state under one key)
+LOADS = "rw::loads"
 TOML, UPLOAD = "rw::toml", "rw::upload"
 NOTE = "rw::note"   # a one-time note above the editor (what Make analogues did)
 STORED, KEPT = "rw::stored", "reward in use"   # the record last kept, its project key
@@ -76,6 +79,7 @@ def _load(reward: Reward, preset: str, quantiles) -> None:
     ss[DRAFT] = {**meta, "order": list(reward.properties), "terms": terms, "key": reward.key,
                  "structures": structure_draft.draft(reward.structures)}
     ss[REWARD], ss[ERROR], ss[PRESET_USED] = reward, None, preset
+    ss[LOADS] = ss.get(LOADS, 0) + 1   # the groups open anew on the terms of this reward
     ss.pop(structure_editor.PENDING, None)
     _push(overwrite=True)
 
@@ -357,12 +361,13 @@ def render(ckpt, ckpt_key: str) -> Reward:
     for group, props in labels.GROUPS.items():
         n_on = sum(draft["terms"][p]["on"] for p in props)
         title = f"{group} · {n_on} in reward" if n_on else group
-        with st.expander(title, expanded=n_on > 0, key=f"rw::group::{group}"):
+        with st.expander(title, expanded=n_on > 0,
+                         key=f"rw::group::{group}::{ss.get(LOADS, 0)}"):
             for prop in props:
                 _term_row(prop, hist, ckpt, ckpt_key)
     n_on = structure_draft.count(draft["structures"])
     with st.expander(f"Structure · {n_on} in reward" if n_on else "Structure",
-                     expanded=n_on > 0, key="rw::group::Structure",
+                     expanded=n_on > 0, key=f"rw::group::Structure::{ss.get(LOADS, 0)}",
                      icon=":material/hub:"):
         structure_editor.render(draft["structures"], ckpt, ckpt_key, reward, _edited,
                                 ss[ERROR])
