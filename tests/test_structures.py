@@ -62,6 +62,15 @@ def test_conformer_of_ethanol_and_of_an_invalid_smiles():
     assert conformer("CCO")[0] == block  # fixed seed: repeatable
     block, note = conformer("not a smiles")
     assert block is None and "not a valid molecule" in note
+    assert "not a SMILES: syntax error" in note   # RDKit's words
+
+
+def test_a_conformer_of_a_molecule_with_open_stereocentres_says_it_is_one_stereoisomer():
+    for smiles, open_centres in (("CC(O)C(N)C", 2), ("CC(O)CC", 1), ("C[C@H](O)CC", 0)):
+        block, note = conformer(smiles)
+        assert block is not None
+        said = f"leaves {open_centres} stereocentre"
+        assert (said in note and "one stereoisomer" in note) == (open_centres > 0), note
 
 
 def test_a_molecule_over_the_heavy_atom_bound_is_neither_drawn_nor_embedded():

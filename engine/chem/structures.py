@@ -18,6 +18,7 @@ from rdkit import Chem
 from rdkit.Chem import AllChem, rdDepictor
 from rdkit.Chem.Draw import rdMolDraw2D
 
+from engine.chem.alerts import unassigned_stereocentres
 from engine.chem.properties import MAX_HEAVY_ATOMS, invalid_reason, to_mol
 from engine.errors import UserError
 
@@ -146,7 +147,8 @@ def _embedded(mol: Chem.Mol) -> tuple[Chem.Mol | None, str]:
 
 def conformer(smiles: str) -> tuple[str | None, str]:
     """(MOL block with hydrogens, note) of an ETKDGv3 conformer (fixed seed, so repeatable)
-    relaxed with MMFF94 when MMFF has parameters for every atom.
+    relaxed with MMFF94 when MMFF has parameters for every atom; the note says when the
+    SMILES leaves stereocentres open (the conformer is then one stereoisomer of several).
 
     Returns (None, why) when the SMILES does not parse or RDKit cannot embed it (after a
     second try from random coordinates); never raises for a bad molecule."""
@@ -156,4 +158,10 @@ def conformer(smiles: str) -> tuple[str | None, str]:
         return None, ("This SMILES is not a valid molecule" + (f" ({why})" if why else "")
                       + ", so there is nothing to embed.")
     embedded, note = _embedded(mol)
-    return (None if embedded is None else Chem.MolToMolBlock(embedded)), note
+    if embedded is None:
+        return None, note
+    if open_centres := unassigned_stereocentres(mol):
+        note += (f" The SMILES leaves {open_centres} stereocentre"
+                 f"{'s' if open_centres > 1 else ''} open: this is one stereoisomer, the one "
+                 "the embedding happened to build, not a prediction of the configuration.")
+    return Chem.MolToMolBlock(embedded), note
