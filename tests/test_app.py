@@ -199,7 +199,11 @@ def test_bad_toml_text_and_bounds_keep_previous_reward(app):
     low = app.number_input(key="rw::mw::low").value
     app.number_input(key="rw::mw::low").set_value(600.0).run()  # above high = 500
     assert "must be below high" in app.error[0].value
+    # the field edited may be far below the message: a toast says it too, once per refusal
+    assert [t.value for t in app.toast if "must be below high" in t.value]
     assert app.session_state[REWARD] == previous
+    app.run()
+    assert not app.toast and "must be below high" in app.error[0].value
     assert app.number_input(key="rw::mw::low").value == low     # the field shows it in use
     app.toggle(key="rw::qed::on").set_value(True).run()         # a valid edit applies
     assert not app.error

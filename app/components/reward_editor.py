@@ -26,6 +26,7 @@ from engine.chem.rewards import (AGGREGATES, DEFAULT_WEIGHT, GOALS, REWARD_KEYS,
 
 CUSTOM = "Custom"
 DRAFT, REWARD, ERROR = "rw::draft", "rw::reward", "rw::error"
+TOAST = "rw::toast"   # an edit was just refused: say so where the chemist looks
 PRESET, AGG, NAME = "rw::preset", "rw::aggregate", "rw::name"
 PRESET_USED = "rw::preset_used"   # the preset in use; PRESET is its widget, which pages drop
 # rewards loaded so far: part of the property groups' keys, so that a new preset or file
@@ -124,12 +125,18 @@ def _in_editor_terms(message: str) -> str:
     return structure_draft.in_editor(message, ss[DRAFT]["structures"])
 
 
+def _refuse(message: str) -> None:
+    """An edit or a file not applied: ERROR (shown at the top of the editor) says why, and a
+    toast says so wherever the chemist is on the page (the field edited may be far below)."""
+    ss[ERROR], ss[TOAST] = message, True
+
+
 def _rebuild() -> bool:
     """The draft as the reward in use; False (and the reason in ERROR) when it is invalid."""
     try:
         reward = Reward.from_dict(_draft_dict(ss[DRAFT]), key=ss[DRAFT].get("key", ""))
     except RewardError as exc:
-        ss[ERROR] = _in_editor_terms(str(exc))
+        _refuse(_in_editor_terms(str(exc)))
         return False
     ss[REWARD], ss[ERROR], ss[TOML] = reward, None, reward.to_toml()
     ss.pop(structure_editor.PENDING, None)
@@ -183,7 +190,7 @@ def apply_toml(text: str, source: str, quantiles, key: str = "") -> bool:
     try:
         reward = Reward.from_toml(text, key=key)
     except RewardError as exc:
-        ss[ERROR] = f"{source}: {exc}"
+        _refuse(f"{source}: {exc}")
         return False
     match = next((k for k, r in presets().items() if r == reward), CUSTOM)
     _load(reward, match, quantiles)
@@ -197,7 +204,7 @@ def _on_upload(quantiles) -> None:
     try:
         text = file.getvalue().decode("utf-8")
     except UnicodeDecodeError:
-        ss[ERROR] = f"{file.name}: not a UTF-8 text file; a reward file is TOML text"
+        _refuse(f"{file.name}: not a UTF-8 text file; a reward file is TOML text")
         return
     apply_toml(text, file.name, quantiles, key=Path(file.name).stem)
 
@@ -346,6 +353,9 @@ def render(ckpt, ckpt_key: str) -> Reward:
         st.caption(labels.literal(reward.description))
     structure_editor.roles(reward)
     if ss[ERROR]:
+        if ss.pop(TOAST, False):
+            st.toast(f"Not applied: {labels.literal(ss[ERROR])}", icon=":material/error:",
+                     duration="long")
         kept = (" The text you typed stays in its box, to be fixed." if
                 ss.get(structure_editor.PENDING) else " The fields show it.")
         st.error(f"{labels.literal(ss[ERROR])}\n\nNot applied: the previous valid reward "
