@@ -30,7 +30,6 @@ from engine.sampling.sampler import SETTING_COLUMNS
 ss = st.session_state
 FOLDER, UNIQUE, INVALID = "library::folder", "library::unique", "library::invalid"
 RANGES, SMARTS, REWARD = "library::ranges", "library::smarts", "library::reward"
-REWARD_FOR = "library::reward_for"   # the folder the reward choice was made for
 PAGE, PAGE_SIZE, SCANNED = "library::page", "library::page_size", "library::scanned"
 PICKED, PICKED_FOR = "library::picked", "library::picked_for"
 ORDER_BY, LOWEST_FIRST = "library::order_by", "library::lowest_first"
@@ -117,6 +116,13 @@ def mask_of(lib: Library, rows: RowFilter, note=None):
 def reset_page() -> None:
     ss[PAGE] = 1
     ss["grid::page"] = 1
+
+
+def folder_changed() -> None:
+    """Another folder: its first page, and its own reward choice (its stored reward when it
+    has one, whatever the folder before showed)."""
+    reset_page()
+    ss.pop(REWARD, None)
 
 
 def _range_key(column: str) -> str:

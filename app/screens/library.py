@@ -15,7 +15,7 @@ VIEWS = ("Molecules", "Table", "Distributions", "Scatter")
 st.title("Library")
 where, unique = st.columns([5, 1.2], vertical_alignment="bottom")
 text = where.text_input(
-    "Library folder", key=view.FOLDER, persist_state="session", on_change=view.reset_page,
+    "Library folder", key=view.FOLDER, persist_state="session", on_change=view.folder_changed,
     placeholder="/path/to/library (the DIR of `python -m engine sample --out DIR/`)",
     help="A folder of shard-NNNNNN.parquet files with library.json and manifest.json "
          "(`sample --out DIR/`), its unique/ folder, or the part-NNNNNN.parquet files of "
@@ -41,9 +41,8 @@ library_summary.summary(lib)
 in_use = library_summary.reward_in_use()
 stored = library_summary.reward_label(lib)
 options = (view.STORED, view.IN_USE) if stored else (view.IN_USE,)
-# a folder opens on its stored reward when it has one, whatever the folder before showed
-if ss.get(view.REWARD) not in options or ss.get(view.REWARD_FOR) != text.strip():
-    ss[view.REWARD], ss[view.REWARD_FOR] = options[0], text.strip()
+if ss.get(view.REWARD) not in options:   # a new folder (view.folder_changed) or none yet
+    ss[view.REWARD] = options[0]
 *filter_cols, order_col, reward_col = st.columns([1.1, 1.4, 2.0, 1.6, 2.3],
                                                 vertical_alignment="bottom")
 rows = view.filter_bar(lib, filter_cols)

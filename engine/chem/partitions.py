@@ -173,8 +173,9 @@ def score_partitions(path, column: str, reward: Reward, out: Path, partition: in
     if jobs is not None and jobs < 1:
         raise PartitionError(f"jobs={jobs}: give a number of processes >= 1")
     if jobs is not None and (workers or address):
-        raise PartitionError("jobs sizes the local process pool; a Dask cluster's size is "
-                             "its workers: give one of them")
+        raise PartitionError("jobs (--jobs N) sizes the local process pool; a Dask "
+                             "cluster's size is its workers (--workers N, or those of the "
+                             "running cluster): give one of them")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise PartitionError(f"--out {out} is a file; give a folder for the shards")

@@ -100,9 +100,7 @@ def _find_chiral_centers(mol, force=True, includeUnassigned=False, includeCIP=Tr
     `_ChiralityPossible`, runs `AssignStereochemistry` and reads two properties of each atom,
     walking the atoms through RDKit's Python atom sequence (0.085 of its 0.10 ms); the same
     calls over atom indices return the same list. Any other case is RDKit's function."""
-    legacy = (Chem.GetUseLegacyStereoPerception() if useLegacyImplementation is None
-              else useLegacyImplementation)
-    if not (legacy and Chem.GetUseLegacyStereoPerception()):
+    if useLegacyImplementation is False or not Chem.GetUseLegacyStereoPerception():
         return Chem.FindMolChiralCenters(mol, force=force, includeUnassigned=includeUnassigned,
                                          includeCIP=includeCIP,
                                          useLegacyImplementation=useLegacyImplementation)

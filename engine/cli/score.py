@@ -57,9 +57,6 @@ def _run_sharded(args, reward) -> int:
                          "use them with a CSV --out")
     if args.workers and args.dask:
         raise UsageError("give --workers N (a local cluster) or --dask ADDRESS, not both")
-    if args.jobs is not None and (args.workers or args.dask):
-        raise UsageError("--jobs N sizes the local process pool; a Dask cluster's size is "
-                         "--workers N (or that of the running cluster): give one of them")
     summary = score_partitions(args.input, args.smiles_column, reward, Path(args.out),
                                partition=args.partition, workers=args.workers,
                                address=args.dask, whole_mixture=args.whole_mixture,
