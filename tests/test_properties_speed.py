@@ -234,3 +234,69 @@ def test_rows_scored_in_threads_at_once_are_the_rows_scored_alone(smiles, fast):
                                range(4)))
     for frame in frames:
         pd.testing.assert_frame_equal(frame, fast)
+
+
+def _bertz_cases() -> dict[str, Chem.Mol]:
+    """Molecules on which RDKit's BertzCT helpers and ours must agree, the fast path's
+    refusals among them ("kekule": aromatic flags on single- and double-typed bonds, a
+    Kekulé form that keeps its flags; "zero": a zero-order bond; "dative"), and a triple
+    bond in a small ring, cumulenes, several fragments, single atoms."""
+    kekule = Chem.MolFromSmiles("c1ccc2[nH]ccc2c1")
+    Chem.Kekulize(kekule, clearAromaticFlags=False)   # SINGLE/DOUBLE types, aromatic flags
+    zero = Chem.RWMol(Chem.MolFromSmiles("CCO.[Fe]"))
+    zero.AddBond(2, 3, Chem.BondType.ZERO)
+    odd = {s: Chem.MolFromSmiles(s) for s in (
+        "C1#CC1", "C1=C=C1", "CC.O", "[Na+].[Cl-]", "C", "[Cu]", "N#CC#N", "C=C=C=C",
+        "c1ccccc1-c1ccccc1", "C1CC2CCC1CC2", "O=S(=O)(O)c1ccccc1")}
+    return {"kekule": kekule, "zero": zero.GetMol(),
+            "dative": Chem.MolFromSmiles("[NH3]->[Fe+2]<-[NH3]"), **odd}
+
+
+def test_bertz_complexity_is_rdkit_s_bertz_ct(smiles):
+    from engine.chem.properties import bertz_complexity
+    molecules = [Chem.MolFromSmiles(s.strip()) for s in smiles if s.strip()]
+    molecules = [m for m in molecules if m is not None] + list(_bertz_cases().values())
+    for mol in molecules:
+        want = GraphDescriptors.BertzCT(Chem.Mol(mol))
+        ours = Chem.Mol(mol)
+        assert bertz_complexity(ours) == want, Chem.MolToSmiles(mol)
+        if mol.GetNumAtoms() > 1:   # the Balaban matrix is left on it, as RDKit leaves it
+            theirs = Chem.Mol(mol)
+            GraphDescriptors.BertzCT(theirs)
+            np.testing.assert_array_equal(ours._balabanMat, theirs._balabanMat)
+
+
+def test_bertz_helpers_give_rdkit_s_structures_or_defer_to_rdkit(smiles, monkeypatch):
+    from engine.chem.properties import _bond_dict_etc, _symmetry_classes
+    rdkit_helper = GraphDescriptors._CreateBondDictEtc
+    deferred = []
+    monkeypatch.setattr(GraphDescriptors, "_CreateBondDictEtc",
+                        lambda mol, n: deferred.append(Chem.MolToSmiles(mol))
+                        or rdkit_helper(mol, n))
+    bank = [Chem.MolFromSmiles(s) for s in smiles[:250]]
+    cases = _bertz_cases()
+    for mol in bank + list(cases.values()):
+        n = mol.GetNumAtoms()
+        mol._balabanMat = Chem.GetDistanceMatrix(mol, useBO=True, useAtomWts=False,
+                                                 force=True, prefix="Balaban")
+        assert _bond_dict_etc(mol, n) == rdkit_helper(mol, n), Chem.MolToSmiles(mol)
+        vd = rdkit_helper(mol, n)[2]
+        assert _symmetry_classes(mol, vd, mol._balabanMat, 0, n, 100) == \
+            GraphDescriptors._AssignSymmetryClasses(mol, vd, mol._balabanMat, 0, n, 100)
+    # the bank's molecules take the fast path; each odd bond above makes it defer
+    assert sorted(deferred) == sorted(Chem.MolToSmiles(cases[k])
+                                      for k in ("kekule", "zero", "dative"))
+
+
+def test_symmetry_classes_defer_to_rdkit_near_a_rounding_tie():
+    # rows that print alike or not to four decimals: ties (x.xxxx5) go to RDKit's formatting
+    from engine.chem.properties import _symmetry_classes
+    rng = np.random.default_rng(0)
+    mol = Chem.MolFromSmiles("CCCCCC")
+    for _ in range(200):
+        base = rng.integers(0, 4, size=(6, 6)) / 6 + rng.integers(0, 3, size=(6, 6))
+        ties = rng.random((6, 6)) < 0.2
+        matrix = np.where(ties, np.round(base, 4) + 5e-5 * rng.choice([-1, 1], (6, 6)), base)
+        matrix[rng.integers(0, 6)] = matrix[rng.integers(0, 6)]   # at least two rows alike
+        assert _symmetry_classes(mol, [0] * 6, matrix, 0, 6, 100) == \
+            GraphDescriptors._AssignSymmetryClasses(mol, [0] * 6, matrix, 0, 6, 100)
