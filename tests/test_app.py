@@ -353,6 +353,20 @@ def test_runs_page_passes_the_teacher_filter_to_a_distillation(app, tmp_path, mo
         stop(tmp_path / "student")
 
 
+def test_the_teacher_gamma_box_says_empty_is_the_teacher_s_default(app):
+    # a placeholder short enough to read; each teacher's default is in its help
+    from app.components.launcher import TEACHERS  # noqa: PLC0415
+    from engine.sampling import methods  # noqa: PLC0415
+
+    app.switch_page("screens/runs.py").run()
+    app.radio(key="launch::kind").set_value("distill").run()
+    gamma = app.number_input(key="launch::gamma")
+    assert gamma.proto.placeholder == "teacher's default" and gamma.value is None
+    for teacher in TEACHERS:
+        spec = methods.METHODS[teacher]
+        assert f"{spec.label} {spec.default_gamma:g}" in gamma.help
+
+
 def test_a_failed_run_shows_why_and_where_resume_restarts(app, tiny_checkpoint, tmp_path,
                                                           monkeypatch):
     """A real run that fails after saves (a distillation at a learning rate of 1,000 whose
@@ -461,6 +475,9 @@ def test_the_reward_in_use_comes_back_in_a_new_session(app, project_folder):
     app.number_input(key="rw::logp::high").set_value(3.25).run()
     edited = app.session_state[REWARD]
     assert edited.name.endswith("(edited)")
+    # the preset's description is kept as what the edit started from, not as its own
+    assert edited.description.startswith("Edited from the preset \u201cCNS penetrant")
+    assert any(c.value.startswith("Edited from the preset") for c in app.caption)
     again = AppTest.from_file(APP, default_timeout=90)
     again.run()
     assert not again.exception, again.exception

@@ -263,3 +263,18 @@ def test_several_uploaded_sets_show_in_every_view_and_a_failed_upload_hides_none
                             if "reward (" in c.proto.spec))
     names = [trace.get("name") for trace in chart["data"]]
     assert {"leads.smi", "actives.smi", "base model"} <= set(names)
+
+
+def test_reward_editor_says_a_term_cannot_be_met_beyond_its_property_s_range(app):
+    # fsp3 is a fraction: a high of 1.5 is beyond it, not merely beyond what the model saw
+    app.toggle(key="rw::fsp3::on").set_value(True).run()
+    app.radio(key="rw::fsp3::goal").set_value("maximize").run()
+    app.number_input(key="rw::fsp3::low").set_value(0.3).run()
+    app.number_input(key="rw::fsp3::high").set_value(1.5).run()
+    assert not app.exception, app.exception
+    texts = [w.value for w in app.warning]
+    assert ("fsp3 lies between 0 and 1: no molecule reaches desirability 1 on this term (it "
+            "needs fsp3 >= 1.5)") in texts
+    assert not any("outside what this model has seen" in t for t in texts)
+    app.number_input(key="rw::fsp3::high").set_value(0.9).run()   # within reach again
+    assert not any("no molecule reaches" in w.value for w in app.warning)

@@ -272,6 +272,14 @@ def test_a_scored_folder_shows_the_reward_it_was_scored_with(app, folder, tmp_pa
     assert (shown["reward"] == scored.loc[shown.index, "reward"]).all()
     assert {m.label: m.value for m in app.metric}["Mean reward"] == (
         f"{scored['reward'].fillna(0).mean():.3f}")
+    assert caption(app, "Scored from") == f"Scored from `{folder}`."
+    # scored from a unique/ folder: validity 100 % is said to be that of unique molecules
+    unique = tmp_path / "scored_unique"
+    assert main(["score", "--reward", "drug_like", "--in", f"{folder}/unique/",
+                 "--out", f"{unique}/"]) == 0
+    opened(app, unique)
+    assert {m.label: m.value for m in app.metric}["Validity"] == "100.0%"
+    assert "its invalid SMILES already dropped there" in caption(app, "Scored from")
 
 
 def test_filters_and_order_survive_a_visit_to_another_screen(app, folder):

@@ -70,7 +70,7 @@ def test_open_reads_footers_manifest_and_plan(folder):
     assert unique.unique_folder is None
 
 
-def test_a_folder_that_is_not_a_library_is_named(folder, tmp_path):
+def test_a_folder_that_is_not_a_library_is_named(folder, tmp_path, monkeypatch):
     with pytest.raises(LibraryError, match="no such folder"):
         open_library(tmp_path / "nowhere")
     with pytest.raises(LibraryError, match="is a file; give the library's folder"):
@@ -79,6 +79,11 @@ def test_a_folder_that_is_not_a_library_is_named(folder, tmp_path):
     with pytest.raises(LibraryError, match="is not a library folder: it holds no "
                                            "shard-NNNNNN.parquet or part-NNNNNN.parquet"):
         open_library(tmp_path / "empty")
+    # a relative folder ("." typed into the dashboard) is named as the folder it is
+    monkeypatch.chdir(tmp_path / "empty")
+    with pytest.raises(LibraryError) as refused:
+        open_library(".")
+    assert str(refused.value).startswith(f"{tmp_path / 'empty'} is not a library folder")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / shard_name(0)).write_text("not parquet")

@@ -354,3 +354,67 @@ def test_support_is_the_share_of_finite_values_at_desirability_one():
     alerts = StructureTerm("alerts", families=("pains",))
     assert support(alerts, [0.0, 0.0, 2.0, 1.0]) == (0.5, 2)         # no alert meets it
     assert 0 < MET_BY_FEW < MET_BY_ALL < 1
+
+
+def test_a_term_beyond_what_its_property_can_take_says_so():
+    from engine.chem.rewards import term_reach  # noqa: PLC0415
+
+    assert term_reach(Term("fsp3", "maximize", 0.3, 1.5)) == (
+        "fsp3 lies between 0 and 1: no molecule reaches desirability 1 on this term (it "
+        "needs fsp3 >= 1.5)")
+    assert term_reach(Term("fsp3", "maximize", 1.2, 1.5)).endswith(
+        "this term is 0 for every molecule (it is above 0 only for fsp3 > 1.2)")
+    assert "needs sa_score <= 0.5" in term_reach(Term("sa_score", "minimize", 0.5, 3.0))
+    assert "0 for every molecule" in term_reach(Term("tpsa", "minimize", -10.0, -5.0))
+    # counts are whole numbers: [2.3, 2.7] holds none, its ramps may reach 2 or 3
+    assert "whole number" in term_reach(Term("hbd", "range", 2.3, 2.7, 0.2))
+    assert "0 for every molecule" in term_reach(Term("hbd", "range", 2.3, 2.7, 0.2))
+    assert "no molecule reaches" in term_reach(Term("hbd", "range", 2.3, 2.7, 0.5))
+    assert "from 1 to 150" in term_reach(Term("heavy_atoms", "maximize", 100, 200))
+    for fine in (Term("fsp3", "maximize", 0.3, 1.0), Term("hbd", "range", 2.0, 2.5, 0.5),
+                 Term("logp", "maximize", 10, 20), Term("qed", "range", 0.5, 0.8, 0.1),
+                 Term("hbd", "minimize", 0, 3), Term("sa_score", "minimize", 1, 3)):
+        assert term_reach(fine) == "", fine
+
+
+def test_property_limits_hold_on_real_molecules():
+    # the limits term_reach reads are those of real molecules: the prior bank and odd ones
+    from engine.chem.properties import (INTEGER_PROPERTIES, PROPERTY_LIMITS,  # noqa: PLC0415
+                                        batch_properties)
+
+    bank = pd.read_parquet("assets/model/prior_bank.parquet", columns=["smiles"])
+    odd = ["C", "[Na+].[Cl-]", "O", "C1CCCCCCCCCCCCCCC1", "FC(F)(F)C(F)(F)F", "c1ccccc1",
+           "C[C@@]12CC[C@H]3[C@@H](CC=C4C[C@@H](O)CC[C@@]43C)[C@@H]1CC[C@@H]2O"]
+    table = batch_properties(bank["smiles"].tolist()[:2000] + odd, n_jobs=1)
+    table = table[table["valid"]]
+    assert set(PROPERTY_LIMITS) == set(PROPERTY_NAMES)
+    for name, (low, high) in PROPERTY_LIMITS.items():
+        values = table[name].to_numpy(float)
+        assert ((values >= low) & (values <= high)).all(), name
+        if name in INTEGER_PROPERTIES:
+            assert (values == np.round(values)).all(), name
+
+
+def test_a_reward_lists_its_unreachable_terms():
+    reward = Reward(name="t", terms=(Term("fsp3", "maximize", 1.2, 1.5),
+                                     Term("logp", "maximize", 1.0, 3.0),
+                                     Term("qed", "maximize", 0.9, 1.2, weight=0.0)))
+    (line,) = reward.unreachable()   # a weight-0 term counts for nothing
+    assert line.startswith("fsp3 lies between 0 and 1: this term is 0 for every molecule")
+    geometric = Reward(name="t", aggregate="geometric", terms=reward.terms)
+    assert geometric.unreachable()[0].endswith(
+        "with the geometric mean the reward is 0 for every molecule")
+    assert Reward(name="t", terms=(Term("fsp3", "maximize", 0.2, 0.6),)).unreachable() == []
+
+
+def test_score_warns_of_a_term_no_molecule_can_meet(tmp_path, capsys):
+    reward = tmp_path / "fsp3.toml"
+    reward.write_text("name = 'too flat'\n[[terms]]\nproperty = 'fsp3'\ngoal = 'maximize'\n"
+                      "low = 0.3\nhigh = 1.5\n")
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text("smiles\nCCO\nc1ccccc1\n")
+    assert main(["score", "--reward", str(reward), "--in", str(src), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert ("warning: fsp3 lies between 0 and 1: no molecule reaches desirability 1 on this "
+            "term (it needs fsp3 >= 1.5)") in err
+    assert pd.read_csv(out)["reward"].max() < 1   # scored all the same

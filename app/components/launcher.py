@@ -85,10 +85,11 @@ def launch_form() -> None:
                      "distillation teacher).")
             gamma = d.number_input(
                 "Teacher γ", *M.GAMMA_RANGE, None, 0.5, key="launch::gamma",
-                placeholder=", ".join(f"{M.METHODS[k].label} {M.METHODS[k].default_gamma:g}"
-                                      for k in TEACHERS),
+                placeholder="teacher's default",   # the form's fields do not follow the teacher
                 help="How hard the example molecules are pushed toward the reward; empty: "
-                     "the teacher's default; the rest is the sampler's defaults (ML: the "
+                     "the teacher's default (" + ", ".join(
+                         f"{M.METHODS[k].label} {M.METHODS[k].default_gamma:g}"
+                         for k in TEACHERS) + "); the rest is the sampler's defaults (ML: the "
                      "teacher's γ; advantage rule, plausibility α, grammar-safe SMILES at "
                      "their defaults).")
             ys = st.slider("Teacher |Y_S|", 2, 64, DEFAULTS["ys"], key="launch::ys",

@@ -5,6 +5,7 @@ Explore screen edits)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -91,6 +92,11 @@ def summary(lib: Library) -> None:
                                        "share": [f"{v:.1%}" if v is not None else "–"
                                                  for v in rates.values()]}),
                          hide_index=True, width="content")
+    if m.get("input"):   # written by `score --out DIR/`
+        unique = Path(m["input"]).name == UNIQUE_DIR
+        st.caption(f"Scored from `{m['input']}`" + (
+            f": a library's {UNIQUE_DIR}/ molecules, its invalid SMILES already dropped "
+            "there, so every one is valid." if unique else "."))
     if lib.is_unique and m:
         st.caption(f"Showing {UNIQUE_DIR}/: validity, mean reward, CPU time and alert rates "
                    "are those of the whole library (its manifest).")

@@ -22,7 +22,8 @@ from app import labels, open_project, resources
 from app.components import structure_draft, structure_editor, term_support
 from engine.chem.properties import PROPERTY_NAMES
 from engine.chem.rewards import (AGGREGATES, DEFAULT_WEIGHT, GOALS, REWARD_KEYS, TERM_KEYS,
-                                 Reward, RewardError, Term, list_presets, support, term_table)
+                                 Reward, RewardError, Term, list_presets, support, term_reach,
+                                 term_table)
 
 CUSTOM = "Custom"
 DRAFT, REWARD, ERROR = "rw::draft", "rw::reward", "rw::error"
@@ -152,6 +153,9 @@ def _edited(change) -> bool:
     draft = ss[DRAFT]
     if ss[PRESET_USED] != CUSTOM:
         ss[PRESET_USED] = CUSTOM
+        if draft.get("description"):   # the preset's words no longer describe all of it
+            draft["description"] = (f"Edited from the preset \u201c{draft['name']}\u201d, "
+                                    f"which reads: {draft['description']}")
         draft["name"] = ss[NAME] = f"{draft['name']} (edited)"
         draft["key"] = ""
     if not _rebuild():
@@ -332,6 +336,13 @@ def _term_row(prop: str, hist: dict, ckpt, ckpt_key: str) -> None:
                         config={"staticPlot": True})
     except RewardError:
         st.caption("No curve until the bounds are valid.")
+    try:
+        why = term_reach(_term(prop, term["goal"], term["low"], term["high"], term["ramp"]))
+    except RewardError:
+        why = ""
+    if why:   # beyond what the property can take: not a matter of what the model has seen
+        st.warning(why, icon=":material/block:")
+        return
     _support(_met_share(prop, term["goal"], term["low"], term["high"], term["ramp"], ckpt_key,
                         ckpt))
 

@@ -54,6 +54,23 @@ RDLogger.DisableLog("rdApp.*")
 # descriptors (BertzCT) grow with the cube of the size, so one huge input could stall a batch
 MAX_HEAVY_ATOMS = 150
 
+# the values each property can take, by its definition (PROPERTIES.md): a reward term that
+# asks for more can never be met (`engine.chem.rewards.term_reach`). Unbounded where the
+# definition sets no bound (logP, molar refractivity, NP-likeness: logarithmic beyond +-4)
+PROPERTY_LIMITS: dict[str, tuple[float, float]] = {
+    **{name: (0.0, math.inf) for name in PROPERTY_NAMES},
+    "logp": (-math.inf, math.inf), "molar_refractivity": (-math.inf, math.inf),
+    "np_likeness": (-math.inf, math.inf),
+    "heavy_atoms": (1.0, float(MAX_HEAVY_ATOMS)),   # more is invalid here
+    "fsp3": (0.0, 1.0), "aromatic_atom_fraction": (0.0, 1.0), "qed": (0.0, 1.0),
+    "sa_score": (1.0, 10.0),                           # sascorer clips to 1 .. 10
+}
+# counts: a property whose every value is a whole number
+INTEGER_PROPERTIES = frozenset((
+    "hbd", "hba", "rotatable_bonds", "heavy_atoms", "rings", "aromatic_rings",
+    "aliphatic_rings", "stereocenters", "heteroatoms", "nitrogens", "oxygens", "halogens",
+    "largest_ring_size", "amide_bonds", "basic_amines"))
+
 BASIC_AMINE_SMARTS = "[NX3;!$(N-a);!$(N-[#6,#16,#15]=[#7,#8,#16]);!$(N-[#7,#8]);!$(N-[SX4])]"
 _HALOGENS = frozenset((9, 17, 35, 53))
 

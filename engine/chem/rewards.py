@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.chem.properties import PROPERTY_NAMES
+from engine.chem.properties import INTEGER_PROPERTIES, PROPERTY_LIMITS, PROPERTY_NAMES
 from engine.chem.reward_io import RewardError, dump_toml, finite_number, parse_toml
 from engine.chem.structure_terms import (DEFAULT_WEIGHT, WINDOW, StructureTerm, check_names,
                                          structure_values)
@@ -115,6 +115,57 @@ def term_table(fields: dict) -> dict:
     if table.get("goal") != "range":
         table.pop("ramp", None)
     return table
+
+
+def _takes_a_value(prop: str, low: float, high: float, closed: bool) -> bool:
+    """Whether `prop` can take a value between `low` and `high` (either may be infinite),
+    the ends included when `closed`: within PROPERTY_LIMITS, and a whole number for a
+    count."""
+    lo, hi = PROPERTY_LIMITS[prop]
+    if prop not in INTEGER_PROPERTIES:
+        return low <= hi and high >= lo if closed else low < hi and high > lo
+    first = max(lo, low if math.isinf(low) else math.ceil(low) if closed
+                else math.floor(low) + 1)
+    last = min(hi, high if math.isinf(high) else math.floor(high) if closed
+               else math.ceil(high) - 1)
+    return first <= last
+
+
+def _limits_text(prop: str) -> str:
+    lo, hi = PROPERTY_LIMITS[prop]
+    kind = "is a whole number" if prop in INTEGER_PROPERTIES else "lies"
+    if math.isinf(hi):
+        return f"{prop} {kind} of at least {lo:g}" if prop in INTEGER_PROPERTIES \
+            else f"{prop} is at least {lo:g}"
+    return f"{prop} {kind} from {lo:g} to {hi:g}" if prop in INTEGER_PROPERTIES \
+        else f"{prop} lies between {lo:g} and {hi:g}"
+
+
+def term_reach(term: Term) -> str:
+    """"" when some molecule can give `term` desirability 1; otherwise why none can, from
+    what its property can take by definition (PROPERTY_LIMITS, whole numbers for counts):
+    "fsp3 lies between 0 and 1: no molecule reaches desirability 1 on this term (it needs
+    fsp3 >= 1.5)", or, where no molecule scores above 0 either, "...: this term is 0 for
+    every molecule (it is above 0 only for fsp3 > 1.2)". A reward holding such a term is
+    valid (a saved file still loads); the CLI and the dashboard say this beside it."""
+    prop, low, high = term.property, term.low, term.high
+    if term.goal == "maximize":
+        met, needs = (high, math.inf), f">= {high:g}"
+        above_zero, where = (low, math.inf), f"> {low:g}"
+    elif term.goal == "minimize":
+        met, needs = (-math.inf, low), f"<= {low:g}"
+        above_zero, where = (-math.inf, high), f"< {high:g}"
+    else:
+        met, needs = (low, high), f"in [{low:g}, {high:g}]"
+        above_zero = (low - term.ramp, high + term.ramp)
+        where = f"strictly between {above_zero[0]:g} and {above_zero[1]:g}"
+    if not _takes_a_value(prop, *above_zero, closed=False):
+        return f"{_limits_text(prop)}: this term is 0 for every molecule (it is above 0 " \
+               f"only for {prop} {where})"
+    if not _takes_a_value(prop, *met, closed=True):
+        return f"{_limits_text(prop)}: no molecule reaches desirability 1 on this term (it " \
+               f"needs {prop} {needs})"
+    return ""
 
 
 def support(term, values) -> tuple[float, int] | None:
@@ -261,6 +312,19 @@ class Reward:
         out += [("selects" if t.weighted else "filters", f"{t.name}: {t.describe()}")
                 for t in self.structures]
         return out
+
+    def unreachable(self) -> list[str]:
+        """`term_reach`'s text for each weighted property term no molecule can fully meet
+        (with the geometric mean, a term that is 0 for every molecule makes the reward 0
+        for every molecule, said too)."""
+        lines = []
+        for term in self.terms:
+            why = term_reach(term) if term.weight > 0 else ""
+            if why and self.aggregate == "geometric" and "0 for every molecule" in why:
+                why += "; with the geometric mean the reward is 0 for every molecule"
+            if why:
+                lines.append(why)
+        return lines
 
     def desirabilities(self, values) -> np.ndarray:
         """(N, n_terms) desirabilities of the property terms, weight-0 terms included; NaN

@@ -134,9 +134,13 @@ def diversity_options(parser) -> None:
                              "diverse valid molecules (blank for the others)")
 
 
-def check_reference_columns(reward, args) -> None:
-    """--reference writes `similarity` and `nearest_reference`: refuse it when the reward's
-    own similarity term writes them."""
+def check_reward(reward, args) -> None:
+    """Before any work: a warning on stderr for each term of `reward` no molecule can fully
+    meet (`Reward.unreachable`: a bound beyond what its property can take); --reference
+    writes `similarity` and `nearest_reference`: refuse it when the reward's own similarity
+    term writes them."""
+    for line in reward.unreachable() if reward is not None else []:
+        print(f"warning: {line}", file=sys.stderr)
     if reward is not None and args.reference and (
             {"similarity", "nearest_reference"} & set(reward.columns)):
         raise UsageError("--reference writes the columns similarity and nearest_reference, "

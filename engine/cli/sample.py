@@ -6,7 +6,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from engine.cli.common import (UsageError, alert_line, check_reference_columns,
+from engine.cli.common import (UsageError, alert_line, check_reward,
                                decoding_options, diversity_columns, diversity_options,
                                field_default, force_option, from_args, gamma_options,
                                guidance_options, progress_bar)
@@ -53,7 +53,7 @@ def run_sample(args) -> int:
     if method == "conditional" and not target and args.reward is None:
         raise UsageError("--method conditional needs --condition NAME=VALUE or --reward")
     reward = lead or (load_reward(args.reward) if args.reward else None)
-    check_reference_columns(reward, args)
+    check_reward(reward, args)
     settings = from_args(SampleSettings, args, method=method, target=target or None)
     for line in _term_lines(reward, settings):
         print(line, file=sys.stderr)

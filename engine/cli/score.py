@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine.cli.common import (UsageError, alert_line, check_reference_columns,
+from engine.cli.common import (UsageError, alert_line, check_reward,
                                diversity_columns, diversity_options, force_option,
                                progress_bar)
 from engine.output import check_output, write_csv
@@ -20,7 +20,7 @@ def run_score(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: give a number of processes >= 1")
     reward = load_reward(args.reward)
-    check_reference_columns(reward, args)
+    check_reward(reward, args)
     if _sharded(args):
         return _run_sharded(args, reward)
     out = check_output(args.out, args.force)   # before any work

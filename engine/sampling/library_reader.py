@@ -96,16 +96,17 @@ def open_library(folder) -> Library:
     folder is missing, is a file, holds no shards, or a shard is not readable parquet or
     has no SMILES column."""
     path = Path(str(folder).strip()).expanduser()
+    shown = path.absolute()   # "." or "runs" said as the folder they are
     if not path.exists():
-        raise LibraryError(f"{path}: no such folder")
+        raise LibraryError(f"{shown}: no such folder")
     if not path.is_dir():
-        raise LibraryError(f"{path} is a file; give the library's folder (the DIR of "
+        raise LibraryError(f"{shown} is a file; give the library's folder (the DIR of "
                            "`sample --out DIR/` or `score --out DIR/`)")
     files = next((found for pattern in SHARD_PATTERNS
                   if (found := sorted(path.glob(pattern)))), [])
     if not files:
         raise LibraryError(
-            f"{path} is not a library folder: it holds no shard-NNNNNN.parquet or "
+            f"{shown} is not a library folder: it holds no shard-NNNNNN.parquet or "
             f"part-NNNNNN.parquet files (`sample --out DIR/` writes shards with {PLAN_FILE} "
             f"and {MANIFEST_FILE}; `score --out DIR/` writes parts)")
     rows, schemas = [], []
