@@ -3,7 +3,8 @@
 The engine names files by absolute path (right for a terminal); the dashboard is seen in a
 browser, where the server's layout is no one's business and means nothing. Paths under the
 runs folder read `runs/NAME`, those under the repository are relative to it, as
-`resources.display_path` shows folders.
+`resources.display_path` shows folders; the repository itself reads "the dashboard's own
+folder" (a bare "." read as a typo).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def _roots() -> list[tuple[str, str, str]]:
     may lie inside the repository."""
     out = []
     for folder, alone, inside in ((resources.runs_dir(), "runs", "runs/"),
-                                  (resources.REPO, ".", "")):
+                                  (resources.REPO, "the dashboard's own folder", "")):
         for form in dict.fromkeys((Path(folder).absolute(), Path(folder).resolve())):
             out.append((str(form), alone, inside))
     return out

@@ -85,5 +85,5 @@ def test_dashboard_errors_name_no_server_path(tiny_checkpoint, tmp_path, monkeyp
         assert leak not in message
     # paths in the repository are shown relative to it, other text as it was
     assert messages.shown(f"{ROOT / 'assets' / 'model'}: not found in {ROOT}") == \
-        "assets/model: not found in ."
+        "assets/model: not found in the dashboard's own folder"
     assert messages.shown("/elsewhere/x: no such file") == "/elsewhere/x: no such file"
