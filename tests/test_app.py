@@ -328,7 +328,8 @@ def test_runs_page_starts_and_watches_a_real_run(app, tmp_path, monkeypatch):
     assert load_checkpoint(tmp_path / "first").meta["training"]["save_every"] == 2
     app.run()
     labels = [e.label for e in app.expander]
-    assert any(label.startswith("first · rl · finished, step 3 of 3") for label in labels)
+    assert any(label.startswith("first · rl · finished, step 3 of 3") and
+               label.endswith(" s of training") for label in labels)
     assert app.get("plotly_chart")
     _start_button(app).click().run()            # the same name again: refused
     assert "already holds a run" in app.error[0].value

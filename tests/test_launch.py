@@ -31,6 +31,7 @@ def test_launch_watch_stop_resume(tiny_checkpoint, tmp_path):
     pid = launch("rl", REWARD, out, tiny_checkpoint, steps=10_000, **SMALL)
     state = _wait(out, lambda s: s["step"] >= 2)
     assert state["status"] == "running" and state["pid"] == pid and state["kind"] == "rl"
+    assert state["left_s"] > 0 and state["seconds"] > 0   # its pace so far, 10,000 steps to go
     with pytest.raises(RunFolderError, match="still running"):
         launch("rl", REWARD, out, tiny_checkpoint, steps=5, **SMALL)
     assert stop(out)
@@ -43,6 +44,10 @@ def test_launch_watch_stop_resume(tiny_checkpoint, tmp_path):
     done = _wait(out, lambda s: s["status"] == "finished")
     steps = [h["step"] for h in done["history"]]
     assert steps == list(range(target + 1))
+    # the run's time goes on over the resume: rising, and what it took in all at the end
+    elapsed = [h["elapsed_s"] for h in done["history"]]
+    assert elapsed == sorted(elapsed) and done["seconds"] == elapsed[-1] > 0
+    assert done["left_s"] is None
     assert load_checkpoint(out).meta["training"]["kind"] == "rl"
 
 
@@ -143,3 +148,14 @@ def test_ended_runs_are_reaped_without_anyone_polling(tiny_checkpoint, tmp_path)
     assert _reaped(failing) and _reaped(finishing, timeout=240)
     assert run_state(tmp_path / "broken")["status"] == "failed"
     assert run_state(tmp_path / "rl")["status"] == "finished"
+
+
+def test_time_left_is_the_pace_of_the_last_steps():
+    from engine.train.launch import _timing  # noqa: PLC0415
+
+    history = [{"step": 0, "elapsed_s": 5.0}] + [
+        {"step": k, "elapsed_s": 5.0 + 2.0 * k} for k in range(1, 21)]
+    assert _timing(history, steps=50) == {"seconds": 45.0, "left_s": 30 * 2.0}
+    assert _timing(history, steps=None) == {"seconds": 45.0, "left_s": None}   # not running
+    assert _timing(history[:1], steps=50) == {"seconds": 5.0, "left_s": None}  # no step yet
+    assert _timing([{"step": 0}, {"step": 1}], steps=5) == {"seconds": None, "left_s": None}

@@ -128,6 +128,15 @@ def launch_form() -> None:
                "running if this page is closed.")
 
 
+def duration(seconds: float) -> str:
+    """"40 s", "3.5 min", "2.1 h": a time as a chemist reads it."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def launched_folders() -> list[Path]:
     """Distillation / RL run folders under runs/, from here or a terminal (newest first)."""
     root = resources.runs_dir()
@@ -173,6 +182,10 @@ def run_panel(folder: Path, newest: bool = False) -> str:
     status, kind = state["status"], state["kind"] or "run"
     steps = state["steps"] or "?"
     title = f"{folder.name} · {kind} · {status}, step {state['step']} of {steps}"
+    if status == "running" and state["left_s"] is not None:
+        title += f" · about {duration(state['left_s'])} left"
+    elif state["seconds"] is not None and status != "running":
+        title += f" · {duration(state['seconds'])} of training"
     with st.expander(title, icon=STATUS_ICONS.get(status), expanded=newest or status == "running",
                      key=f"launch::panel::{folder}"):
         if state["history"]:

@@ -11,6 +11,7 @@ import copy
 import math
 import os
 import sys
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -187,8 +188,12 @@ def _finetune(cfg: FinetuneConfig, resume: bool, progress: bool, on_step) -> lis
                           "start_training": start.meta.get("training", {})}}
     runfolder.start_history(out, history)
     runfolder.record_process(out, os.getpid(), cfg.kind, sys.argv)
+    # the run's time so far, over its launches: a resumed run goes on from its last save's
+    t0 = time.time() - (history[-1].get("elapsed_s", 0.0) if history else 0.0)
 
     def record(rec: dict):
+        # seconds the run has taken up to this record (launch.run_state's estimates)
+        rec = {**rec, "elapsed_s": round(time.time() - t0, 3)}
         history.append(rec)
         runfolder.append_history(out, rec)
         if on_step is not None:

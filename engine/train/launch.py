@@ -125,8 +125,8 @@ def run_state(out: Path | str) -> dict:
     """What a run folder shows: `status` (empty, running, finished, stopped or failed),
     `kind`, `pid`, `step` (last recorded), `steps` (planned), `saved_step` (the step of
     the last save, where a resume restarts; None before the first), `reason` (why a failed
-    run failed: the last error line of its latest launch; "" otherwise), `history` and
-    `log_tail`."""
+    run failed: the last error line of its latest launch; "" otherwise), `seconds` and
+    `left_s` (`_timing`), `history` and `log_tail`."""
     out = Path(out).resolve()
     proc = read_process(out)
     training = training_record(out)
@@ -146,11 +146,30 @@ def run_state(out: Path | str) -> dict:
         status = "failed"
     else:
         status = "stopped"
+    steps = training.get("steps")
     return {"status": status, "kind": training.get("kind") or proc.get("kind"), "pid": pid,
-            "step": history[-1]["step"] if history else 0, "steps": training.get("steps"),
+            "step": history[-1]["step"] if history else 0, "steps": steps,
             "saved_step": training.get("steps_done"),
             "reason": _failure(latest) if status == "failed" else "",
+            **_timing(history, steps if status == "running" else None),
             "history": history, "log_tail": lines[-12:]}
+
+
+def _timing(history: list[dict], steps: int | None, recent: int = 10) -> dict:
+    """`seconds`: the run's time so far (its last record's `elapsed_s`: the seconds it has
+    taken over all its launches, steps run again after a resume counted once; None for a
+    run recorded without it); `left_s`: for a running run (`steps` given), the seconds its
+    remaining steps take at the pace of its last `recent` steps, evaluations included; None
+    until it has done a step."""
+    timed = [(h["step"], h["elapsed_s"]) for h in history if "elapsed_s" in h]
+    seconds = timed[-1][1] if timed else None
+    left = None
+    window = timed[-(recent + 1):]
+    if steps is not None and len(window) > 1:
+        (first, t_first), (last, t_last) = window[0], window[-1]
+        if last > first and t_last > t_first:
+            left = max(0, steps - last) * (t_last - t_first) / (last - first)
+    return {"seconds": seconds, "left_s": left}
 
 
 def _failure(lines: list[str]) -> str:
