@@ -133,6 +133,26 @@ def test_own_molecules_are_scored_listed_and_shown_beside_the_run(app, tiny_chec
     assert len(table) == len(run.molecules)
 
 
+def test_own_molecules_are_scored_as_score_scores_them(app, tiny_checkpoint):
+    # a salt's largest fragment, neutralized: the dashboard and `score` agree
+    from engine.chem.properties import batch_properties  # noqa: PLC0415
+
+    inject_run(app, tiny_checkpoint)
+    app.run()
+    salts = b"CC(=O)[O-].[Na+] sodium acetate\nCCN.Cl ethylamine HCl\nc1ccccc1O phenol\n"
+    app.file_uploader(key=own.UPLOAD).upload("salts.smi", salts, "text/plain").run()
+    assert not app.exception, app.exception
+    show(app, "Table")
+    table = next(d.value for d in app.dataframe if "structure" in d.value)
+    mine = table[table["source"] == "salts.smi"].set_index("name")
+    assert mine["smiles"].to_dict() == {"sodium acetate": "CC(=O)O",
+                                        "ethylamine HCl": "CCN", "phenol": "Oc1ccccc1"}
+    assert mine.loc["sodium acetate", "given_smiles"] == "CC(=O)[O-].[Na+]"
+    acid = batch_properties(["CC(=O)O"]).iloc[0]
+    assert mine.loc["sodium acetate", "mw"] == acid["mw"]
+    assert mine.loc["sodium acetate", "heavy_atoms"] == 4
+
+
 def test_own_molecules_notes_and_their_selection_come_back_in_a_new_session(app,
                                                                            tiny_checkpoint):
     """An upload is an imported set of the project and a note is kept with its run: a

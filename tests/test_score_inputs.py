@@ -54,9 +54,9 @@ def test_score_reads_the_files_a_chemist_has(tmp_path, capsys, name, text, colum
         assert len(scored) == 2
 
 
-def test_a_salt_is_scored_as_its_largest_fragment_unless_asked_otherwise(tmp_path):
+def test_a_salt_is_scored_as_its_neutral_largest_fragment_unless_asked_otherwise(tmp_path):
     src = tmp_path / "in.csv"
-    src.write_text("smiles\nCC(=O)[O-].[Na+]\nCCO\nCC(=O)[O-]\n")
+    src.write_text("smiles\nCC(=O)[O-].[Na+]\nCCO\nCC(=O)[O-]\nCC(=O)O\nC[N+](C)(C)C.[Cl-]\n")
 
     def score(*extra):
         out = tmp_path / f"out{len(extra)}.csv"
@@ -65,14 +65,29 @@ def test_a_salt_is_scored_as_its_largest_fragment_unless_asked_otherwise(tmp_pat
         return pd.read_csv(out, keep_default_na=False)
 
     parts = score()
-    assert parts["smiles"].tolist() == ["CC(=O)[O-].[Na+]", "CCO", "CC(=O)[O-]"]   # as given
-    assert parts["scored_as"].tolist() == ["CC(=O)[O-]", "", ""]
-    salt, _, acetate = parts.to_dict("records")
-    assert salt["heavy_atoms"] == acetate["heavy_atoms"] == 4
-    assert salt["mw"] == acetate["mw"] and salt["reward"] == acetate["reward"]
-    whole = score("--whole-mixture")
-    assert whole["scored_as"].tolist() == ["", "", ""]
-    assert whole["heavy_atoms"][0] == 5 and whole["mw"][0] > acetate["mw"]
+    assert parts["smiles"].tolist() == ["CC(=O)[O-].[Na+]", "CCO", "CC(=O)[O-]", "CC(=O)O",
+                                        "C[N+](C)(C)C.[Cl-]"]   # as given
+    # a quaternary ammonium has no proton to lose: the largest fragment keeps its charge
+    assert parts["scored_as"].tolist() == ["CC(=O)O", "", "CC(=O)O", "", "C[N+](C)(C)C"]
+    salt, _, acetate, acid, _ = parts.to_dict("records")
+    assert salt["heavy_atoms"] == acetate["heavy_atoms"] == acid["heavy_atoms"] == 4
+    for name in ("mw", "logp", "hbd", "reward"):
+        assert salt[name] == acetate[name] == acid[name], name
+    whole = score("--as-given")
+    assert whole["scored_as"].tolist() == [""] * 5
+    assert whole["heavy_atoms"][0] == 5 and whole["mw"][0] > acid["mw"]
+    assert whole["hbd"][2] == 0 < acid["hbd"]          # the anion as written
+    assert score("--whole-mixture", "--force")["scored_as"].tolist() == [""] * 5   # its old name
+
+
+def test_scored_form_keeps_what_a_proton_cannot_neutralize():
+    from engine.chem.properties import scored_form  # noqa: PLC0415
+
+    assert scored_form("CC[NH3+].[Cl-]") == scored_form("CCN.Cl") == "CCN"
+    assert scored_form("[NH3+]CC(=O)[O-]") == "NCC(=O)O"            # a zwitterion
+    for kept in ("O=[N+]([O-])c1ccccc1", "[O-][n+]1ccccc1", "CCO", "C[C@H](N)C(=O)O",
+                 "C1.C1", "not a smiles", ""):
+        assert scored_form(kept) == "", kept
 
 
 def test_score_says_why_a_molecule_is_invalid(tmp_path):

@@ -284,6 +284,8 @@ def test_analogues_of_a_lead_keeps_property_terms_and_replaces_the_window():
     profile = made.lead_profile(PHENACETIN)
     assert profile["tpsa"] == 65.0                          # the middle of the 40-90 window
     assert profile["mw"] == pytest.approx(179.219, abs=1e-3)  # the lead's own, kept
+    # its hydrochloride is profiled as `score` scores it: the neutral largest fragment
+    assert made.lead_profile(PHENACETIN + ".Cl") == profile
     with pytest.raises(RewardError, match="not a valid molecule"):
         made.lead_profile("C1CC")
     with pytest.raises(RewardError, match="cannot parse"):

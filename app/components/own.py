@@ -1,5 +1,6 @@
 """Your own molecules (a CSV, .smi or SDF upload), scored with the current reward and shown
-beside the run in every view as a set of their own (`source` column). Records RDKit cannot
+beside the run in every view as a set of their own (`source` column); a salt is scored as
+its largest fragment, neutralized, as `score` does (`given_smiles` keeps what the file says). Records RDKit cannot
 read are counted and listed, never dropped silently.
 
 An upload is stored in the project as an imported set (`app/open_project.py`) the moment it is
@@ -16,6 +17,7 @@ import streamlit as st
 from app import messages, open_project
 from engine.chem.alerts import with_checks
 from engine.chem.molfile import MoleculeFileError, read_molecules
+from engine.chem.properties import scored_form
 from engine.chem.scoring import rescore, score_molecules
 from engine.project import ProjectError
 
@@ -28,8 +30,13 @@ def _checked(data: bytes, filename: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(properties, alerts, flags and scaffold of the readable molecules; invalid records).
     Raises MoleculeFileError when the file cannot be read at all."""
     good, bad = read_molecules(data, filename)
-    table = with_checks(score_molecules(good["smiles"].tolist()))
+    given = good["smiles"].tolist()
+    # scored as `score` scores them: a salt's largest fragment, neutralized (`smiles` is
+    # what is scored and drawn; `given_smiles` what the file says)
+    forms = [scored_form(s) for s in given]
+    table = with_checks(score_molecules([form or s for form, s in zip(forms, given)]))
     table.insert(1, "name", good["name"].to_numpy())
+    table.insert(2, "given_smiles", given)
     return table, bad
 
 

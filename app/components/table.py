@@ -35,7 +35,10 @@ def _column_config(columns, structure: dict[str, str]) -> dict:
                                                    help="-log p(x) under the base model"),
               "id": st.column_config.TextColumn("ID", help="Run and row: where the molecule "
                                                 "came from, kept in exports"),
-              "inchikey": st.column_config.TextColumn("InChIKey")}
+              "inchikey": st.column_config.TextColumn("InChIKey"),
+              "given_smiles": st.column_config.TextColumn(
+                  "given SMILES", help="Your file's SMILES; `smiles` is what was scored: a "
+                  "salt's largest fragment, neutralized where a proton does it")}
     config["structure"] = st.column_config.ImageColumn("structure", width=IMAGE_WIDTH,
                                                        pinned=True)
     config["similarity"] = st.column_config.ProgressColumn(
@@ -88,7 +91,8 @@ def render(frame, reward, picks: state.Picks = state.SHARED,
     structure = {t.name: t.describe() for t in reward.structures
                  if t.name in table and t.name not in similarity}
     d_cols = [c for c in table.columns if c.startswith("d_")]
-    mine = ["source", "name"] if "name" in table else []
+    mine = (["source", "name"] if "name" in table else []) + \
+        (["given_smiles"] if "given_smiles" in table else [])
     columns = ["smiles", "structure", *mine, "reward", *similarity, *structure, "alerts",
                "valid", *d_cols, *PROPERTY_NAMES, *FAMILY_COLUMNS, "scaffold", "nll", "id",
                "inchikey"]

@@ -274,16 +274,36 @@ def _fragment_chooser():
     return rdMolStandardize.LargestFragmentChooser()
 
 
-def largest_fragment(smiles: str) -> str:
-    """The SMILES of the part of a salt, hydrate or mixture that is scored: RDKit's
-    LargestFragmentChooser (most atoms, hydrogens included, then the heavier). Returns ""
-    when `smiles` is one molecule or does not parse (it is then scored as given)."""
-    if not isinstance(smiles, str) or "." not in smiles:   # no '.': one fragment
+@lru_cache(maxsize=1)
+def _uncharger():
+    return rdMolStandardize.Uncharger()
+
+
+# a charge is written only inside brackets: a SMILES without one needs no neutralizing
+_CHARGE_WRITTEN = re.compile(r"\[[^\]]*[+-]")
+
+
+def scored_form(smiles: str) -> str:
+    """The SMILES scored for a chemist's molecule (`score`, the dashboard's uploads): the
+    largest fragment of a salt, hydrate or mixture (RDKit's LargestFragmentChooser: most
+    atoms, hydrogens included, then the heavier), its charges neutralized where a proton
+    does it (RDKit's Uncharger: a carboxylate becomes the acid, an ammonium the amine; a
+    quaternary ammonium, a nitro group or an N-oxide stays as written). Returns "" when
+    that is the molecule as given, or when it does not parse (it is then scored, and
+    refused, as given)."""
+    if not isinstance(smiles, str):
+        return ""
+    several, charged = "." in smiles, _CHARGE_WRITTEN.search(smiles) is not None
+    if not several and not charged:
         return ""
     mol = to_mol(smiles)
-    if mol is None or len(Chem.GetMolFrags(mol)) < 2:   # 'C1.C1' is bonded: one fragment
+    if mol is None:
         return ""
-    return Chem.MolToSmiles(_fragment_chooser().choose(mol))
+    parent = _fragment_chooser().choose(mol) if len(Chem.GetMolFrags(mol)) > 1 else mol
+    if charged:
+        parent = _uncharger().uncharge(parent)
+    form = Chem.MolToSmiles(parent)
+    return "" if form == Chem.MolToSmiles(mol) else form
 
 
 def invalid_reason(smiles: str) -> str:

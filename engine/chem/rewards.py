@@ -278,11 +278,12 @@ class Reward:
         """The 25 properties of the molecule `smiles`, with each property term the lead
         does not meet set to that term's goal value (`goal_values`); a term it meets keeps
         the lead's own value. The lead's profile as this reward wants it changed: a target
-        for the conditional model (BENCHMARKS.md, lead optimization). Raises RewardError
-        when `smiles` is not a valid molecule."""
-        from engine.chem.properties import batch_properties  # noqa: PLC0415
+        for the conditional model (BENCHMARKS.md, lead optimization). A salt is profiled as
+        `score` scores it (`properties.scored_form`: its largest fragment, neutralized).
+        Raises RewardError when `smiles` is not a valid molecule."""
+        from engine.chem.properties import batch_properties, scored_form  # noqa: PLC0415
 
-        values = batch_properties([smiles], n_jobs=1).iloc[0]
+        values = batch_properties([scored_form(smiles) or smiles], n_jobs=1).iloc[0]
         if not values["valid"]:
             raise RewardError(f"lead {smiles!r} is not a valid molecule (RDKit cannot parse "
                               "it)")

@@ -26,16 +26,16 @@ def score_table(frame: pd.DataFrame, column: str, reward, unreadable: list[str] 
                 whole_mixture: bool = False, jobs: int | None = 1,
                 progress: bool = False, alerts: bool = True) -> pd.DataFrame:
     """A chemist's table scored as `score` writes it: the input columns (those this
-    function computes are replaced), `scored_as` (the largest fragment of a salt or
-    mixture, "" when scored whole), `valid`, `invalid_reason`, the 25 properties, the
+    function computes are replaced), `scored_as` (`properties.scored_form`: the largest
+    fragment of a salt or mixture, neutralized; "" when scored as given), `valid`, `invalid_reason`, the 25 properties, the
     reward's columns, and (`alerts`) the alert and flag columns of what was scored.
     `unreadable`: per row, why the reader could not read it ("" when it could)."""
     from engine.chem import alerts as alert_columns  # noqa: PLC0415
-    from engine.chem.properties import invalid_reason, largest_fragment  # noqa: PLC0415
+    from engine.chem.properties import invalid_reason, scored_form  # noqa: PLC0415
 
     given = frame[column].astype(str).tolist()
     unreadable = unreadable if unreadable is not None else [""] * len(given)
-    scored_as = [""] * len(given) if whole_mixture else [largest_fragment(s) for s in given]
+    scored_as = [""] * len(given) if whole_mixture else [scored_form(s) for s in given]
     smiles = [part or whole for part, whole in zip(scored_as, given)]
     replaced = replaced_columns(frame, column, reward, alert_columns.COLUMNS)
     props = batch_properties(smiles, n_jobs=jobs, progress=progress)

@@ -76,9 +76,11 @@ def score_options(sc) -> None:
                     help="CSV with a SMILES column (or one column), a .smi, .smiles or .txt file "
                          "(SMILES, then a name, per line) or an SDF file (.sdf, .sd)")
     sc.add_argument("--smiles-column", default="smiles", help="matched ignoring case")
-    sc.add_argument("--whole-mixture", action="store_true",
-                    help="score a salt, hydrate or mixture as a whole (default: its largest "
-                         "fragment, named in `scored_as`)")
+    sc.add_argument("--as-given", "--whole-mixture", dest="whole_mixture",
+                    action="store_true",
+                    help="score each SMILES exactly as given: a salt, hydrate or mixture "
+                         "whole, charges as written (default: its largest fragment, "
+                         "neutralized where a proton does it, named in `scored_as`)")
     sc.add_argument("--jobs", type=int, help="processes for the properties (default: all "
                     "cores); with --out DIR/, the local pool's processes")
     sc.add_argument("--out", type=str, required=True, help="output CSV: input columns, "
