@@ -298,3 +298,20 @@ def test_reward_editor_says_a_term_cannot_be_met_beyond_its_property_s_range(app
     assert not any("outside what this model has seen" in t for t in texts)
     app.number_input(key="rw::fsp3::high").set_value(0.9).run()   # within reach again
     assert not any("no molecule reaches" in w.value for w in app.warning)
+
+
+def test_each_card_lists_every_property_the_reward_scores(app, tiny_checkpoint):
+    # CNS penetrant scores five properties: a card lists all five, not the first four
+    from app import labels  # noqa: PLC0415
+    from app.components.reward_editor import REWARD  # noqa: PLC0415
+
+    inject_run(app, tiny_checkpoint)
+    show(app, "Molecules")
+    assert not app.exception, app.exception
+    reward = app.session_state[REWARD]
+    assert len(reward.properties) == 5
+    cards = [m.value for m in app.markdown if m.value.startswith("**reward ")]
+    assert cards
+    for card in cards:
+        for prop in reward.properties:
+            assert f"{labels.short(prop)} " in card, (prop, card)

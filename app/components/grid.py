@@ -28,9 +28,14 @@ def _toggle(molecule_id: str, key: str, picks: state.Picks) -> None:
     (picks.add if ss[key] else picks.remove)([molecule_id])
 
 
+MAX_FACTS = 8   # a card's facts fit in two lines at three cards a row
+
+
 def _key_properties(reward) -> list[str]:
-    props = list(dict.fromkeys([*reward.properties, "qed", "mw", "logp"]))
-    return props[:4]
+    """What a card lists: every property the reward scores (a chemist tuning it reads each
+    term's value; at most MAX_FACTS), then QED, MW and logP up to four."""
+    terms = list(dict.fromkeys(reward.properties))[:MAX_FACTS]
+    return list(dict.fromkeys([*terms, "qed", "mw", "logp"]))[:max(4, len(terms))]
 
 
 def _card(row, smarts, shown: list[str], size: tuple[int, int], reward,
