@@ -1,7 +1,7 @@
 """Your own molecules (a CSV, .smi or SDF upload), scored with the current reward and shown
 beside the run in every view as a set of their own (`source` column); a salt is scored as
-its largest fragment, neutralized, as `score` does (`given_smiles` keeps what the file says). Records RDKit cannot
-read are counted and listed, never dropped silently.
+its largest fragment, neutralized, as `score` does (`given_smiles` keeps what the file
+says). Records RDKit cannot read are counted and listed, never dropped silently.
 
 An upload is stored in the project as an imported set (`app/open_project.py`) the moment it is
 read: its molecules get IDs like generated ones (so they can be selected and exported with

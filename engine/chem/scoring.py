@@ -27,8 +27,9 @@ def score_table(frame: pd.DataFrame, column: str, reward, unreadable: list[str] 
                 progress: bool = False, alerts: bool = True) -> pd.DataFrame:
     """A chemist's table scored as `score` writes it: the input columns (those this
     function computes are replaced), `scored_as` (`properties.scored_form`: the largest
-    fragment of a salt or mixture, neutralized; "" when scored as given), `valid`, `invalid_reason`, the 25 properties, the
-    reward's columns, and (`alerts`) the alert and flag columns of what was scored.
+    fragment of a salt or mixture, neutralized; "" when scored as given), `valid`,
+    `invalid_reason`, the 25 properties, the reward's columns, and (`alerts`) the alert
+    and flag columns of what was scored.
     `unreadable`: per row, why the reader could not read it ("" when it could)."""
     from engine.chem import alerts as alert_columns  # noqa: PLC0415
     from engine.chem.properties import invalid_reason, scored_form  # noqa: PLC0415
