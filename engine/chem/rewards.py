@@ -133,12 +133,11 @@ def _takes_a_value(prop: str, low: float, high: float, closed: bool) -> bool:
 
 def _limits_text(prop: str) -> str:
     lo, hi = PROPERTY_LIMITS[prop]
-    kind = "is a whole number" if prop in INTEGER_PROPERTIES else "lies"
-    if math.isinf(hi):
-        return f"{prop} {kind} of at least {lo:g}" if prop in INTEGER_PROPERTIES \
-            else f"{prop} is at least {lo:g}"
-    return f"{prop} {kind} from {lo:g} to {hi:g}" if prop in INTEGER_PROPERTIES \
-        else f"{prop} lies between {lo:g} and {hi:g}"
+    if prop in INTEGER_PROPERTIES:
+        return f"{prop} is a whole number " + (f"of at least {lo:g}" if math.isinf(hi)
+                                               else f"from {lo:g} to {hi:g}")
+    return f"{prop} is at least {lo:g}" if math.isinf(hi) else \
+        f"{prop} lies between {lo:g} and {hi:g}"
 
 
 def term_reach(term: Term) -> str:
@@ -148,6 +147,11 @@ def term_reach(term: Term) -> str:
     fsp3 >= 1.5)", or, where no molecule scores above 0 either, "...: this term is 0 for
     every molecule (it is above 0 only for fsp3 > 1.2)". A reward holding such a term is
     valid (a saved file still loads); the CLI and the dashboard say this beside it."""
+    return _reach(term)[1]
+
+
+def _reach(term: Term) -> tuple[bool, str]:
+    """(whether `term` is 0 for every molecule, `term_reach`'s text)."""
     prop, low, high = term.property, term.low, term.high
     if term.goal == "maximize":
         met, needs = (high, math.inf), f">= {high:g}"
@@ -160,12 +164,12 @@ def term_reach(term: Term) -> str:
         above_zero = (low - term.ramp, high + term.ramp)
         where = f"strictly between {above_zero[0]:g} and {above_zero[1]:g}"
     if not _takes_a_value(prop, *above_zero, closed=False):
-        return f"{_limits_text(prop)}: this term is 0 for every molecule (it is above 0 " \
-               f"only for {prop} {where})"
+        return True, (f"{_limits_text(prop)}: this term is 0 for every molecule (it is above "
+                      f"0 only for {prop} {where})")
     if not _takes_a_value(prop, *met, closed=True):
-        return f"{_limits_text(prop)}: no molecule reaches desirability 1 on this term (it " \
-               f"needs {prop} {needs})"
-    return ""
+        return False, (f"{_limits_text(prop)}: no molecule reaches desirability 1 on this "
+                       f"term (it needs {prop} {needs})")
+    return False, ""
 
 
 def support(term, values) -> tuple[float, int] | None:
@@ -319,9 +323,9 @@ class Reward:
         (with the geometric mean, a term that is 0 for every molecule makes the reward 0
         for every molecule, said too)."""
         lines = []
-        for term in self.terms:
-            why = term_reach(term) if term.weight > 0 else ""
-            if why and self.aggregate == "geometric" and "0 for every molecule" in why:
+        for term in (t for t in self.terms if t.weight > 0):
+            zero, why = _reach(term)
+            if zero and self.aggregate == "geometric":
                 why += "; with the geometric mean the reward is 0 for every molecule"
             if why:
                 lines.append(why)
