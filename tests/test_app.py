@@ -241,7 +241,7 @@ def test_one_selection_for_grid_table_and_export(app, tiny_checkpoint):
     table = selected_table(run.reward, chosen, [run, later])
     assert table["id"].tolist() == [picked] and table["run"].tolist() == [run.number]
     out = export_table(run.molecules, run, run.reward)
-    assert list(out.columns[:4]) == ["smiles", "source", "name", "reward"]
+    assert list(out.columns[:5]) == ["smiles", "source", "name", "given_smiles", "reward"]
     assert "d_logp" in out and "seed" in out and "alerts" in out
 
 

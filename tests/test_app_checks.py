@@ -61,8 +61,8 @@ def test_reference_similarity_sorts_filters_and_is_exported(app, tiny_checkpoint
     frame = pd.concat([run.molecules, reference_similarity(run.molecules["smiles"], [lead])],
                       axis=1)
     exported = export_table(frame, run, run.reward)
-    assert list(exported.columns[:6]) == ["smiles", "source", "name", "reward", "similarity",
-                                          "nearest_reference"]
+    assert list(exported.columns[:7]) == ["smiles", "source", "name", "given_smiles",
+                                          "reward", "similarity", "nearest_reference"]
     assert exported["similarity"].iloc[5] == 1.0 and {"alerts", "scaffold"} <= set(exported)
 
 
@@ -139,9 +139,13 @@ def test_own_molecules_are_scored_as_score_scores_them(app, tiny_checkpoint):
 
     inject_run(app, tiny_checkpoint)
     app.run()
-    salts = b"CC(=O)[O-].[Na+] sodium acetate\nCCN.Cl ethylamine HCl\nc1ccccc1O phenol\n"
+    salts = (b"CC(=O)[O-].[Na+] sodium acetate\nCCN.Cl ethylamine HCl\nc1ccccc1O phenol\n"
+             b"[Na+].[Cl-] table salt\n")
     app.file_uploader(key=own.UPLOAD).upload("salts.smi", salts, "text/plain").run()
     assert not app.exception, app.exception
+    listed = next(d.value for d in app.dataframe if "reason" in d.value)   # not scored
+    assert listed["given"].tolist() == ["[Cl-].[Na+]"]   # as read (canonical)
+    assert listed["reason"].iloc[0].startswith("no carbon atom: an inorganic salt")
     show(app, "Table")
     table = next(d.value for d in app.dataframe if "structure" in d.value)
     mine = table[table["source"] == "salts.smi"].set_index("name")
@@ -151,6 +155,11 @@ def test_own_molecules_are_scored_as_score_scores_them(app, tiny_checkpoint):
     acid = batch_properties(["CC(=O)O"]).iloc[0]
     assert mine.loc["sodium acetate", "mw"] == acid["mw"]
     assert mine.loc["sodium acetate", "heavy_atoms"] == 4
+    run = app.session_state[state.RUNS][0]
+    exported = export_table(table.drop(columns=["structure"]), run, run.reward)
+    salts_rows = exported[exported["source"] == "salts.smi"].set_index("name")
+    assert salts_rows.loc["sodium acetate", "given_smiles"] == "CC(=O)[O-].[Na+]"
+    assert salts_rows.loc["sodium acetate", "smiles"] == "CC(=O)O"
 
 
 def test_own_molecules_notes_and_their_selection_come_back_in_a_new_session(app,
@@ -286,6 +295,8 @@ def test_several_uploaded_sets_show_in_every_view_and_a_failed_upload_hides_none
 
 
 def test_reward_editor_says_a_term_cannot_be_met_beyond_its_property_s_range(app):
+    from app import labels  # noqa: PLC0415
+
     # fsp3 is a fraction: a high of 1.5 is beyond it, not merely beyond what the model saw
     app.toggle(key="rw::fsp3::on").set_value(True).run()
     app.radio(key="rw::fsp3::goal").set_value("maximize").run()
@@ -293,11 +304,18 @@ def test_reward_editor_says_a_term_cannot_be_met_beyond_its_property_s_range(app
     app.number_input(key="rw::fsp3::high").set_value(1.5).run()
     assert not app.exception, app.exception
     texts = [w.value for w in app.warning]
-    assert ("fsp3 lies between 0 and 1: no molecule reaches desirability 1 on this term (it "
-            "needs fsp3 >= 1.5)") in texts
+    label = labels.LABELS["fsp3"]   # the editor's name for it, not the file's
+    assert (f"{label} lies between 0 and 1: no molecule reaches desirability 1 on this term "
+            f"(it needs {label} >= 1.5)") in texts
     assert not any("outside what this model has seen" in t for t in texts)
     app.number_input(key="rw::fsp3::high").set_value(0.9).run()   # within reach again
     assert not any("no molecule reaches" in w.value for w in app.warning)
+    # a term at 0 for every molecule, with the geometric mean: the whole reward is 0
+    app.number_input(key="rw::fsp3::high").set_value(1.5).run()
+    app.number_input(key="rw::fsp3::low").set_value(1.2).run()
+    app.radio(key="rw::aggregate").set_value("geometric").run()
+    assert any(e.value.startswith("With the weighted geometric mean the reward is 0 for "
+                                  f"every molecule: {label} can never") for e in app.error)
 
 
 def test_each_card_lists_every_property_the_reward_scores(app, tiny_checkpoint):

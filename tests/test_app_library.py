@@ -279,6 +279,14 @@ def test_a_scored_folder_shows_the_reward_it_was_scored_with(app, folder, tmp_pa
                  "--out", f"{unique}/"]) == 0
     opened(app, unique)
     assert {m.label: m.value for m in app.metric}["Validity"] == "100.0%"
+    # the stored reward is the one scored with (its TOML in the manifest): the cards list
+    # its properties, not those of the reward in use
+    from app.components import library_summary  # noqa: PLC0415
+    from engine.sampling.library_reader import open_library  # noqa: PLC0415
+    stored = library_summary.stored_reward(open_library(unique))
+    assert stored is not None and stored.name == "Drug-like"
+    view_reward = app.radio(key=view.REWARD)
+    assert view_reward.value == view.STORED
     assert "its invalid SMILES already dropped there" in caption(app, "Scored from")
 
 

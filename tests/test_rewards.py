@@ -371,6 +371,12 @@ def test_a_term_beyond_what_its_property_can_take_says_so():
     assert "0 for every molecule" in term_reach(Term("hbd", "range", 2.3, 2.7, 0.2))
     assert "no molecule reaches" in term_reach(Term("hbd", "range", 2.3, 2.7, 0.5))
     assert "from 1 to 150" in term_reach(Term("heavy_atoms", "maximize", 100, 200))
+    # no ring has one or two atoms: 0 (no ring) or 3 and more
+    assert "0 for every molecule" in term_reach(Term("largest_ring_size", "range", 1, 2, 0.5))
+    assert "0 for every molecule" in term_reach(Term("largest_ring_size", "range", 1, 2, 1.0))
+    assert "no molecule reaches" in term_reach(   # 0 and 3 score above 0, none scores 1
+        Term("largest_ring_size", "range", 1, 2, 1.5))
+    assert term_reach(Term("largest_ring_size", "range", 2, 3, 0.5)) == ""
     for fine in (Term("fsp3", "maximize", 0.3, 1.0), Term("hbd", "range", 2.0, 2.5, 0.5),
                  Term("logp", "maximize", 10, 20), Term("qed", "range", 0.5, 0.8, 0.1),
                  Term("hbd", "minimize", 0, 3), Term("sa_score", "minimize", 1, 3)):
@@ -404,6 +410,7 @@ def test_a_reward_lists_its_unreachable_terms():
     geometric = Reward(name="t", aggregate="geometric", terms=reward.terms)
     assert geometric.unreachable()[0].endswith(
         "with the geometric mean the reward is 0 for every molecule")
+    assert geometric.never_above_zero() == reward.never_above_zero() == ("fsp3",)
     assert Reward(name="t", terms=(Term("fsp3", "maximize", 0.2, 0.6),)).unreachable() == []
 
 

@@ -80,6 +80,28 @@ def test_a_salt_is_scored_as_its_neutral_largest_fragment_unless_asked_otherwise
     assert score("--whole-mixture", "--force")["scored_as"].tolist() == [""] * 5   # its old name
 
 
+def test_an_inorganic_salt_or_water_is_not_scored_unless_asked(tmp_path):
+    from engine.chem.properties import NOT_ORGANIC, organic_refusal  # noqa: PLC0415
+
+    src = tmp_path / "in.csv"
+    src.write_text("smiles\n[Na+].[Cl-]\nO\n[Cu]\nCCl\nCCN.Cl\n")
+    out = tmp_path / "out.csv"
+    assert main(["score", "--reward", "drug_like", "--in", str(src), "--out", str(out)]) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    assert table["valid"].tolist() == [False, False, False, True, True]
+    assert table["invalid_reason"].tolist()[:3] == [NOT_ORGANIC] * 3
+    assert table["reward"].tolist()[:3] == ["", "", ""] or (table["reward"][:3] == 0).all()
+    as_given = tmp_path / "as_given.csv"
+    assert main(["score", "--reward", "drug_like", "--in", str(src), "--out", str(as_given),
+                 "--as-given"]) == 0
+    assert pd.read_csv(as_given)["valid"].all()   # scored as written
+    # carbon as written: lexical, the same as RDKit's atoms on every kind of symbol
+    for smiles, organic in (("[13CH4]", True), ("[C@@H](F)(Cl)Br", True), ("Cl", False),
+                            ("[Ca+2]", False), ("[Cs+]", False), ("OP(=O)(O)O", False),
+                            ("c1ccccc1", True), ("[Co]", False)):
+        assert (organic_refusal(smiles) == "") == organic, smiles
+
+
 def test_scored_form_keeps_what_a_proton_cannot_neutralize():
     from engine.chem.properties import scored_form  # noqa: PLC0415
 

@@ -25,7 +25,8 @@ from engine.sampling.sampler import SETTING_COLUMNS
 
 
 def export_table(frame: pd.DataFrame, run: state.Run, reward) -> pd.DataFrame:
-    """The spreadsheet layout: identity, reward, the reward's structure columns and
+    """The spreadsheet layout: identity (with an upload's SMILES as its file gave it:
+    `given_smiles`, beside the form scored), reward, the reward's structure columns and
     similarity to the bar's references (when set) first, then raw values, desirabilities,
     alerts, flags and scaffold, then how the molecule was made."""
     d_cols = [c for c in frame.columns if c.startswith("d_")]
@@ -34,11 +35,12 @@ def export_table(frame: pd.DataFrame, run: state.Run, reward) -> pd.DataFrame:
                   if c in frame]
     if "source" not in frame:
         frame = frame.assign(source=run.label)
-    wanted = (*SETTING_COLUMNS, "nll", "name", *ALERT_COLUMNS, "scaffold")
+    wanted = (*SETTING_COLUMNS, "nll", "name", "given_smiles", *ALERT_COLUMNS, "scaffold")
     frame = frame.reindex(columns=[*frame.columns, *(c for c in wanted if c not in frame)])
     frame = frame.reindex(columns=[*frame.columns,
                                    *(c for c in ("id", "inchikey") if c not in frame)])
-    out = frame[["smiles", "source", "name", "reward", *similarity, "id", "inchikey",
+    out = frame[["smiles", "source", "name", "given_smiles", "reward", *similarity, "id",
+                 "inchikey",
                  *PROPERTY_NAMES, *d_cols, *ALERT_COLUMNS, "scaffold", "valid", "nll",
                  *SETTING_COLUMNS]].copy()
     ours = out["source"] == run.label

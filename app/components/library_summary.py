@@ -25,10 +25,9 @@ def reward_label(lib: Library) -> str | None:
     """The name of the reward the shards' `reward` column holds (None without one)."""
     if "reward" not in lib.columns:
         return None
-    try:
-        return Reward.from_toml(lib.plan["reward_toml"]).name
-    except (KeyError, TypeError, RewardError):
-        return str(lib.manifest.get("reward") or "the reward stored in the shards")
+    stored = stored_reward(lib)
+    return stored.name if stored is not None else str(
+        lib.manifest.get("reward") or "the reward stored in the shards")
 
 
 def reward_in_use() -> Reward:
@@ -44,8 +43,10 @@ def reward_in_use() -> Reward:
 
 
 def stored_reward(lib: Library) -> Reward | None:
+    """The reward the shards' `reward` column holds: from the plan of `sample --out DIR/`,
+    or the manifest of `score --out DIR/`; None when neither holds a readable one."""
     try:
-        return Reward.from_toml(lib.plan["reward_toml"])
+        return Reward.from_toml(lib.plan.get("reward_toml") or lib.manifest["reward_toml"])
     except (KeyError, TypeError, RewardError):
         return None
 

@@ -17,7 +17,7 @@ import streamlit as st
 from app import messages, open_project
 from engine.chem.alerts import with_checks
 from engine.chem.molfile import MoleculeFileError, read_molecules
-from engine.chem.properties import scored_form
+from engine.chem.properties import organic_refusal, scored_form
 from engine.chem.scoring import rescore, score_molecules
 from engine.project import ProjectError
 
@@ -30,13 +30,20 @@ def _checked(data: bytes, filename: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(properties, alerts, flags and scaffold of the readable molecules; invalid records).
     Raises MoleculeFileError when the file cannot be read at all."""
     good, bad = read_molecules(data, filename)
-    given = good["smiles"].tolist()
     # scored as `score` scores them: a salt's largest fragment, neutralized (`smiles` is
-    # what is scored and drawn; `given_smiles` what the file says)
-    forms = [scored_form(s) for s in given]
-    table = with_checks(score_molecules([form or s for form, s in zip(forms, given)]))
+    # what is scored and drawn; `given_smiles` what the file says); one without a carbon
+    # atom (an inorganic salt, water) is listed with the unreadable records, saying why
+    forms = [scored_form(s) or s for s in good["smiles"]]
+    refused = [organic_refusal(s) for s in forms]
+    if any(refused):
+        no = pd.Series(refused, index=good.index) != ""
+        bad = pd.concat([bad, good[no].rename(columns={"smiles": "given"})
+                         .assign(reason=[r for r in refused if r])], ignore_index=True)
+        bad = bad.sort_values("row", kind="stable").reset_index(drop=True)
+        good, forms = good[~no], [f for f, r in zip(forms, refused) if not r]
+    table = with_checks(score_molecules(forms))
     table.insert(1, "name", good["name"].to_numpy())
-    table.insert(2, "given_smiles", given)
+    table.insert(2, "given_smiles", good["smiles"].to_numpy())
     return table, bad
 
 

@@ -341,7 +341,7 @@ def _term_row(prop: str, hist: dict, ckpt, ckpt_key: str) -> None:
     except RewardError:
         why = ""
     if why:   # beyond what the property can take: not a matter of what the model has seen
-        st.warning(why, icon=":material/block:")
+        st.warning(re.sub(rf"\b{prop}\b", labels.LABELS[prop], why), icon=":material/block:")
         return
     _support(_met_share(prop, term["goal"], term["low"], term["high"], term["ramp"], ckpt_key,
                         ckpt))
@@ -377,6 +377,10 @@ def render(ckpt, ckpt_key: str) -> Reward:
              help="Weighted mean: a strong property can make up for a weak one. Geometric "
                   "mean: a molecule that fails any included property scores 0 (ML: how the "
                   "desirabilities combine into the reward).")
+    if reward.aggregate == "geometric" and (zero := reward.never_above_zero()):
+        st.error("With the weighted geometric mean the reward is 0 for every molecule: "
+                 f"{', '.join(labels.LABELS[p] for p in zero)} can never score above 0 "
+                 "(see the warning beside each term).", icon=":material/block:")
     hist = resources.bank_histograms(ckpt, ckpt_key)
     draft = ss[DRAFT]
     for group, props in labels.GROUPS.items():

@@ -225,9 +225,9 @@ def score_partitions(path, column: str, reward: Reward, out: Path, partition: in
                "engine": engine.name, "wall_time_s": wall,
                "molecules_per_s": n / wall if wall > 0 else 0.0,
                "cpu_s_here": cpu_seconds() - cpu0, "reward": reward.name,
-               "input": str(Path(path).absolute()), "shards": shards}
+               "input": str(Path(path).absolute()), "reward_toml": toml, "shards": shards}
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(summary, indent=1))
     os.replace(tmp, out / MANIFEST)
-    return {k: v for k, v in summary.items() if k != "shards"}
+    return {k: v for k, v in summary.items() if k not in ("shards", "reward_toml")}
 

@@ -64,7 +64,7 @@ PROPERTY_LIMITS: dict[str, tuple[float, float]] = {
     "heavy_atoms": (1.0, float(MAX_HEAVY_ATOMS)),   # more is invalid here
     "fsp3": (0.0, 1.0), "aromatic_atom_fraction": (0.0, 1.0), "qed": (0.0, 1.0),
     "sa_score": (1.0, 10.0),                           # sascorer clips to 1 .. 10
-}
+}   # largest_ring_size: also never 1 or 2 (a ring has 3 atoms or more)
 # counts: a property whose every value is a whole number
 INTEGER_PROPERTIES = frozenset((
     "hbd", "hba", "rotatable_bonds", "heavy_atoms", "rings", "aromatic_rings",
@@ -271,7 +271,7 @@ def to_mol(smiles: str) -> Chem.Mol | None:
 
 @lru_cache(maxsize=1)
 def _fragment_chooser():
-    return rdMolStandardize.LargestFragmentChooser()
+    return rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
 
 
 @lru_cache(maxsize=1)
@@ -285,8 +285,8 @@ _CHARGE_WRITTEN = re.compile(r"\[[^\]]*[+-]")
 
 def scored_form(smiles: str) -> str:
     """The SMILES scored for a chemist's molecule (`score`, the dashboard's uploads): the
-    largest fragment of a salt, hydrate or mixture (RDKit's LargestFragmentChooser: most
-    atoms, hydrogens included, then the heavier), its charges neutralized where a proton
+    largest fragment of a salt, hydrate or mixture (RDKit's LargestFragmentChooser, organic
+    fragments first: most atoms, hydrogens included, then the heavier), its charges neutralized where a proton
     does it (RDKit's Uncharger: a carboxylate becomes the acid, an ammonium the amine; a
     quaternary ammonium, a nitro group or an N-oxide stays as written). Returns "" when
     that is the molecule as given, or when it does not parse (it is then scored, and
@@ -304,6 +304,31 @@ def scored_form(smiles: str) -> str:
         parent = _uncharger().uncharge(parent)
     form = Chem.MolToSmiles(parent)
     return "" if form == Chem.MolToSmiles(mol) else form
+
+
+_BRACKET_SYMBOL = re.compile(r"\[\d*([A-Za-z][a-z]?)")
+_BRACKET_ATOM = re.compile(r"\[[^\]]*\]")
+
+
+def _writes_carbon(smiles: str) -> bool:
+    """Whether the SMILES writes a carbon atom: outside brackets every `c` and every `C` not
+    starting `Cl`; inside, the element symbol `C` or `c` (not `Cl`, `Ca`, `Cu`, ...)."""
+    if any(symbol in ("C", "c") for symbol in _BRACKET_SYMBOL.findall(smiles)):
+        return True
+    return re.search(r"C(?!l)|c", _BRACKET_ATOM.sub("", smiles)) is not None
+
+
+NOT_ORGANIC = ("no carbon atom: an inorganic salt, water or a metal is not scored as a "
+               "molecule (--as-given scores it as written)")
+
+
+def organic_refusal(smiles: str) -> str:
+    """Why a chemist's molecule is not scored although RDKit reads it: NOT_ORGANIC for a
+    `scored_form` (or SMILES as given) without a carbon atom, such as sodium chloride,
+    water or a metal; "" otherwise (invalid SMILES included: `invalid_reason` says why)."""
+    if not isinstance(smiles, str) or _writes_carbon(smiles) or to_mol(smiles) is None:
+        return ""
+    return NOT_ORGANIC
 
 
 def invalid_reason(smiles: str) -> str:

@@ -128,6 +128,8 @@ def _takes_a_value(prop: str, low: float, high: float, closed: bool) -> bool:
                 else math.floor(low) + 1)
     last = min(hi, high if math.isinf(high) else math.floor(high) if closed
                else math.ceil(high) - 1)
+    if prop == "largest_ring_size" and 1 <= first and last <= 2:
+        return False   # 0 (no ring) or a ring of 3 atoms or more
     return first <= last
 
 
@@ -317,6 +319,11 @@ class Reward:
         out += [("selects" if t.weighted else "filters", f"{t.name}: {t.describe()}")
                 for t in self.structures]
         return out
+
+    def never_above_zero(self) -> tuple[str, ...]:
+        """The properties of the weighted terms that are 0 for every molecule (`term_reach`):
+        with the geometric mean, each makes the reward 0 for every molecule."""
+        return tuple(t.property for t in self.terms if t.weight > 0 and _reach(t)[0])
 
     def unreachable(self) -> list[str]:
         """`term_reach`'s text for each weighted property term no molecule can fully meet

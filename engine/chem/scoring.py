@@ -32,18 +32,22 @@ def score_table(frame: pd.DataFrame, column: str, reward, unreadable: list[str] 
     and flag columns of what was scored.
     `unreadable`: per row, why the reader could not read it ("" when it could)."""
     from engine.chem import alerts as alert_columns  # noqa: PLC0415
-    from engine.chem.properties import invalid_reason, scored_form  # noqa: PLC0415
+    from engine.chem.properties import (invalid_reason, organic_refusal,  # noqa: PLC0415
+                                        scored_form)
 
     given = frame[column].astype(str).tolist()
     unreadable = unreadable if unreadable is not None else [""] * len(given)
     scored_as = [""] * len(given) if whole_mixture else [scored_form(s) for s in given]
     smiles = [part or whole for part, whole in zip(scored_as, given)]
+    # an inorganic salt, water or a metal is not scored (as given, it is scored as written)
+    refused = [""] * len(given) if whole_mixture else [organic_refusal(s) for s in smiles]
     replaced = replaced_columns(frame, column, reward, alert_columns.COLUMNS)
-    props = batch_properties(smiles, n_jobs=jobs, progress=progress)
+    props = batch_properties(["" if no else s for no, s in zip(refused, smiles)], n_jobs=jobs,
+                             progress=progress)
     props.index = frame.index
     out = frame.drop(columns=replaced).join(props[["valid", *PROPERTY_NAMES]])
-    reasons = [unread or ("" if ok else invalid_reason(smi))
-               for unread, smi, ok in zip(unreadable, smiles, out["valid"])]
+    reasons = [unread or no or ("" if ok else invalid_reason(smi))
+               for unread, no, smi, ok in zip(unreadable, refused, smiles, out["valid"])]
     out.insert(out.columns.get_loc("valid") + 1, "invalid_reason", reasons)
     out.insert(out.columns.get_loc("valid"), "scored_as", scored_as)
     # alerts describe what was scored; the given SMILES stay
