@@ -192,7 +192,7 @@ def test_the_filter_bar_never_overwrites_the_reward_similarity(app, tiny_checkpo
         list(filters.RENAMED), axis=1)
     exported = export_table(pd.concat([reward.evaluate(run.molecules), bar], axis=1), run,
                             reward)
-    assert list(exported.columns[3:8]) == ["reward", "similarity", "nearest_reference",
+    assert list(exported.columns[4:9]) == ["reward", "similarity", "nearest_reference",
                                            "ref_similarity", "ref_nearest"]
     assert exported["ref_similarity"].tolist() == pytest.approx(bar["ref_similarity"].tolist())
     assert exported["nearest_reference"].tolist() == [lead] * len(run.molecules)

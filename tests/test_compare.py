@@ -58,5 +58,7 @@ def test_cli_and_dashboard_report_the_same_normalized_score(tmp_path, capsys, mo
                  "--first-chunk", str(FIRST_CHUNK), "--seed", str(s["seed"]),
                  "--out", str(tmp_path / "cli.csv")]) == 0
     printed = float(re.search(r"normalized score (-?[\d.]+)", capsys.readouterr().out)[1])
-    assert f"{printed:.2f}" == shown
+    # the CLI prints 3 decimals, the dashboard shows 2 of the same figure (rounding the
+    # CLI's 0.905 again would give 0.91 where the dashboard rightly shows 0.90 for 0.9049)
+    assert shown == f"{run.summary['normalized_score']:.2f}"
     assert run.summary["normalized_score"] == pytest.approx(printed, abs=5e-4)
