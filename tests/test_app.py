@@ -363,6 +363,9 @@ def test_the_teacher_gamma_box_says_empty_is_the_teacher_s_default(app):
     app.radio(key="launch::kind").set_value("distill").run()
     gamma = app.number_input(key="launch::gamma")
     assert gamma.proto.placeholder == "teacher's default" and gamma.value is None
+    # each checkpoint's training record says whose it is
+    assert any(c.value.startswith("This checkpoint's last training record: step ")
+               for c in app.caption)
     for teacher in TEACHERS:
         spec = methods.METHODS[teacher]
         assert f"{spec.label} {spec.default_gamma:g}" in gamma.help

@@ -44,7 +44,7 @@ def _loss_curves(folder: Path) -> None:
               if c in last and pd.notna(last[c])]
     if "elapsed_s" in last and pd.notna(last["elapsed_s"]):
         parts.append(f"{last['elapsed_s'] / 60:.1f} min of training")
-    st.caption("Last record: " + ", ".join(parts))
+    st.caption("This checkpoint's last training record: " + ", ".join(parts))
 
 
 def _folder(folder: Path, expanded: bool) -> None:
