@@ -64,7 +64,9 @@ PROPERTY_LIMITS: dict[str, tuple[float, float]] = {
     "heavy_atoms": (1.0, float(MAX_HEAVY_ATOMS)),   # more is invalid here
     "fsp3": (0.0, 1.0), "aromatic_atom_fraction": (0.0, 1.0), "qed": (0.0, 1.0),
     "sa_score": (1.0, 10.0),                           # sascorer clips to 1 .. 10
-}   # largest_ring_size: also never 1 or 2 (a ring has 3 atoms or more)
+}
+# whole values inside those limits a count never takes: a ring has 3 atoms or more
+PROPERTY_GAPS: dict[str, tuple[int, int]] = {"largest_ring_size": (1, 2)}
 # counts: a property whose every value is a whole number
 INTEGER_PROPERTIES = frozenset((
     "hbd", "hba", "rotatable_bonds", "heavy_atoms", "rings", "aromatic_rings",
@@ -286,9 +288,10 @@ _CHARGE_WRITTEN = re.compile(r"\[[^\]]*[+-]")
 def scored_form(smiles: str) -> str:
     """The SMILES scored for a chemist's molecule (`score`, the dashboard's uploads): the
     largest fragment of a salt, hydrate or mixture (RDKit's LargestFragmentChooser, organic
-    fragments first: most atoms, hydrogens included, then the heavier), its charges neutralized where a proton
-    does it (RDKit's Uncharger: a carboxylate becomes the acid, an ammonium the amine; a
-    quaternary ammonium, a nitro group or an N-oxide stays as written). Returns "" when
+    fragments first: most atoms, hydrogens included, then the heavier), its charges
+    neutralized where a proton does it (RDKit's Uncharger: a carboxylate becomes the acid,
+    an ammonium the amine; a quaternary ammonium, a nitro group or an N-oxide stays as
+    written). Returns "" when
     that is the molecule as given, or when it does not parse (it is then scored, and
     refused, as given)."""
     if not isinstance(smiles, str):

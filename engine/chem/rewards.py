@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.chem.properties import INTEGER_PROPERTIES, PROPERTY_LIMITS, PROPERTY_NAMES
+from engine.chem.properties import (INTEGER_PROPERTIES, PROPERTY_GAPS, PROPERTY_LIMITS,
+                                    PROPERTY_NAMES)
 from engine.chem.reward_io import RewardError, dump_toml, finite_number, parse_toml
 from engine.chem.structure_terms import (DEFAULT_WEIGHT, WINDOW, StructureTerm, check_names,
                                          structure_values)
@@ -120,7 +121,7 @@ def term_table(fields: dict) -> dict:
 def _takes_a_value(prop: str, low: float, high: float, closed: bool) -> bool:
     """Whether `prop` can take a value between `low` and `high` (either may be infinite),
     the ends included when `closed`: within PROPERTY_LIMITS, and a whole number for a
-    count."""
+    count, outside its PROPERTY_GAPS."""
     lo, hi = PROPERTY_LIMITS[prop]
     if prop not in INTEGER_PROPERTIES:
         return low <= hi and high >= lo if closed else low < hi and high > lo
@@ -128,8 +129,9 @@ def _takes_a_value(prop: str, low: float, high: float, closed: bool) -> bool:
                 else math.floor(low) + 1)
     last = min(hi, high if math.isinf(high) else math.floor(high) if closed
                else math.ceil(high) - 1)
-    if prop == "largest_ring_size" and 1 <= first and last <= 2:
-        return False   # 0 (no ring) or a ring of 3 atoms or more
+    gap = PROPERTY_GAPS.get(prop)
+    if gap is not None and gap[0] <= first and last <= gap[1]:
+        return False
     return first <= last
 
 
